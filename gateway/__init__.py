@@ -1,0 +1,1 @@
+"""Waybill: a multi-tenant carrier webhook gateway."""

@@ -1,0 +1,88 @@
+"""Service errors: one base class, each subclass with an HTTP status and a stable code.
+
+Messages say what failed and never carry secrets or whole bodies.
+"""
+
+from __future__ import annotations
+
+
+class GatewayError(Exception):
+    """Base of every error Waybill answers with; ``code`` is part of the API."""
+
+    status: int = 400
+    code: str = "bad_request"
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+
+    def body(self) -> dict[str, dict[str, str]]:
+        """The JSON error body of the HTTP surface."""
+        return {"error": {"code": self.code, "message": self.message}}
+
+
+class BadRequestError(GatewayError):
+    """The request is malformed."""
+
+    status, code = 400, "bad_request"
+
+
+class SignatureError(GatewayError):
+    """Authentication failed; the message names the failing step, never the values."""
+
+    status, code = 401, "invalid_signature"
+
+
+class AuthenticationError(GatewayError):
+    """A missing or unknown API key."""
+
+    status, code = 401, "unauthenticated"
+
+
+class NotFoundError(GatewayError):
+    """Unknown tenant, carrier, route or resource."""
+
+    status, code = 404, "not_found"
+
+
+class MethodNotAllowedError(GatewayError):
+    """The route exists but not with this method."""
+
+    status, code = 405, "method_not_allowed"
+
+
+class PayloadTooLargeError(GatewayError):
+    """The body exceeds the configured limit."""
+
+    status, code = 413, "payload_too_large"
+
+
+class UnsupportedMediaTypeError(GatewayError):
+    """The content type is not one the endpoint accepts."""
+
+    status, code = 415, "unsupported_media_type"
+
+
+class ThrottledError(GatewayError):
+    """A rate, quota or hard cap was hit."""
+
+    status, code = 429, "throttled"
+
+    def __init__(self, message: str, *, retry_after: int, code: str | None = None) -> None:
+        super().__init__(message, code=code)
+        self.retry_after = retry_after
+
+
+class StoreUnavailableError(GatewayError):
+    """We could not store durably; the carrier should retry (dedupe makes it safe)."""
+
+    status, code = 503, "store_unavailable"
+
+
+class ParseError(Exception):
+    """Raised by an adapter's ``parse`` for an authentic body it cannot read.
+
+    The pipeline turns it into a parked delivery, never into a 4xx.
+    """

@@ -1,0 +1,98 @@
+"""Normalisation: adapter output → canonical events with deterministic fingerprints.
+
+The fingerprint is computed from normalised *content* (tenant, carrier, tracking
+number, native code, UTC instant, location, text), never from re-serialised JSON,
+so the same scan re-sent inside a full-history payload gets the same id.
+
+Example:
+    >>> from datetime import UTC, datetime
+    >>> a = event_fingerprint("t", "c", "1Z", "OR", datetime(2024, 1, 1, tzinfo=UTC),
+    ...                       Location(city="Paris"), "Origin  scan")
+    >>> a == event_fingerprint("t", "c", "1Z", "OR", datetime(2024, 1, 1, tzinfo=UTC),
+    ...                        Location(city=" PARIS "), "origin scan")
+    True
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+
+from gateway.adapter import ParsedEvent
+from gateway.models import CanonicalEvent, Location, normalise_tracking_number
+
+_SEP = "\x1f"
+
+
+def _norm(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.5f}"
+    return " ".join(str(value).split()).casefold()
+
+
+def event_fingerprint(
+    tenant: str,
+    carrier: str,
+    tracking_number: str,
+    carrier_code: str | None,
+    occurred_at: datetime,
+    location: Location,
+    text: str | None,
+) -> bytes:
+    """SHA-256 over the normalised content that identifies one scan."""
+    parts = [
+        tenant,
+        carrier,
+        normalise_tracking_number(tracking_number),
+        _norm(carrier_code),
+        occurred_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        *(_norm(v) for v in location.model_dump().values()),
+        _norm(text),
+    ]
+    return hashlib.sha256(_SEP.join(parts).encode("utf-8")).digest()
+
+
+def event_id_from(fingerprint: bytes) -> str:
+    """The public event id: 128 bits of the fingerprint, hex."""
+    return "ev_" + fingerprint[:16].hex()
+
+
+def to_canonical(
+    parsed: ParsedEvent,
+    *,
+    tenant: str,
+    carrier: str,
+    received_at: datetime,
+    delivery_id: str | None,
+) -> CanonicalEvent:
+    """Build the canonical event; raises pydantic's ValidationError on bad content."""
+    digest = event_fingerprint(
+        tenant,
+        carrier,
+        parsed.tracking_number,
+        parsed.carrier_code,
+        parsed.occurred_at,
+        parsed.location,
+        parsed.carrier_text,
+    )
+    return CanonicalEvent(
+        event_id=event_id_from(digest),
+        tenant=tenant,
+        carrier=carrier,
+        tracking_number=parsed.tracking_number,
+        status=parsed.status,
+        detail=parsed.detail,
+        carrier_code=parsed.carrier_code,
+        carrier_text=parsed.carrier_text,
+        occurred_at=parsed.occurred_at,
+        occurred_at_local=parsed.occurred_at_local,
+        tz_source=parsed.tz_source,
+        location=parsed.location,
+        estimated_delivery=parsed.estimated_delivery,
+        signed_by=parsed.signed_by,
+        received_at=received_at,
+        delivery_id=delivery_id,
+        metadata=dict(parsed.metadata),
+    )
