@@ -140,6 +140,50 @@ class CanonicalEvent(_Frozen):
         return f"{instant}#{STATUS_PRECEDENCE[self.status]:02d}#{self.event_id}"
 
 
+SUMMARY_TEXT_LIMIT = 100
+
+
+class EventSummary(_Frozen):
+    """A bounded copy of an event, kept on the shipment state (the full event is in history).
+
+    Its size is bounded so the state item stays under 1 KB (one write unit) for a
+    shipment of 30 events, however long a carrier's text is.
+    """
+
+    event_id: str
+    status: Status
+    detail: str | None = None
+    carrier_code: str | None = None
+    carrier_text: str | None = None
+    occurred_at: UtcInstant
+    occurred_at_local: str | None = None
+    tz_source: TzSource
+    location: Location = Location()
+    signed_by: str | None = None
+
+    @classmethod
+    def of(cls, event: CanonicalEvent) -> EventSummary:
+        """Summarise ``event``; texts longer than the limit end with an ellipsis."""
+
+        def cut(value: str | None, limit: int) -> str | None:
+            if value is None or len(value) <= limit:
+                return value
+            return value[: limit - 1] + "\u2026"
+
+        return cls(
+            event_id=event.event_id,
+            status=event.status,
+            detail=cut(event.detail, 40),
+            carrier_code=cut(event.carrier_code, 40),
+            carrier_text=cut(event.carrier_text, SUMMARY_TEXT_LIMIT),
+            occurred_at=event.occurred_at,
+            occurred_at_local=cut(event.occurred_at_local, 40),
+            tz_source=event.tz_source,
+            location=event.location,
+            signed_by=cut(event.signed_by, 40),
+        )
+
+
 class ShipmentState(_Frozen):
     """The current state of one shipment for one carrier."""
 
@@ -148,7 +192,7 @@ class ShipmentState(_Frozen):
     tracking_number: TrackingNumber
     status: Status
     detail: str | None = None
-    last_event: CanonicalEvent
+    last_event: EventSummary
     estimated_delivery: str | None = None
     last_event_at: UtcInstant
     last_received_at: UtcInstant

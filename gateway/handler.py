@@ -1,0 +1,125 @@
+"""The Lambda handler: thin. Routes with Powertools, logs with the request id as the
+correlation id, counts outcomes as EMF metrics (no per-tenant dimensions).
+
+``make_handler(services)`` builds a handler from injected services (the local
+server does this); ``lambda_handler`` builds them once from the environment.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+
+from gateway import queries
+from gateway.adapter import Delivery
+from gateway.errors import AuthenticationError, GatewayError, ThrottledError
+from gateway.http import error_body, query_params, raw_body, request_headers
+from gateway.services import Services
+
+logger = Logger(service="waybill")
+metrics = Metrics(namespace="Waybill", service="waybill")
+
+LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
+
+
+def count(name: str, value: float = 1) -> None:
+    """Add to an EMF counter; zero counts are not emitted."""
+    if value:
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+
+
+def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> Response[str]:
+    return Response(status, "application/json", json.dumps(body, default=str), headers)
+
+
+def build_resolver(services: Services) -> APIGatewayRestResolver:
+    """The routes of DESIGN.md's HTTP surface, bound to ``services``."""
+    app = APIGatewayRestResolver()
+
+    def tenant_of_request() -> str:
+        authorizer = app.current_event.request_context.authorizer.raw_event or {}
+        tenant = authorizer.get("tenant")
+        if not isinstance(tenant, str) or not tenant:
+            raise AuthenticationError("missing or unknown API key")
+        return tenant
+
+    @app.post("/webhooks/<tenant>/<carrier>")
+    def webhook(tenant: str, carrier: str) -> Response[str]:
+        event = app.current_event.raw_event
+        delivery = Delivery(
+            tenant=tenant,
+            carrier=carrier,
+            body=raw_body(event),
+            headers=request_headers(event),
+            query=query_params(event),
+            received_at=services.clock(),
+            method="POST",
+            path=str(event.get("path", "")),
+        )
+        outcome = services.pipeline.ingest(delivery)
+        return _json(outcome.status, outcome.body)
+
+    @app.get("/v1/shipments/<tracking_number>")
+    def shipment(tracking_number: str) -> Response[str]:
+        body = queries.shipment(services, tenant_of_request(), tracking_number)
+        return _json(200, body)
+
+    @app.get("/v1/shipments/<tracking_number>/events")
+    def shipment_events(tracking_number: str) -> Response[str]:
+        params = query_params(app.current_event.raw_event)
+        body = queries.events(services, tenant_of_request(), tracking_number, params)
+        return _json(200, body)
+
+    @app.get("/healthz")
+    def healthz() -> Response[str]:
+        return _json(200, {"status": "ok"})
+
+    @app.exception_handler(GatewayError)  # type: ignore[untyped-decorator]
+    def gateway_error(error: GatewayError) -> Response[str]:
+        headers = (
+            {"Retry-After": str(error.retry_after)} if isinstance(error, ThrottledError) else None
+        )
+        count(f"Rejected_{error.code}")
+        return Response(error.status, "application/json", error_body(error), headers)
+
+    @app.not_found
+    def not_found(_: Exception) -> Response[str]:
+        return _json(404, {"error": {"code": "not_found", "message": "no such route"}})
+
+    @app.exception_handler(Exception)  # type: ignore[untyped-decorator]
+    def unexpected(error: Exception) -> Response[str]:
+        logger.exception("unhandled error", extra={"error_type": type(error).__name__})
+        return _json(500, {"error": {"code": "internal_error", "message": "internal error"}})
+
+    return app
+
+
+def make_handler(services: Services) -> LambdaHandler:
+    """A Lambda handler serving ``services``."""
+    app = build_resolver(services)
+
+    @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+    @metrics.log_metrics
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        return app.resolve(event, context)
+
+    return handler
+
+
+_handler: LambdaHandler | None = None
+
+
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """The AWS entry point: services are built once per container from the environment."""
+    global _handler
+    if _handler is None:
+        from gateway.services import services_from_environment
+
+        _handler = make_handler(services_from_environment())
+    return _handler(event, context)

@@ -1,0 +1,61 @@
+"""The local gateway's wiring: the same handler as on AWS, with local parts.
+
+DynamoDB Local instead of DynamoDB, ``<state_dir>/secrets.json`` instead of
+Secrets Manager, ``<state_dir>/api_keys.json`` for the edge's API keys.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from gateway.apikeys import LocalApiKeyStore
+from gateway.handler import LambdaHandler, count, make_handler
+from gateway.local_secrets import LocalSecretStore
+from gateway.services import Services, build_services, dynamodb_client
+from gateway.store.table import DEFAULT_TABLE_NAME, ensure_table
+
+LOCAL_SESSION = {
+    "region_name": "us-west-2",
+    "aws_access_key_id": "local",
+    "aws_secret_access_key": "local",
+}
+
+
+@dataclass(frozen=True)
+class LocalGateway:
+    """What ``waybill serve`` needs: the handler and the edge's API key resolver."""
+
+    handler: LambdaHandler
+    resolve_api_key: Callable[[str], str | None]
+    services: Services
+
+
+def local_dynamodb(endpoint_url: str) -> Any:
+    """A client for DynamoDB Local (dummy credentials; never the real AWS)."""
+    return dynamodb_client(endpoint_url, **LOCAL_SESSION)
+
+
+def build_local_gateway(
+    *,
+    state_dir: Path,
+    endpoint_url: str,
+    tenants_dir: Path,
+    table_name: str = DEFAULT_TABLE_NAME,
+) -> LocalGateway:
+    """Create the table if missing and build the handler over local state."""
+    client = local_dynamodb(endpoint_url)
+    ensure_table(client, table_name)
+    services = build_services(
+        dynamodb=client,
+        table_name=table_name,
+        tenants_dir=tenants_dir,
+        secrets=LocalSecretStore(state_dir),
+        count=count,
+    )
+    keys = LocalApiKeyStore(state_dir)
+    return LocalGateway(
+        handler=make_handler(services), resolve_api_key=keys.resolve, services=services
+    )

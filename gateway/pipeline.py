@@ -1,0 +1,159 @@
+"""The ingest pipeline, top to bottom: tenant → adapter → secrets → verify → parse →
+normalise → store. Dependencies are passed in; nothing here is global.
+
+Outcomes: 200 with ``{accepted, duplicates, events}`` (an ignored non-tracking
+delivery is a 200 with nothing stored); 202 when an authentic delivery could not
+be parsed and was parked; a :class:`~gateway.errors.GatewayError` otherwise.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from gateway.adapter import Adapter, Delivery, ParseResult
+from gateway.discovery import Registry
+from gateway.errors import (
+    NotFoundError,
+    SignatureError,
+    StoreUnavailableError,
+    UnsupportedMediaTypeError,
+)
+from gateway.keysets import SecretsProvider
+from gateway.models import CanonicalEvent, Status
+from gateway.normalise import to_canonical
+from gateway.store.dynamo import DynamoStore
+from gateway.store.parked import ParkedDelivery, ParkingLot, safe_headers
+from gateway.tenants import TenantConfig
+
+log = logging.getLogger("waybill.pipeline")
+
+
+class Counter(Protocol):
+    """Where the pipeline counts outcomes (EMF metrics on AWS); no tenant dimension."""
+
+    def __call__(self, name: str, value: float = 1) -> None: ...
+
+
+@dataclass(frozen=True)
+class IngestResponse:
+    """What the webhook endpoint answers."""
+
+    status: int
+    body: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    """Everything the ingest path needs, injected."""
+
+    adapters: Registry
+    tenants: Callable[[str], TenantConfig | None]
+    secrets: SecretsProvider
+    store: DynamoStore
+    parking: ParkingLot
+    count: Counter
+
+    def ingest(self, delivery: Delivery) -> IngestResponse:
+        """Verify, parse, normalise and store one carrier delivery."""
+        tenant, adapter = self._route(delivery)
+        self._verify(adapter, delivery)
+        try:
+            parsed = adapter.parse(delivery)
+            events = [
+                to_canonical(
+                    item,
+                    tenant=tenant.id,
+                    carrier=adapter.id,
+                    received_at=delivery.received_at,
+                    delivery_id=parsed.delivery_id,
+                )
+                for item in parsed.events
+            ]
+        except Exception as exc:  # authentic but unreadable: park it, never drop it
+            return self._park(tenant, adapter, delivery, exc)
+        if parsed.ignored is not None:
+            self.count("DeliveriesIgnored")
+            return IngestResponse(
+                200, {"accepted": 0, "duplicates": 0, "events": [], "ignored": parsed.ignored}
+            )
+        return self._store(tenant, delivery, parsed, events)
+
+    def _route(self, delivery: Delivery) -> tuple[TenantConfig, Adapter]:
+        tenant = self.tenants(delivery.tenant)
+        adapter = self.adapters.get(delivery.carrier)
+        if tenant is None or adapter is None or not tenant.carrier_enabled(adapter.id):
+            raise NotFoundError("unknown tenant or carrier", code="unknown_route")
+        content_type = (delivery.header("content-type") or "").split(";")[0].strip().lower()
+        if content_type not in adapter.content_types:
+            raise UnsupportedMediaTypeError(f"expected {' or '.join(adapter.content_types)}")
+        return tenant, adapter
+
+    def _verify(self, adapter: Adapter, delivery: Delivery) -> None:
+        try:
+            secrets = self.secrets.valid_secrets(delivery.tenant, adapter.id, delivery.received_at)
+        except Exception as exc:  # fail closed, but retryable: the secret store is down
+            log.error("secrets lookup failed: %s", type(exc).__name__)
+            raise StoreUnavailableError("secrets unavailable", code="secrets_unavailable") from exc
+        try:
+            adapter.verify(delivery, secrets, delivery.received_at.timestamp())
+        except SignatureError as exc:
+            self.count("SignatureFailures")
+            log.info("signature rejected: %s", exc.code)
+            raise
+
+    def _store(
+        self,
+        tenant: TenantConfig,
+        delivery: Delivery,
+        parsed: ParseResult,
+        events: list[CanonicalEvent],
+    ) -> IngestResponse:
+        key = (
+            f"id:{parsed.delivery_id}" if parsed.delivery_id else f"sha256:{_sha256(delivery.body)}"
+        )
+        result = self.store.record(
+            events,
+            delivery_key=f"{delivery.carrier}:{key}",
+            now=delivery.received_at,
+            retention_days=tenant.retention_days,
+        )
+        self.count("EventsAccepted", len(result.accepted))
+        self.count("EventsDuplicate", len(result.duplicates))
+        self.count("UnmappedStatus", sum(1 for e in events if e.status is Status.UNKNOWN))
+        if result.duplicate_delivery:
+            self.count("DeliveriesDuplicate")
+        return IngestResponse(
+            200,
+            {
+                "accepted": len(result.accepted),
+                "duplicates": len(result.duplicates),
+                "events": result.accepted + result.duplicates,
+                "duplicate_delivery": result.duplicate_delivery,
+            },
+        )
+
+    def _park(
+        self, tenant: TenantConfig, adapter: Adapter, delivery: Delivery, exc: Exception
+    ) -> IngestResponse:
+        reason = f"{type(exc).__name__}: {exc}"[:500]
+        parked = ParkedDelivery(
+            tenant=tenant.id,
+            carrier=adapter.id,
+            body_sha256=_sha256(delivery.body),
+            body=delivery.body,
+            headers=safe_headers(delivery.headers, adapter.scheme.headers),
+            reason=reason,
+            received_at=delivery.received_at,
+        )
+        fresh = self.parking.park(parked, retention_days=tenant.retention_days)
+        self.count("DeliveriesParked" if fresh else "DeliveriesParkedAgain")
+        log.warning("delivery parked: carrier=%s error=%s", adapter.id, type(exc).__name__)
+        return IngestResponse(202, {"parked": True, "already_parked": not fresh})
+
+
+def _sha256(body: bytes) -> str:
+    return hashlib.sha256(body).hexdigest()

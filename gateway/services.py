@@ -1,0 +1,91 @@
+"""Wiring: the services a handler serves, built from explicit parts or from the environment."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from gateway.discovery import Registry, load_adapters
+from gateway.keysets import SecretsProvider
+from gateway.pipeline import Counter, Pipeline
+from gateway.store.capacity import CapacityMeter
+from gateway.store.dynamo import DynamoStore
+from gateway.store.parked import ParkingLot
+from gateway.tenant_directory import TenantDirectory
+
+PACKAGED_TENANTS_DIR = Path(__file__).resolve().parent.parent / "tenants"
+
+
+def utc_now() -> datetime:
+    """The current instant, timezone-aware."""
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Services:
+    """Everything the handler needs."""
+
+    pipeline: Pipeline
+    store: DynamoStore
+    clock: Callable[[], datetime]
+
+
+def build_services(
+    *,
+    dynamodb: Any,
+    table_name: str,
+    tenants_dir: Path,
+    secrets: SecretsProvider,
+    count: Counter,
+    clock: Callable[[], datetime] = utc_now,
+    adapters: Registry | None = None,
+    meter: CapacityMeter | None = None,
+) -> Services:
+    """Assemble the pipeline and store from explicit dependencies."""
+    meter = meter or CapacityMeter()
+    store = DynamoStore(dynamodb, table_name, meter)
+    pipeline = Pipeline(
+        adapters=adapters or load_adapters(),
+        tenants=TenantDirectory(tenants_dir),
+        secrets=secrets,
+        store=store,
+        parking=ParkingLot(dynamodb, table_name, meter),
+        count=count,
+    )
+    return Services(pipeline=pipeline, store=store, clock=clock)
+
+
+def dynamodb_client(endpoint_url: str | None = None, **session: str) -> Any:
+    """A DynamoDB client with bounded timeouts and standard retries.
+
+    ``session`` may pin ``region_name`` and credentials (DynamoDB Local uses dummies).
+    """
+    import boto3
+    from botocore.config import Config
+
+    config = Config(
+        connect_timeout=2,
+        read_timeout=5,
+        retries={"mode": "standard", "max_attempts": 3},
+    )
+    return boto3.client(  # type: ignore[call-overload]
+        "dynamodb", endpoint_url=endpoint_url, config=config, **session
+    )
+
+
+def services_from_environment() -> Services:
+    """Services for the Lambda: ``TABLE_NAME``, ``SECRETS_PREFIX``, ``TENANTS_DIR``."""
+    from gateway.handler import count
+    from gateway.secrets_aws import SecretsManagerProvider
+
+    return build_services(
+        dynamodb=dynamodb_client(os.environ.get("DYNAMODB_ENDPOINT_URL")),
+        table_name=os.environ["TABLE_NAME"],
+        tenants_dir=Path(os.environ.get("TENANTS_DIR", str(PACKAGED_TENANTS_DIR))),
+        secrets=SecretsManagerProvider(prefix=os.environ.get("SECRETS_PREFIX", "waybill/")),
+        count=count,
+    )
