@@ -1,0 +1,105 @@
+"""``waybill keys issue|list|revoke TENANT [PREFIX]``: local tenant API keys.
+
+A key is printed once, when issued, alone on stdout (notes go to stderr, so
+``KEY=$(waybill keys issue demo)`` works). Issues and revocations are audited
+with the display prefix only. On AWS, keys come from the stack instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+from gateway.apikeys import LocalApiKeyStore
+from gateway.audit_local import append_audit, current_actor
+from gateway.cli import CliError, add_state_dir
+from gateway.cli.tenants_cmd import add_tenants_dir, check_tenant_id, require_tenant
+from gateway.local_secrets import LocalStateError
+
+
+def _iso(instant: datetime) -> str:
+    return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@contextmanager
+def _user_errors() -> Iterator[None]:
+    try:
+        yield
+    except LocalStateError as exc:
+        raise CliError(str(exc)) from None
+
+
+def _issue(args: argparse.Namespace) -> int:
+    require_tenant(args.tenants_dir, args.tenant)
+    now = datetime.now(UTC)
+    with _user_errors():
+        issued = LocalApiKeyStore(Path(args.state_dir)).issue(args.tenant, now=now)
+    append_audit(
+        Path(args.state_dir),
+        actor=current_actor(),
+        action="key.issue",
+        tenant=args.tenant,
+        target=issued.prefix,
+        now=now,
+    )
+    print(f"issued an API key for {args.tenant} (prefix {issued.prefix}):", file=sys.stderr)
+    print(issued.plaintext)
+    print(
+        "store it now: it will not be shown again "
+        f"(revoke it with: waybill keys revoke {args.tenant} {issued.prefix})",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    # Only a well-formed id is needed: keys of a removed tenant can still be listed and revoked.
+    check_tenant_id(args.tenant)
+    with _user_errors():
+        records = LocalApiKeyStore(Path(args.state_dir)).list(args.tenant)
+    if not records:
+        print(f"no API keys for {args.tenant}")
+    for record in records:
+        state = "active" if record.revoked_at is None else f"revoked {_iso(record.revoked_at)}"
+        print(f"{record.prefix}  created {_iso(record.created_at)}  {state}")
+    return 0
+
+
+def _revoke(args: argparse.Namespace) -> int:
+    check_tenant_id(args.tenant)
+    now = datetime.now(UTC)
+    with _user_errors():
+        revoked = LocalApiKeyStore(Path(args.state_dir)).revoke(args.tenant, args.prefix, now=now)
+    if not revoked:
+        raise CliError(f"no active API key with prefix {args.prefix!r} for tenant {args.tenant!r}")
+    append_audit(
+        Path(args.state_dir),
+        actor=current_actor(),
+        action="key.revoke",
+        tenant=args.tenant,
+        target=args.prefix,
+        now=now,
+    )
+    print(f"revoked API key {args.prefix} of {args.tenant}; it is refused from now on")
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``waybill keys``."""
+    parser = subparsers.add_parser("keys", help="issue, list and revoke local tenant API keys")
+    actions = parser.add_subparsers(dest="action", required=True)
+    issue = actions.add_parser("issue", help="issue a key (shown once)")
+    list_parser = actions.add_parser("list", help="a tenant's keys by display prefix")
+    revoke = actions.add_parser("revoke", help="revoke a key by its display prefix")
+    for sub in (issue, list_parser, revoke):
+        sub.add_argument("tenant", metavar="TENANT")
+        add_state_dir(sub)
+        add_tenants_dir(sub)  # only ``issue`` needs the tenant file to exist
+    revoke.add_argument("prefix", metavar="PREFIX")
+    issue.set_defaults(func=_issue)
+    list_parser.set_defaults(func=_list)
+    revoke.set_defaults(func=_revoke)

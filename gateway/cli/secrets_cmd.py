@@ -1,0 +1,214 @@
+"""``waybill secrets set|rotate|list|revoke``: partner secrets in the local state directory.
+
+Values are printed masked unless ``--reveal`` is given; every change (and every
+reveal) is written to the audit trail, without values.
+
+Example:
+    >>> parse_duration("24h"), parse_duration("1d12h")
+    (datetime.timedelta(days=1), datetime.timedelta(days=1, seconds=43200))
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from gateway.audit_local import DetailValue, append_audit, current_actor
+from gateway.cli import DEFAULT_STATE_DIR, CliError, add_state_dir
+from gateway.cli.tenants_cmd import add_tenants_dir, require_carrier, require_tenant
+from gateway.keysets import KeySet, KeySetError, generate_secret, mask
+from gateway.local_secrets import LocalSecretStore, LocalStateError
+
+DEFAULT_GRACE = "24h"
+_UNITS = {"w": "weeks", "d": "days", "h": "hours", "m": "minutes", "s": "seconds"}
+
+
+def parse_duration(text: str) -> timedelta:
+    """``30m``, ``24h``, ``7d``, ``1d12h`` … as a timedelta; :class:`CliError` otherwise."""
+    value = text.strip().lower()
+    if not re.fullmatch(r"(\d+[wdhms])+", value):
+        raise CliError(f"invalid duration {text!r} (use e.g. 30m, 24h, 7d)")
+    parts: dict[str, int] = {}
+    for number, unit in re.findall(r"(\d+)([wdhms])", value):
+        parts[_UNITS[unit]] = parts.get(_UNITS[unit], 0) + int(number)
+    return timedelta(**parts)
+
+
+def _iso(instant: datetime) -> str:
+    return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _shown(value: str, reveal: bool) -> str:
+    return value if reveal else mask(value)
+
+
+@contextmanager
+def _user_errors() -> Iterator[None]:
+    try:
+        yield
+    except (KeySetError, LocalStateError) as exc:
+        raise CliError(str(exc)) from None
+
+
+def _new_value(args: argparse.Namespace) -> str:
+    if args.generate:
+        return generate_secret()
+    if args.value == "-":
+        return sys.stdin.readline().rstrip("\r\n")
+    return str(args.value)
+
+
+def _reveal_hint(args: argparse.Namespace) -> str:
+    state = "" if args.state_dir == DEFAULT_STATE_DIR else f" --state-dir {args.state_dir}"
+    command = f"waybill secrets list {args.tenant} --reveal{state}"
+    return f"a new secret was generated; to see it run: {command}"
+
+
+def _audit(
+    args: argparse.Namespace, action: str, target: str, now: datetime, **detail: DetailValue
+) -> None:
+    append_audit(
+        Path(args.state_dir),
+        actor=current_actor(),
+        action=action,
+        tenant=args.tenant,
+        target=target,
+        detail=detail,
+        now=now,
+    )
+
+
+def _set(args: argparse.Namespace) -> int:
+    require_carrier(require_tenant(args.tenants_dir, args.tenant), args.carrier, args.tenants_dir)
+    value, now = _new_value(args), datetime.now(UTC)
+    store = LocalSecretStore(Path(args.state_dir))
+    with _user_errors():
+        old = store.get(args.tenant, args.carrier)
+        store.set(args.tenant, args.carrier, value, now=now)
+    dropped = 0 if old is None else len(old.valid_secrets(now))
+    _audit(args, "secret.set", args.carrier, now, generated=args.generate, dropped=dropped)
+    print(f"set the secret of {args.tenant}/{args.carrier}: {_shown(value, args.reveal)}")
+    if dropped:
+        print(
+            f"{dropped} earlier secret(s) stopped working now "
+            "(use 'waybill secrets rotate' to keep the old one valid for a grace period)"
+        )
+    if args.generate and not args.reveal:
+        print(_reveal_hint(args))
+    return 0
+
+
+def _rotate(args: argparse.Namespace) -> int:
+    require_carrier(require_tenant(args.tenants_dir, args.tenant), args.carrier, args.tenants_dir)
+    grace = parse_duration(args.grace)
+    value, now = _new_value(args), datetime.now(UTC)
+    store = LocalSecretStore(Path(args.state_dir))
+    with _user_errors():
+        keyset = store.rotate(args.tenant, args.carrier, value, now=now, grace=grace)
+    valid_previous = len(keyset.unexpired_previous(now))
+    _audit(
+        args,
+        "secret.rotate",
+        args.carrier,
+        now,
+        generated=args.generate,
+        grace=args.grace,
+        previous_valid=valid_previous,
+    )
+    print(
+        f"rotated the secret of {args.tenant}/{args.carrier}: current {_shown(value, args.reveal)}"
+    )
+    if keyset.previous:
+        until = _iso(now + grace)
+        print(
+            f"the old secret stays valid until {until} ({args.grace}); "
+            f"{valid_previous} previous secret(s) valid"
+        )
+    if args.generate and not args.reveal:
+        print(_reveal_hint(args))
+    return 0
+
+
+def _print_keyset(keyset: KeySet, now: datetime, reveal: bool) -> None:
+    current = keyset.current
+    print(f"  current   {_shown(current.value, reveal)}  set {_iso(current.created_at)}")
+    for old in sorted(keyset.previous, key=lambda p: p.created_at, reverse=True):
+        state = "valid until" if old.is_valid(now) else "expired"
+        print(f"  previous  {_shown(old.value, reveal)}  {state} {_iso(old.expires_at)}")
+
+
+def _list(args: argparse.Namespace) -> int:
+    config = require_tenant(args.tenants_dir, args.tenant)
+    now = datetime.now(UTC)
+    with _user_errors():
+        stored = dict(LocalSecretStore(Path(args.state_dir)).list(args.tenant))
+    if args.reveal and stored:
+        _audit(args, "secret.reveal", ",".join(sorted(stored)), now)
+    for carrier in sorted(set(config.enabled_carriers()) | set(stored)):
+        note = "" if config.carrier_enabled(carrier) else "  (carrier disabled)"
+        print(f"{carrier}{note}")
+        keyset = stored.get(carrier)
+        if keyset is None:
+            print("  (no secret set)")
+        else:
+            _print_keyset(keyset, now, args.reveal)
+    return 0
+
+
+def _revoke(args: argparse.Namespace) -> int:
+    # The tenant must exist; the carrier may be disabled: revoking only narrows access.
+    require_tenant(args.tenants_dir, args.tenant)
+    now = datetime.now(UTC)
+    store = LocalSecretStore(Path(args.state_dir))
+    with _user_errors():
+        before = store.get(args.tenant, args.carrier)
+        if before is None:
+            raise CliError(f"no secret is set for {args.tenant}/{args.carrier}")
+        store.revoke_previous(args.tenant, args.carrier, now=now)
+    revoked = len(before.unexpired_previous(now))
+    _audit(args, "secret.revoke", args.carrier, now, revoked=revoked)
+    print(
+        f"revoked {revoked} previous secret(s) of {args.tenant}/{args.carrier}; "
+        "only the current secret is valid now"
+    )
+    return 0
+
+
+def _add_value_options(parser: argparse.ArgumentParser) -> None:
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--value", metavar="V", help="the secret ('-' reads one line from stdin)")
+    source.add_argument("--generate", action="store_true", help="generate a random secret")
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``waybill secrets``."""
+    parser = subparsers.add_parser("secrets", help="set, rotate, list and revoke partner secrets")
+    actions = parser.add_subparsers(dest="action", required=True)
+    set_parser = actions.add_parser("set", help="replace the secret (old ones stop working now)")
+    rotate = actions.add_parser(
+        "rotate", help="new current secret; the old one expires after --grace"
+    )
+    list_parser = actions.add_parser("list", help="a tenant's secrets, masked")
+    revoke = actions.add_parser("revoke", help="drop every previous secret at once")
+    for sub in (set_parser, rotate, list_parser, revoke):
+        sub.add_argument("tenant", metavar="TENANT")
+        add_state_dir(sub)
+        add_tenants_dir(sub)
+    for sub in (set_parser, rotate, revoke):
+        sub.add_argument("carrier", metavar="CARRIER")
+    for sub in (set_parser, rotate):
+        _add_value_options(sub)
+    for sub in (set_parser, rotate, list_parser):
+        sub.add_argument("--reveal", action="store_true", help="print secret values in full")
+    rotate.add_argument(
+        "--grace", default=DEFAULT_GRACE, help="how long the old secret stays valid"
+    )
+    set_parser.set_defaults(func=_set)
+    rotate.set_defaults(func=_rotate)
+    list_parser.set_defaults(func=_list)
+    revoke.set_defaults(func=_revoke)

@@ -1,0 +1,147 @@
+"""Tenant configuration: one ``tenants/<id>.toml`` file per tenant, one pydantic model.
+
+The same model is read by the Lambda, the local server and Pulumi. Tenant files
+hold no secrets and no key values; the id is the file name.
+
+Example:
+    >>> config = TenantConfig(id="demo", name="Demo", carriers={"easypost": {}})
+    >>> config.carrier_enabled("easypost"), config.carrier_enabled("ups")
+    (True, False)
+    >>> load_tenant(Path("tenants"), "../etc/passwd") is None
+    True
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    StringConstraints,
+    ValidationError,
+)
+
+TENANT_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{1,62}$"
+CARRIER_ID_PATTERN = r"^[a-z][a-z0-9_]{0,62}$"
+_TENANT_ID = re.compile(TENANT_ID_PATTERN)
+
+CarrierId = Annotated[str, StringConstraints(pattern=CARRIER_ID_PATTERN)]
+OptionValue = StrictStr | StrictInt | StrictBool
+
+
+class TenantConfigError(Exception):
+    """A tenant file is unreadable or invalid; the message names the file and the field."""
+
+
+class CarrierOptions(BaseModel):
+    """One carrier as configured for a tenant."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+    enabled: bool = True
+    options: dict[str, OptionValue] = Field(default_factory=dict)
+
+
+class TenantConfig(BaseModel):
+    """A tenant: display name, plan tier, retention and enabled carriers."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+    id: str = Field(pattern=TENANT_ID_PATTERN)
+    name: str = Field(min_length=1, max_length=200)
+    plan: str = Field(default="standard", pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")
+    retention_days: int = Field(default=90, ge=1, le=3650)
+    carriers: dict[CarrierId, CarrierOptions] = Field(default_factory=dict)
+
+    def carrier_enabled(self, carrier_id: str) -> bool:
+        """True when the carrier is configured for this tenant and not disabled.
+
+        >>> config = TenantConfig(id="ab", name="A", carriers={"ups": {"enabled": False}})
+        >>> config.carrier_enabled("ups")
+        False
+        """
+        options = self.carriers.get(carrier_id)
+        return options is not None and options.enabled
+
+    def enabled_carriers(self) -> list[str]:
+        """The ids of the enabled carriers, sorted."""
+        return sorted(c for c in self.carriers if self.carrier_enabled(c))
+
+
+def is_tenant_id(value: str) -> bool:
+    """True when ``value`` is a well-formed tenant id (and so safe as a file name).
+
+    >>> is_tenant_id("acme-eu"), is_tenant_id("../x"), is_tenant_id("A")
+    (True, False, False)
+    """
+    return _TENANT_ID.fullmatch(value) is not None
+
+
+def describe_errors(exc: ValidationError) -> str:
+    """``field.path: message`` for each error, never the offending input value."""
+    parts = []
+    for error in exc.errors(include_url=False, include_input=False):
+        where = ".".join(str(part) for part in error["loc"]) or "(file)"
+        message = error["msg"]
+        parts.append(f"{where}: {message[:1].lower()}{message[1:]}")
+    return "; ".join(parts)
+
+
+def load_tenant_file(path: Path) -> TenantConfig:
+    """Read and validate one tenant file; the tenant id is the file's stem.
+
+    Raises :class:`TenantConfigError` naming the file and the field(s).
+    """
+    tenant_id = path.stem
+    if not is_tenant_id(tenant_id):
+        raise TenantConfigError(f"{path}: file name is not a valid tenant id ({TENANT_ID_PATTERN})")
+    try:
+        with path.open("rb") as handle:
+            data: dict[str, Any] = tomllib.load(handle)
+    except tomllib.TOMLDecodeError as exc:
+        raise TenantConfigError(f"{path}: invalid TOML: {exc}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise TenantConfigError(f"{path}: unreadable: {type(exc).__name__}") from None
+    if "id" in data:
+        raise TenantConfigError(f"{path}: id: is taken from the file name; remove it")
+    try:
+        return TenantConfig.model_validate({**data, "id": tenant_id})
+    except ValidationError as exc:
+        raise TenantConfigError(f"{path}: {describe_errors(exc)}") from None
+
+
+def load_tenant(directory: Path, tenant_id: str) -> TenantConfig | None:
+    """The tenant ``tenant_id`` from ``directory``, or ``None`` when there is no such tenant.
+
+    The id is checked before the file system is touched, so ``../x`` is never read.
+    """
+    if not is_tenant_id(tenant_id):
+        return None
+    path = directory / f"{tenant_id}.toml"
+    if not path.is_file():
+        return None
+    return load_tenant_file(path)
+
+
+def tenant_files(directory: Path) -> list[Path]:
+    """Every ``*.toml`` file in ``directory``, sorted; an error if it is not a directory."""
+    if not directory.is_dir():
+        raise TenantConfigError(f"{directory}: no such tenants directory")
+    return sorted(p for p in directory.glob("*.toml") if p.is_file())
+
+
+def load_tenants(directory: Path) -> dict[str, TenantConfig]:
+    """All tenants in ``directory`` by id; the first invalid file raises."""
+    tenants = {}
+    for path in tenant_files(directory):
+        config = load_tenant_file(path)
+        tenants[config.id] = config
+    return tenants

@@ -1,0 +1,280 @@
+"""The tenancy commands end to end: ``waybill tenants``, ``secrets`` and ``keys``.
+
+Every test checks that no secret value or key reaches any output (or the audit
+trail) unless ``--reveal`` asked for it.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import stat
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from gateway.apikeys import LocalApiKeyStore
+from gateway.cli import main
+from gateway.local_secrets import LocalSecretStore
+
+DEMO = """
+name = "Demo"
+plan = "standard"
+retention_days = 90
+
+[carriers.easypost]
+
+[carriers.aftership]
+
+[carriers.ups]
+enabled = false
+"""
+
+Run = Callable[..., tuple[int, str, str]]
+
+
+@pytest.fixture
+def dirs(tmp_path: Path) -> tuple[Path, Path]:
+    tenants = tmp_path / "tenants"
+    tenants.mkdir()
+    (tenants / "demo.toml").write_text(DEMO)
+    (tenants / "other.toml").write_text('name = "Other"\n[carriers.easypost]\n')
+    return tmp_path / "state", tenants
+
+
+@pytest.fixture
+def run(capsys: pytest.CaptureFixture[str], dirs: tuple[Path, Path]) -> Run:
+    state, tenants = dirs
+
+    def invoke(*argv: str, state_dir: bool = True) -> tuple[int, str, str]:
+        extra = ["--tenants-dir", str(tenants)]
+        if state_dir:
+            extra += ["--state-dir", str(state)]
+        code = main([*argv, *extra])
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return invoke
+
+
+def audit_lines(state: Path) -> list[dict[str, object]]:
+    return [json.loads(line) for line in (state / "audit.jsonl").read_text().splitlines()]
+
+
+def secret_values(state: Path, tenant: str = "demo", carrier: str = "easypost") -> list[str]:
+    keyset = LocalSecretStore(state).get(tenant, carrier)
+    assert keyset is not None
+    return [keyset.current.value, *(p.value for p in keyset.previous)]
+
+
+# --- tenants -----------------------------------------------------------------------
+
+
+def test_tenants_list_show_validate(run: Run) -> None:
+    code, out, _ = run("tenants", "list", state_dir=False)
+    assert code == 0
+    assert "demo  Demo  plan=standard  retention=90d  carriers=aftership, easypost" in out
+    assert "other  Other" in out
+    code, out, _ = run("tenants", "show", "demo", state_dir=False)
+    assert code == 0 and "ups  disabled" in out and "retention_days: 90" in out
+    code, out, err = run("tenants", "validate", state_dir=False)
+    assert (code, err) == (0, "")
+    assert out.count("ok  ") == 2
+
+
+def test_tenants_validate_names_the_file_and_field(run: Run, dirs: tuple[Path, Path]) -> None:
+    _, tenants = dirs
+    (tenants / "broken.toml").write_text('name = "B"\n[carriers.easypost]\nenabld = true\n')
+    code, out, err = run("tenants", "validate", state_dir=False)
+    assert code != 0
+    assert f"{tenants / 'broken.toml'}: carriers.easypost.enabld: extra inputs" in err
+    assert "ok  " in out  # the good files are still reported
+
+
+def test_tenants_show_unknown(run: Run, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run("tenants", "show", "nobody", state_dir=False)
+    assert code == 2 and "unknown tenant 'nobody'" in err
+
+
+# --- secrets -----------------------------------------------------------------------
+
+
+def test_set_with_a_value_prints_it_masked_and_audits_without_it(
+    run: Run, dirs: tuple[Path, Path]
+) -> None:
+    state, _ = dirs
+    value = "whsec_partner-secret-0123456789"
+    code, out, err = run("secrets", "set", "demo", "easypost", "--value", value)
+    assert code == 0
+    assert value not in out + err
+    assert "whse…(31 chars)" in out
+    assert secret_values(state) == [value]
+    assert stat.S_IMODE((state / "secrets.json").stat().st_mode) == 0o600
+    [entry] = audit_lines(state)
+    assert (entry["action"], entry["tenant"], entry["target"]) == ("secret.set", "demo", "easypost")
+    assert value not in json.dumps(entry) and value[:8] not in json.dumps(entry)
+
+
+def test_generate_without_reveal_says_how_to_see_it(run: Run, dirs: tuple[Path, Path]) -> None:
+    state, _ = dirs
+    code, out, err = run("secrets", "set", "demo", "easypost", "--generate")
+    assert code == 0
+    [value] = secret_values(state)
+    assert value not in out + err
+    assert "waybill secrets list demo --reveal" in out
+    code, out, _ = run("secrets", "list", "demo")
+    assert code == 0 and value not in out and value[:4] in out
+    code, out, _ = run("secrets", "list", "demo", "--reveal")
+    assert code == 0 and value in out
+    assert [e["action"] for e in audit_lines(state)] == ["secret.set", "secret.reveal"]
+
+
+def test_set_with_generate_and_reveal_prints_the_value(run: Run, dirs: tuple[Path, Path]) -> None:
+    state, _ = dirs
+    code, out, _ = run("secrets", "set", "demo", "easypost", "--generate", "--reveal")
+    assert code == 0
+    [value] = secret_values(state)
+    assert value in out and "--reveal" not in out
+
+
+def test_value_from_stdin(
+    run: Run, dirs: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    state, _ = dirs
+    monkeypatch.setattr("sys.stdin", io.StringIO("piped-secret-value-42\n"))
+    code, out, _ = run("secrets", "set", "demo", "easypost", "--value", "-")
+    assert code == 0 and "piped-secret-value-42" not in out
+    assert secret_values(state) == ["piped-secret-value-42"]
+
+
+def test_rotate_keeps_the_old_secret_for_the_grace_period(
+    run: Run, dirs: tuple[Path, Path]
+) -> None:
+    state, _ = dirs
+    run("secrets", "set", "demo", "easypost", "--value", "first-secret-value")
+    code, out, err = run("secrets", "rotate", "demo", "easypost", "--generate", "--grace", "2h")
+    assert code == 0, err
+    current, previous = secret_values(state)
+    assert previous == "first-secret-value"
+    assert current not in out and previous not in out
+    assert "(2h)" in out and "waybill secrets list demo --reveal" in out
+    code, out, _ = run("secrets", "list", "demo")
+    assert "valid until" in out and current not in out and previous not in out
+    rotation = audit_lines(state)[-1]
+    assert rotation["action"] == "secret.rotate"
+    assert rotation["detail"] == {"generated": True, "grace": "2h", "previous_valid": 1}
+
+
+@pytest.mark.parametrize(
+    ("grace", "message"),
+    [("5m", "at least 10 minutes"), ("soon", "invalid duration"), ("0h", "must be positive")],
+)
+def test_rotate_refuses_a_bad_grace(
+    run: Run, dirs: tuple[Path, Path], grace: str, message: str
+) -> None:
+    state, _ = dirs
+    run("secrets", "set", "demo", "easypost", "--value", "first-secret-value")
+    code, out, err = run(
+        "secrets", "rotate", "demo", "easypost", "--value", "x" * 20, "--grace", grace
+    )
+    assert code == 2 and message in err and "x" * 20 not in out + err
+    assert secret_values(state) == ["first-secret-value"]
+
+
+def test_rotate_cap_is_reported(run: Run) -> None:
+    run("secrets", "set", "demo", "easypost", "--generate")
+    for _ in range(5):
+        assert run("secrets", "rotate", "demo", "easypost", "--generate", "--grace", "1d")[0] == 0
+    code, _, err = run("secrets", "rotate", "demo", "easypost", "--generate", "--grace", "1d")
+    assert code == 2
+    assert "at most 5 previous secrets may be valid at once; revoke one or wait for expiry" in err
+
+
+def test_revoke_drops_previous_secrets(run: Run, dirs: tuple[Path, Path]) -> None:
+    state, _ = dirs
+    run("secrets", "set", "demo", "easypost", "--value", "first-secret-value")
+    run("secrets", "rotate", "demo", "easypost", "--value", "second-secret-value")
+    code, out, _ = run("secrets", "revoke", "demo", "easypost")
+    assert code == 0 and "revoked 1 previous" in out
+    assert secret_values(state) == ["second-secret-value"]
+    assert audit_lines(state)[-1]["action"] == "secret.revoke"
+    code, _, err = run("secrets", "revoke", "demo", "aftership")
+    assert code == 2 and "no secret is set for demo/aftership" in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (("secrets", "set", "nobody", "easypost"), "unknown tenant 'nobody'"),
+        (("secrets", "set", "../demo", "easypost"), "not a valid tenant id"),
+        (("secrets", "set", "demo", "ups"), "carrier 'ups' is not enabled for tenant 'demo'"),
+        (("secrets", "rotate", "demo", "fedex"), "carrier 'fedex' is not enabled"),
+    ],
+)
+def test_unknown_tenant_or_disabled_carrier(
+    run: Run, dirs: tuple[Path, Path], argv: tuple[str, ...], message: str
+) -> None:
+    state, _ = dirs
+    code, _, err = run(*argv, "--value", "some-secret-value")
+    assert code == 2 and message in err
+    assert not (state / "secrets.json").exists()
+    assert "some-secret-value" not in err
+
+
+def test_secrets_are_per_tenant(run: Run, dirs: tuple[Path, Path]) -> None:
+    state, _ = dirs
+    run("secrets", "set", "demo", "easypost", "--value", "demo-secret-value")
+    code, out, _ = run("secrets", "list", "other", "--reveal")
+    assert code == 0 and "demo-secret-value" not in out and "(no secret set)" in out
+    assert LocalSecretStore(state).valid_secrets("other", "easypost", datetime.now(UTC)) == []
+
+
+def test_a_loose_secrets_file_is_a_clear_error(run: Run, dirs: tuple[Path, Path]) -> None:
+    state, _ = dirs
+    run("secrets", "set", "demo", "easypost", "--value", "demo-secret-value")
+    (state / "secrets.json").chmod(0o644)
+    code, out, err = run("secrets", "list", "demo")
+    assert code == 2 and "chmod 600" in err and "demo-secret-value" not in out + err
+
+
+# --- keys --------------------------------------------------------------------------
+
+
+def test_keys_issue_list_revoke(run: Run, dirs: tuple[Path, Path]) -> None:
+    state, _ = dirs
+    code, out, err = run("keys", "issue", "demo")
+    assert code == 0
+    key = out.strip()
+    assert key.startswith("wb_") and "will not be shown again" in err
+    prefix = key[:8]
+    assert LocalApiKeyStore(state).resolve(key) == "demo"
+    code, out, err = run("keys", "list", "demo")
+    assert code == 0 and prefix in out and "active" in out and key not in out + err
+    code, out, _ = run("keys", "revoke", "demo", prefix)
+    assert code == 0 and key not in out
+    assert LocalApiKeyStore(state).resolve(key) is None
+    code, out, _ = run("keys", "list", "demo")
+    assert "revoked" in out
+    code, _, err = run("keys", "revoke", "demo", prefix)
+    assert code == 2 and "no active API key" in err
+    entries = audit_lines(state)
+    assert [e["action"] for e in entries] == ["key.issue", "key.revoke"]
+    assert all(e["target"] == prefix for e in entries)
+    assert key not in (state / "audit.jsonl").read_text()
+    assert key not in (state / "api_keys.json").read_text()
+
+
+def test_keys_issue_needs_a_known_tenant(run: Run, dirs: tuple[Path, Path]) -> None:
+    state, _ = dirs
+    code, out, err = run("keys", "issue", "nobody")
+    assert code == 2 and "unknown tenant" in err and out == ""
+    assert not (state / "api_keys.json").exists()
+
+
+def test_keys_of_another_tenant_cannot_be_revoked(run: Run) -> None:
+    code, out, _ = run("keys", "issue", "demo")
+    prefix = out.strip()[:8]
+    code, _, err = run("keys", "revoke", "other", prefix)
+    assert code == 2 and "no active API key" in err
