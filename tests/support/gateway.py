@@ -1,0 +1,109 @@
+"""Drive the Lambda handler as API Gateway would, with moto's DynamoDB underneath."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import boto3
+from moto import mock_aws
+
+from gateway.handler import LambdaHandler, make_handler
+from gateway.local.proxy_event import LocalContext, build_event, match_route
+from gateway.services import Services, build_services
+from gateway.store.table import ensure_table
+
+TENANTS_DIR = Path(__file__).resolve().parents[1] / "fixtures" / "tenants"
+
+
+@dataclass
+class DictSecrets:
+    """An in-memory secrets provider: ``{(tenant, carrier): [secrets]}``."""
+
+    values: dict[tuple[str, str], list[str]] = field(default_factory=dict)
+    fail: bool = False
+
+    def valid_secrets(self, tenant: str, carrier: str, now: datetime) -> list[str]:
+        if self.fail:
+            raise ConnectionError("secrets backend unreachable")
+        return list(self.values.get((tenant, carrier), []))
+
+
+@dataclass
+class Reply:
+    """A decoded proxy response."""
+
+    status: int
+    headers: dict[str, str]
+    body: Any
+
+
+@dataclass
+class Harness:
+    """The handler, its services and a way to call it over HTTP-shaped events."""
+
+    handler: LambdaHandler
+    services: Services
+    secrets: DictSecrets
+    counts: dict[str, float]
+
+    def call(
+        self,
+        method: str,
+        url: str,
+        *,
+        body: bytes = b"",
+        headers: Mapping[str, str] | list[tuple[str, str]] | None = None,
+        tenant: str | None = None,
+    ) -> Reply:
+        parts = urlsplit(url)
+        route = match_route(parts.path.encode())
+        assert route is not None, url
+        event = build_event(
+            route,
+            method=method,
+            path=parts.path,
+            headers=list(headers.items()) if isinstance(headers, Mapping) else list(headers or []),
+            query_string=parts.query.encode(),
+            body=body,
+            source_ip="127.0.0.1",
+            tenant=tenant,
+            request_id=str(uuid.uuid4()),
+        )
+        response = self.handler(event, LocalContext.new())
+        text = response.get("body") or ""
+        return Reply(
+            response["statusCode"],
+            response.get("headers") or {},
+            json.loads(text) if text else None,
+        )
+
+
+@contextmanager
+def moto_harness(clock: Callable[[], datetime]) -> Iterator[Harness]:
+    """A handler over moto DynamoDB with the test tenants and in-memory secrets."""
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="us-west-2")
+        ensure_table(client, "waybill-test")
+        secrets = DictSecrets()
+        counts: dict[str, float] = {}
+
+        def count(name: str, value: float = 1) -> None:
+            counts[name] = counts.get(name, 0) + value
+
+        services = build_services(
+            dynamodb=client,
+            table_name="waybill-test",
+            tenants_dir=TENANTS_DIR,
+            secrets=secrets,
+            count=count,
+            clock=clock,
+        )
+        yield Harness(make_handler(services), services, secrets, counts)
