@@ -17,6 +17,7 @@ Example:
 
 from __future__ import annotations
 
+import base64
 import secrets
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -166,8 +167,17 @@ def revoke_previous(keyset: KeySet, now: datetime) -> KeySet:
     return KeySet(current=keyset.current, previous=())
 
 
-def generate_secret() -> str:
-    """A fresh random secret: 32 random bytes, URL-safe base64 (43 characters)."""
+def generate_secret(form: str = "raw") -> str:
+    """A fresh random secret of 32 random bytes, in the form the scheme expects.
+
+    ``whsec_base64`` (Standard Webhooks) gives ``whsec_`` + standard base64; any
+    other form gives URL-safe base64 (43 characters).
+
+    >>> generate_secret("whsec_base64").startswith("whsec_")
+    True
+    """
+    if form == "whsec_base64":
+        return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode("ascii")
     return secrets.token_urlsafe(32)
 
 

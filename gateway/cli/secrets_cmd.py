@@ -57,7 +57,10 @@ def _user_errors() -> Iterator[None]:
 
 def _new_value(args: argparse.Namespace) -> str:
     if args.generate:
-        return generate_secret()
+        from gateway.discovery import load_adapters
+
+        adapter = load_adapters().get(args.carrier)
+        return generate_secret(adapter.scheme.secret_form if adapter else "raw")
     if args.value == "-":
         return sys.stdin.readline().rstrip("\r\n")
     return str(args.value)
