@@ -62,25 +62,48 @@ class Pipeline:
         tenant, adapter = self._route(delivery)
         self._verify(adapter, delivery)
         try:
-            parsed = adapter.parse(delivery)
-            events = [
-                to_canonical(
-                    item,
-                    tenant=tenant.id,
-                    carrier=adapter.id,
-                    received_at=delivery.received_at,
-                    delivery_id=parsed.delivery_id,
-                )
-                for item in parsed.events
-            ]
+            parsed, events = self._read(tenant, adapter, delivery)
         except Exception as exc:  # authentic but unreadable: park it, never drop it
             return self._park(tenant, adapter, delivery, exc)
-        if parsed.ignored is not None:
-            self.count("DeliveriesIgnored")
-            return IngestResponse(
-                200, {"accepted": 0, "duplicates": 0, "events": [], "ignored": parsed.ignored}
-            )
         return self._store(tenant, delivery, parsed, events)
+
+    def replay(self, parked: ParkedDelivery) -> IngestResponse:
+        """Parse a parked delivery again (it was verified when parked) and store it.
+
+        On success the parked copy is removed; if it still cannot be parsed, it stays
+        parked and the error propagates. Only ops reach this, through the CLI.
+        """
+        tenant = self.tenants(parked.tenant)
+        adapter = self.adapters.get(parked.carrier)
+        if tenant is None or adapter is None:
+            raise NotFoundError("unknown tenant or carrier", code="unknown_route")
+        delivery = Delivery(
+            tenant=parked.tenant,
+            carrier=parked.carrier,
+            body=parked.body,
+            headers={k.lower(): tuple(v) for k, v in parked.headers.items()},
+            received_at=parked.received_at,
+        )
+        parsed, events = self._read(tenant, adapter, delivery)
+        outcome = self._store(tenant, delivery, parsed, events)
+        self.parking.remove(parked)
+        return outcome
+
+    def _read(
+        self, tenant: TenantConfig, adapter: Adapter, delivery: Delivery
+    ) -> tuple[ParseResult, list[CanonicalEvent]]:
+        parsed = adapter.parse(delivery)
+        events = [
+            to_canonical(
+                item,
+                tenant=tenant.id,
+                carrier=adapter.id,
+                received_at=delivery.received_at,
+                delivery_id=parsed.delivery_id,
+            )
+            for item in parsed.events
+        ]
+        return parsed, events
 
     def _route(self, delivery: Delivery) -> tuple[TenantConfig, Adapter]:
         tenant = self.tenants(delivery.tenant)
@@ -112,6 +135,10 @@ class Pipeline:
         parsed: ParseResult,
         events: list[CanonicalEvent],
     ) -> IngestResponse:
+        if parsed.ignored is not None:
+            self.count("DeliveriesIgnored")
+            body = {"accepted": 0, "duplicates": 0, "events": [], "ignored": parsed.ignored}
+            return IngestResponse(200, body)
         key = (
             f"id:{parsed.delivery_id}" if parsed.delivery_id else f"sha256:{_sha256(delivery.body)}"
         )
