@@ -11,6 +11,7 @@ from gateway.signing.hmacs import (
     SecretForm,
     hmac_signature,
     key_bytes,
+    key_set,
     verify_hmac,
 )
 from gateway.signing.timestamps import Clock, check_timestamp, parse_signature_list
@@ -24,6 +25,7 @@ __all__ = [
     "check_timestamp",
     "hmac_signature",
     "key_bytes",
+    "key_set",
     "parse_signature_list",
     "verify_hmac",
     "verify_token",

@@ -41,9 +41,31 @@ def key_bytes(secret: str, form: SecretForm = "raw") -> bytes:
         return unicodedata.normalize("NFKD", secret).encode("utf-8")
     encoded = secret.removeprefix("whsec_")
     try:
-        return base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True)
+        key = base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True)
     except (binascii.Error, ValueError) as exc:
         raise SignatureError("secret is not valid base64", code="secret_invalid") from exc
+    if not key:
+        raise SignatureError("secret is empty after its prefix", code="secret_invalid")
+    return key
+
+
+def key_set(secrets: Sequence[str], form: SecretForm = "raw") -> list[bytes]:
+    """Key bytes of every usable secret of a key set, current first.
+
+    A secret that cannot be turned into a key (a typo during rotation) is skipped,
+    so it cannot block the others; with no usable secret at all it fails closed.
+    """
+    if not secrets:
+        raise SignatureError("no secret is configured", code="secret_missing")
+    keys = []
+    for secret in secrets:
+        try:
+            keys.append(key_bytes(secret, form))
+        except SignatureError:
+            continue
+    if not keys:
+        raise SignatureError("no configured secret is usable", code="secret_invalid")
+    return keys
 
 
 def _digest(key: bytes, message: bytes, algorithm: Algorithm) -> bytes:

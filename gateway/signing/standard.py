@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 from gateway.errors import SignatureError
 from gateway.signing.ed25519 import sign_ed25519, verify_ed25519
-from gateway.signing.hmacs import hmac_signature, key_bytes, verify_hmac
+from gateway.signing.hmacs import hmac_signature, key_bytes, key_set, verify_hmac
 from gateway.signing.timestamps import check_timestamp, parse_signature_list
 
 TOLERANCE_SECONDS = 300
@@ -56,7 +56,8 @@ def verify_standard(
     content = signed_content(msg_id, stamp, body)
     presented = parse_signature_list(signature, item_sep=" ", kv_sep=",")
     public = [s for s in secrets if s.startswith("whpk_")]
-    symmetric = [key_bytes(s, "whsec_base64") for s in secrets if not s.startswith("whpk_")]
+    hmac_secrets = [s for s in secrets if not s.startswith("whpk_")]
+    symmetric = key_set(hmac_secrets, "whsec_base64") if hmac_secrets else []
     if public and presented.get("v1a"):
         try:
             verify_ed25519(content, presented["v1a"], public)

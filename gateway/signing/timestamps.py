@@ -29,7 +29,7 @@ def check_timestamp(
     if value is None or not value.strip():
         raise SignatureError("timestamp is missing", code="timestamp_missing")
     text = value.strip()
-    if not text.isdigit() or len(text) > 12:
+    if not (text.isascii() and text.isdigit()) or len(text) > 12:
         raise SignatureError("timestamp is malformed", code="timestamp_malformed")
     stamp = int(text)
     if now - stamp > tolerance:
