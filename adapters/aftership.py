@@ -1,0 +1,192 @@
+"""AfterShip Tracking webhooks: ``{event, event_id, msg: Tracking, ts}``.
+
+Signature: ``aftership-hmac-sha256`` = base64 HMAC-SHA256 of the raw body, keyed with the
+secret as UTF-8. Nothing time-bound is signed (``ts`` is not), so no tolerance applies:
+AfterShip retries for ~68 h and dedupe handles replays.
+
+Each of ``msg.checkpoints`` (the full history) is an event: status from ``tag``, refined
+by ``subtag`` (tables below; enums are open strings, unknown tags become ``unknown``);
+``carrier_code`` is the subtag, else the tag. A naïve ``checkpoint_time`` is local wall
+time, assumed UTC. ISO alpha-3 countries convert only through the table below (others
+are kept as ``country_raw``). Event types other than ``tracking_update`` (``edd_revise``,
+``tracking_pending_time``) carry no new checkpoint and are acknowledged and ignored.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from gateway.adapter import Adapter, Delivery, ParsedEvent, ParseResult, SignatureScheme, map_status
+from gateway.errors import ParseError
+from gateway.models import Location, Status
+from gateway.signing import hmac_signature, key_bytes, key_set, verify_hmac
+from gateway.timeparse import parse_instant
+
+HEADER = "aftership-hmac-sha256"
+
+STATUS_MAP: dict[str, Status] = {
+    "pending": Status.PENDING,
+    "inforeceived": Status.INFO_RECEIVED,
+    "intransit": Status.IN_TRANSIT,
+    "outfordelivery": Status.OUT_FOR_DELIVERY,
+    "attemptfail": Status.ATTEMPT_FAIL,
+    "delivered": Status.DELIVERED,
+    "availableforpickup": Status.AVAILABLE_FOR_PICKUP,
+    "exception": Status.EXCEPTION,
+    "expired": Status.EXPIRED,
+}
+# Subtags refine the tag only when they belong to it (``Exception_010`` under ``Exception``).
+SUBTAG_STATUS: dict[str, Status] = {
+    "exception_010": Status.RETURNED,
+    "exception_011": Status.RETURNED,
+}
+SUBTAG_DETAIL: dict[str, str] = {
+    "exception_002": "customer_moved", "exception_003": "refused",
+    "exception_004": "customs_hold", "exception_006": "held_for_payment",
+    "exception_007": "address_issue", "exception_010": "returning_to_sender",
+    "exception_011": "returned_to_sender", "exception_012": "damaged", "exception_013": "lost",
+    "exception_017": "weather_delay", "exception_018": "documents_issue",
+    "delivered_002": "picked_up_by_customer", "delivered_005": "delivered_to_neighbour",
+}  # fmt: skip
+ISO3_TO_ISO2: dict[str, str] = {
+    "USA": "US", "CAN": "CA", "MEX": "MX", "BRA": "BR", "GBR": "GB", "IRL": "IE",
+    "DEU": "DE", "FRA": "FR", "ITA": "IT", "ESP": "ES", "PRT": "PT", "NLD": "NL",
+    "BEL": "BE", "LUX": "LU", "CHE": "CH", "AUT": "AT", "POL": "PL", "CZE": "CZ",
+    "DNK": "DK", "SWE": "SE", "NOR": "NO", "FIN": "FI", "CHN": "CN", "HKG": "HK",
+    "TWN": "TW", "JPN": "JP", "KOR": "KR", "SGP": "SG", "IND": "IN", "AUS": "AU",
+    "NZL": "NZ", "ARE": "AE",
+}  # fmt: skip
+
+
+def verify(delivery: Delivery, secrets: Sequence[str], now: float) -> None:
+    """Raise SignatureError unless the header matches under a valid secret (``now`` unused)."""
+    keys = key_set(secrets, "raw")
+    verify_hmac(delivery.body, delivery.header(HEADER), keys, algorithm="sha256", encoding="base64")
+
+
+def sign(body: bytes, secret: str, now: float) -> dict[str, str]:
+    """The header AfterShip sends."""
+    key = key_bytes(secret, "raw")
+    return {HEADER: hmac_signature(key, body, algorithm="sha256", encoding="base64")}
+
+
+def _object(value: object, what: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ParseError(f"{what} is not an object")
+    return value
+
+
+def _text(value: object) -> str | None:
+    return value.strip() if isinstance(value, str) and value.strip() else None
+
+
+def _country(point: dict[str, Any], metadata: dict[str, str]) -> str | None:
+    raw = _text(point.get("country_region")) or _text(point.get("country_iso3"))
+    if raw is None:
+        return None
+    code = ISO3_TO_ISO2.get(raw.upper())
+    if code is None:
+        metadata["country_raw"] = raw
+    return code
+
+
+def _coordinate(point: dict[str, Any]) -> tuple[float | None, float | None]:
+    spot = point.get("coordinate")
+    if isinstance(spot, dict):
+        lat, lon = spot.get("latitude"), spot.get("longitude")
+        if (
+            isinstance(lat, int | float)
+            and isinstance(lon, int | float)
+            and abs(lat) <= 90
+            and abs(lon) <= 180
+        ):
+            return float(lat), float(lon)
+    return None, None
+
+
+def _eta(tracking: dict[str, Any]) -> str | None:
+    estimate = tracking.get("aftership_estimated_delivery_date")
+    if isinstance(estimate, dict) and _text(estimate.get("estimated_delivery_date")):
+        return _text(estimate.get("estimated_delivery_date"))
+    return _text(tracking.get("expected_delivery"))
+
+
+def _event(raw: object, tracking: dict[str, Any], tracking_number: str) -> ParsedEvent:
+    point = _object(raw, "checkpoint")
+    stamp = _text(point.get("checkpoint_time"))
+    if stamp is None:
+        raise ParseError("checkpoint has no checkpoint_time")
+    occurred_at, tz_source, local = parse_instant(stamp)
+    tag, subtag = _text(point.get("tag")), _text(point.get("subtag"))
+    status, detail = map_status(STATUS_MAP, tag), None
+    if tag and subtag and subtag.lower().startswith(tag.lower() + "_"):
+        status = SUBTAG_STATUS.get(subtag.lower(), status)
+        detail = SUBTAG_DETAIL.get(subtag.lower())
+    metadata = {k: text for k in ("slug", "raw_tag") if (text := _text(point.get(k)))}
+    lat, lon = _coordinate(point)
+    location = Location(
+        city=_text(point.get("city")),
+        region=_text(point.get("state")),
+        postal_code=_text(point.get("postal_code")) or _text(point.get("zip")),
+        country=_country(point, metadata),
+        lat=lat,
+        lon=lon,
+    )
+    return ParsedEvent(
+        tracking_number=tracking_number,
+        status=status,
+        occurred_at=occurred_at,
+        tz_source=tz_source,
+        occurred_at_local=local,
+        carrier_code=subtag or tag,
+        carrier_text=_text(point.get("message")),
+        detail=detail,
+        location=location,
+        estimated_delivery=_eta(tracking),
+        signed_by=_text(tracking.get("signed_by")) if status is Status.DELIVERED else None,
+        metadata=metadata,
+    )
+
+
+def parse(delivery: Delivery) -> ParseResult:
+    """Read a ``tracking_update``; other event types are acknowledged and ignored."""
+    try:
+        payload = _object(json.loads(delivery.body), "body")
+    except ValueError as exc:
+        raise ParseError("body is not valid JSON") from exc
+    delivery_id = _text(payload.get("event_id"))
+    kind = _text(payload.get("event"))
+    if kind is None:
+        raise ParseError("body has no event type")
+    if kind != "tracking_update":
+        return ParseResult(delivery_id=delivery_id, ignored=f"{kind[:60]} carries no checkpoint")
+    tracking = _object(payload.get("msg"), "msg")
+    tracking_number = _text(tracking.get("tracking_number"))
+    if tracking_number is None:
+        raise ParseError("msg has no tracking_number")
+    checkpoints = tracking.get("checkpoints") or []
+    if not isinstance(checkpoints, list):
+        raise ParseError("msg.checkpoints is not a list")
+    events = [_event(item, tracking, tracking_number) for item in checkpoints]
+    return ParseResult(events=events, delivery_id=delivery_id)
+
+
+ADAPTER = Adapter(
+    id="aftership",
+    label="AfterShip Tracking",
+    docs_url="https://www.aftership.com/docs/tracking/webhook/webhook-overview",
+    scheme=SignatureScheme(
+        kind="hmac",
+        headers=(HEADER,),
+        signed_content="raw body",
+        algorithm="sha256",
+        encoding="base64",
+    ),
+    status_map=STATUS_MAP,
+    verify=verify,
+    parse=parse,
+    sign=sign,
+    notes="Full history in every delivery; naïve checkpoint times are assumed UTC.",
+)

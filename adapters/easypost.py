@@ -1,0 +1,166 @@
+"""EasyPost webhooks: an ``Event`` whose ``result`` is a full ``Tracker``.
+
+Signature (v1): ``X-Hmac-Signature: hmac-sha256-hex=<hex HMAC-SHA256>`` over the raw
+body, keyed with the NFKD-normalised secret. No timestamp is signed.
+
+Every entry of ``result.tracking_details`` (the full history, resent each time)
+becomes an event. ``carrier_code`` is ``"<status>/<status_detail>"`` (EasyPost's own
+normalised pair, stable across carriers); the upstream carrier's raw code and
+``source`` go to metadata. Countries other than ISO alpha-2 codes (EasyPost sometimes
+sends names) become ``None`` with the raw value kept as ``country_raw``. The Tracker's
+current ``est_delivery_date`` applies to each detail that has none of its own.
+Non-tracker events (``batch.created``…) are acknowledged and ignored.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from gateway.adapter import Adapter, Delivery, ParsedEvent, ParseResult, SignatureScheme, map_status
+from gateway.errors import ParseError
+from gateway.models import Location, Status
+from gateway.signing import hmac_signature, key_bytes, key_set, verify_hmac
+from gateway.timeparse import parse_instant
+
+HEADER = "X-Hmac-Signature"
+PREFIX = "hmac-sha256-hex="
+
+STATUS_MAP: dict[str, Status] = {
+    "unknown": Status.UNKNOWN,
+    "pre_transit": Status.INFO_RECEIVED,
+    "in_transit": Status.IN_TRANSIT,
+    "out_for_delivery": Status.OUT_FOR_DELIVERY,
+    "available_for_pickup": Status.AVAILABLE_FOR_PICKUP,
+    "delivered": Status.DELIVERED,
+    "return_to_sender": Status.RETURNED,
+    "failure": Status.EXCEPTION,
+    "cancelled": Status.CANCELLED,
+    "error": Status.EXCEPTION,
+}
+# Refinements of a (status, status_detail) pair: canonical status and detail.
+REFINEMENTS: dict[tuple[str, str], tuple[Status, str | None]] = {
+    ("failure", "delivery_exception"): (Status.ATTEMPT_FAIL, None),
+    ("failure", "refused"): (Status.EXCEPTION, "refused"),
+    ("failure", "damaged"): (Status.EXCEPTION, "damaged"),
+    ("failure", "lost"): (Status.EXCEPTION, "lost"),
+}
+DETAILS_BY_STATUS: dict[str, str] = {"return_to_sender": "returned_to_sender"}
+
+
+def verify(delivery: Delivery, secrets: Sequence[str], now: float) -> None:
+    """Raise SignatureError unless ``X-Hmac-Signature`` matches under a valid secret."""
+    keys = key_set(secrets, "nfkd")
+    verify_hmac(
+        delivery.body,
+        delivery.header(HEADER),
+        keys,
+        algorithm="sha256",
+        encoding="hex",
+        prefix=PREFIX,
+    )
+
+
+def sign(body: bytes, secret: str, now: float) -> dict[str, str]:
+    """The header EasyPost sends (``now`` is unused: nothing time-bound is signed)."""
+    key = key_bytes(secret, "nfkd")
+    return {HEADER: hmac_signature(key, body, algorithm="sha256", encoding="hex", prefix=PREFIX)}
+
+
+def _object(value: object, what: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ParseError(f"{what} is not an object")
+    return value
+
+
+def _text(value: object) -> str | None:
+    return value.strip() if isinstance(value, str) and value.strip() else None
+
+
+def _location(raw: object, metadata: dict[str, str]) -> Location:
+    place = raw if isinstance(raw, dict) else {}
+    country = _text(place.get("country"))
+    if country and not (len(country) == 2 and country.isascii() and country.isalpha()):
+        metadata["country_raw"] = country
+        country = None
+    return Location(
+        city=_text(place.get("city")),
+        region=_text(place.get("state")),
+        postal_code=_text(place.get("zip")),
+        country=country.upper() if country else None,
+    )
+
+
+def _event(raw: object, tracker: dict[str, Any], tracking_number: str) -> ParsedEvent:
+    item = _object(raw, "tracking detail")
+    status = (_text(item.get("status")) or "").lower()
+    detail = (_text(item.get("status_detail")) or "").lower()
+    stamp = _text(item.get("datetime"))
+    if stamp is None:
+        raise ParseError("tracking detail has no datetime")
+    occurred_at, tz_source, local = parse_instant(stamp)
+    canonical = map_status(STATUS_MAP, status)
+    canonical, refined = REFINEMENTS.get((status, detail), (canonical, None))
+    raw = {"upstream_carrier": tracker.get("carrier"), "source": item.get("source")}
+    raw["native_code"] = item.get("carrier_code")
+    metadata = {k: text for k, v in raw.items() if (text := _text(v))}
+    return ParsedEvent(
+        tracking_number=tracking_number,
+        status=canonical,
+        occurred_at=occurred_at,
+        tz_source=tz_source,
+        occurred_at_local=local,
+        carrier_code="/".join(p for p in (status, detail) if p) or None,
+        carrier_text=_text(item.get("message")) or _text(item.get("description")),
+        detail=refined or DETAILS_BY_STATUS.get(status),
+        location=_location(item.get("tracking_location"), metadata),
+        estimated_delivery=_text(item.get("est_delivery_date"))
+        or _text(tracker.get("est_delivery_date")),
+        signed_by=_text(tracker.get("signed_by")) if canonical is Status.DELIVERED else None,
+        metadata=metadata,
+    )
+
+
+def parse(delivery: Delivery) -> ParseResult:
+    """Read a tracker Event; other Events are acknowledged and ignored."""
+    try:
+        event = _object(json.loads(delivery.body), "body")
+    except ValueError as exc:
+        raise ParseError("body is not valid JSON") from exc
+    delivery_id = _text(event.get("id"))
+    if event.get("result") is None:
+        raise ParseError("Event has no result")
+    result = _object(event["result"], "Event.result")
+    if result.get("object") != "Tracker":
+        description = _text(event.get("description")) or "event"
+        return ParseResult(delivery_id=delivery_id, ignored=f"{description[:60]} is not a tracker")
+    tracking_number = _text(result.get("tracking_code"))
+    if tracking_number is None:
+        raise ParseError("Tracker has no tracking_code")
+    details = result.get("tracking_details") or []
+    if not isinstance(details, list):
+        raise ParseError("Tracker.tracking_details is not a list")
+    events = [_event(item, result, tracking_number) for item in details]
+    return ParseResult(events=events, delivery_id=delivery_id)
+
+
+ADAPTER = Adapter(
+    id="easypost",
+    label="EasyPost",
+    docs_url="https://docs.easypost.com/guides/webhooks-guide",
+    scheme=SignatureScheme(
+        kind="hmac",
+        headers=(HEADER,),
+        signed_content="raw body",
+        algorithm="sha256",
+        encoding="hex",
+        prefix=PREFIX,
+        secret_form="nfkd",  # noqa: S106 - a form name, not a secret
+    ),
+    status_map=STATUS_MAP,
+    verify=verify,
+    parse=parse,
+    sign=sign,
+    notes="Full history in every delivery; `Z` times may really be local (EasyPost docs).",
+)

@@ -1,0 +1,158 @@
+"""Partners that sign per the Standard Webhooks spec (standardwebhooks.com).
+
+Signature: ``webhook-signature`` is a space-separated list of ``v1,<base64 HMAC-SHA256>``
+(``whsec_`` secrets) or ``v1a,<base64 Ed25519>`` (``whpk_`` public keys) over
+``"{webhook-id}.{webhook-timestamp}." + raw body``; the timestamp must lie within
+±300 s of now; any match wins. ``webhook-id`` is the delivery id.
+
+Payload (Waybill's documented format; the spec leaves it to us)::
+
+    {"type": "tracking.updated", "timestamp": "<ISO-8601>",
+     "data": {"tracking_number": "1Z...", "carrier": "<optional upstream carrier>",
+              "events": [{"status": "<canonical status, or 'failed' = exception>",
+                          "code": "<optional native code>", "detail": "<optional>",
+                          "description": "...", "occurred_at": "<ISO-8601 with offset or Z>",
+                          "location": {"city", "region", "postal_code",
+                                       "country" (ISO alpha-2), "lat", "lon"},
+                          "estimated_delivery": "...", "signed_by": "..."}]}}
+
+Types not starting with ``tracking.`` are acknowledged and ignored. ``carrier_code``
+is ``code`` when given, else the status as sent; a status that is not a canonical
+name becomes ``unknown`` (never a guess).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from pydantic import ValidationError
+
+from gateway.adapter import Adapter, Delivery, ParsedEvent, ParseResult, SignatureScheme, map_status
+from gateway.errors import ParseError
+from gateway.models import Location, Status, TzSource
+from gateway.signing.standard import TOLERANCE_SECONDS, sign_standard, verify_standard
+from gateway.timeparse import parse_instant
+
+STATUS_MAP: dict[str, Status] = {s.value: s for s in Status} | {"failed": Status.EXCEPTION}
+_LOCATION_KEYS = ("city", "region", "postal_code", "country", "lat", "lon")
+
+
+def verify(delivery: Delivery, secrets: Sequence[str], now: float) -> None:
+    """Raise SignatureError unless the delivery is authentic and fresh."""
+    verify_standard(
+        msg_id=delivery.header("webhook-id"),
+        timestamp=delivery.header("webhook-timestamp"),
+        signature=delivery.header("webhook-signature"),
+        body=delivery.body,
+        secrets=secrets,
+        now=now,
+    )
+
+
+def sign(body: bytes, secret: str, now: float, *, msg_id: str | None = None) -> dict[str, str]:
+    """Headers a partner sends; the message id defaults to a hash of the body."""
+    msg_id = msg_id or "msg_" + hashlib.sha256(body).hexdigest()[:24]
+    stamp = int(now)
+    return {
+        "webhook-id": msg_id,
+        "webhook-timestamp": str(stamp),
+        "webhook-signature": sign_standard(secret, msg_id, stamp, body),
+    }
+
+
+def _object(value: object, what: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ParseError(f"{what} is not an object")
+    return value
+
+
+def _text(value: object) -> str | None:
+    return value.strip() if isinstance(value, str) and value.strip() else None
+
+
+def _location(raw: object) -> Location:
+    if raw is None:
+        return Location()
+    fields = _object(raw, "location")
+    try:
+        return Location(**{k: fields[k] for k in _LOCATION_KEYS if fields.get(k) is not None})
+    except ValidationError as exc:
+        names = ", ".join(str(e["loc"][0]) for e in exc.errors())
+        raise ParseError(f"invalid location field(s): {names}") from exc
+
+
+def _event(raw: object, tracking_number: str, upstream: str | None) -> ParsedEvent:
+    item = _object(raw, "event")
+    status = _text(item.get("status"))
+    stamp = _text(item.get("occurred_at"))
+    if status is None or stamp is None:
+        raise ParseError("event needs a status and occurred_at")
+    occurred_at, tz_source, local = parse_instant(stamp)
+    if tz_source not in (TzSource.CARRIER_OFFSET, TzSource.CARRIER_UTC):
+        raise ParseError("occurred_at must carry an offset or Z")
+    return ParsedEvent(
+        tracking_number=tracking_number,
+        status=map_status(STATUS_MAP, status),
+        occurred_at=occurred_at,
+        tz_source=tz_source,
+        occurred_at_local=local,
+        carrier_code=_text(item.get("code")) or status,
+        carrier_text=_text(item.get("description")),
+        detail=_text(item.get("detail")),
+        location=_location(item.get("location")),
+        estimated_delivery=_text(item.get("estimated_delivery")),
+        signed_by=_text(item.get("signed_by")),
+        metadata={"upstream_carrier": upstream} if upstream else {},
+    )
+
+
+def parse(delivery: Delivery) -> ParseResult:
+    """Read a ``tracking.*`` message; other types are acknowledged and ignored."""
+    try:
+        payload = json.loads(delivery.body)
+    except ValueError as exc:
+        raise ParseError("body is not valid JSON") from exc
+    message = _object(payload, "body")
+    kind = message.get("type")
+    if not isinstance(kind, str):
+        raise ParseError("message has no type")
+    delivery_id = delivery.header("webhook-id")
+    if not kind.startswith("tracking."):
+        return ParseResult(delivery_id=delivery_id, ignored=f"{kind[:60]} is not a tracking type")
+    data = _object(message.get("data"), "data")
+    tracking_number = _text(data.get("tracking_number"))
+    if tracking_number is None:
+        raise ParseError("data has no tracking_number")
+    events = data.get("events")
+    if not isinstance(events, list):
+        raise ParseError("data.events is not a list")
+    upstream = _text(data.get("carrier"))
+    parsed = [_event(item, tracking_number, upstream) for item in events]
+    return ParseResult(events=parsed, delivery_id=delivery_id)
+
+
+ADAPTER = Adapter(
+    id="standard_webhooks",
+    label="Standard Webhooks partner",
+    docs_url="https://www.standardwebhooks.com/",
+    scheme=SignatureScheme(
+        kind="standard_webhooks",
+        headers=("webhook-id", "webhook-timestamp", "webhook-signature"),
+        signed_content="'{webhook-id}.{webhook-timestamp}.' + raw body",
+        algorithm="sha256 (v1) or ed25519 (v1a)",
+        encoding="base64",
+        prefix="v1,",
+        secret_form="whsec_base64",  # noqa: S106 - a form name, not a secret
+        tolerance_seconds=TOLERANCE_SECONDS,
+        rotation="several space-separated signatures, any match wins; previous secrets "
+        "stay valid until their expiry",
+    ),
+    status_map=STATUS_MAP,
+    verify=verify,
+    parse=parse,
+    sign=sign,
+    notes="Payload is Waybill's documented tracking format; non-tracking types are ignored.",
+)
