@@ -1,0 +1,78 @@
+"""``waybill serve``: the local gateway (DynamoDB Local + the HTTP edge) on one machine.
+
+Example:
+    $ waybill serve --port 8080
+    Waybill listening on http://127.0.0.1:8080 (DynamoDB Local at http://127.0.0.1:41873,
+    data in .waybill/dynamodb)
+
+Ctrl-C (or SIGTERM) stops the HTTP server first, then DynamoDB Local.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from gateway.cli import CliError, add_state_dir
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``serve`` command."""
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "serve", help="run the local gateway (DynamoDB Local + HTTP server)"
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    parser.add_argument("--port", type=int, default=8080, help="port (0 picks a free one)")
+    add_state_dir(parser)
+    parser.add_argument(
+        "--in-memory",
+        action="store_true",
+        help="keep DynamoDB Local data in memory (lost on exit) instead of the state dir",
+    )
+    parser.add_argument(
+        "--tenants-dir", default="tenants", help="directory of tenant files (default: tenants)"
+    )
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Start DynamoDB Local, serve until Ctrl-C or SIGTERM, then stop both in order."""
+    from gateway.local.dynamodb_local import DynamoDBLocal, DynamoDBLocalError
+    from gateway.local.server import build_asgi_app, run_server
+    from gateway.local.wiring import build_local_gateway
+
+    state_dir = Path(args.state_dir)
+    data_dir = None if args.in_memory else state_dir / "dynamodb"
+    ddb = DynamoDBLocal(in_memory=args.in_memory, data_dir=data_dir)
+    try:
+        ddb.start()
+    except DynamoDBLocalError as exc:
+        raise CliError(str(exc)) from None
+    try:
+        gateway = build_local_gateway(
+            state_dir=state_dir, endpoint_url=ddb.endpoint_url, tenants_dir=Path(args.tenants_dir)
+        )
+        app = build_asgi_app(
+            gateway.handler, gateway.resolve_api_key, admit=getattr(gateway, "admit", None)
+        )
+        data = "in memory" if data_dir is None else f"in {data_dir}"
+
+        listening: list[str] = []
+
+        def announce(url: str) -> None:
+            listening.append(url)
+            print(
+                f"Waybill listening on {url} (DynamoDB Local at {ddb.endpoint_url}, data {data})",
+                flush=True,
+            )
+
+        try:
+            run_server(app, args.host, args.port, on_ready=announce)
+        except OSError as exc:
+            if listening:
+                raise
+            raise CliError(f"cannot listen on {args.host}:{args.port}: {exc.strerror}") from None
+    finally:
+        ddb.stop()
+    return 0

@@ -1,0 +1,31 @@
+"""Root test configuration: AWS points nowhere real, and one shared DynamoDB Local.
+
+Only what every suite needs lives here; suites add their own ``conftest.py``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+# Nothing in the tests may reach real AWS: dummy credentials, a fixed region, no profile.
+os.environ["AWS_DEFAULT_REGION"] = "us-west-2"
+os.environ["AWS_ACCESS_KEY_ID"] = "testing"
+os.environ["AWS_SECRET_ACCESS_KEY"] = "testing"
+for _name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
+    os.environ.pop(_name, None)
+
+
+@pytest.fixture(scope="session")
+def dynamodb_local_endpoint() -> Iterator[str]:
+    """The endpoint URL of one in-memory DynamoDB Local shared by the whole session.
+
+    Started on first use (a free port, ~3 s), stopped at the end of the session. Tests
+    share it: give each table a unique name.
+    """
+    from gateway.local.dynamodb_local import DynamoDBLocal
+
+    with DynamoDBLocal(in_memory=True) as ddb:
+        yield ddb.endpoint_url
