@@ -18,6 +18,7 @@ the state, its put finds it stored, and the state update is made then.
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -123,23 +124,31 @@ class DynamoStore:
         result.duplicates.extend(e.event_id for e in events if fingerprint_prefix(e) in known)
         if not fresh:
             return
+        write_id = os.urandom(8)
         for event in fresh:
-            stored = self._put_new(codec.event_item(event, expires_at))
+            stored = self._put_new(codec.event_item(event, expires_at), write_id)
             (result.accepted if stored else result.duplicates).append(event.event_id)
         ring = ([digest] + [d for d in ring if d != digest])[:DELIVERY_RING]
         self._update_state(key, state, fresh, ring, now, expires_at)
 
-    def _put_new(self, item: dict[str, Any]) -> bool:
+    def _put_new(self, item: dict[str, Any], write_id: bytes) -> bool:
+        """Put unless the key exists; True when this call's write is the one stored.
+
+        The write id tells our own earlier attempt (an SDK retry after a lost
+        response) from another delivery's write, as seen on a failed condition.
+        """
         try:
             response = self.client.put_item(
                 TableName=self.table,
-                Item=item,
+                Item={**item, "wid": {"B": write_id}},
                 ConditionExpression="attribute_not_exists(pk)",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
                 ReturnConsumedCapacity="TOTAL",
             )
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") == _CONDITION_FAILED:
-                return False
+                old: dict[str, Any] = exc.response.get("Item") or {}  # type: ignore[assignment]
+                return bytes(old.get("wid", {}).get("B", b"")) == write_id
             raise
         self.meter.add_write(response)
         return True
