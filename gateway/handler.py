@@ -8,6 +8,7 @@ server does this); ``lambda_handler`` builds them once from the environment.
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -21,6 +22,9 @@ from gateway.adapter import Delivery
 from gateway.errors import AuthenticationError, GatewayError, ThrottledError
 from gateway.http import error_body, query_params, raw_body, request_headers
 from gateway.services import Services
+
+# A request that counts nothing (e.g. /healthz) is normal, not worth a warning per call.
+warnings.filterwarnings("ignore", "No application metrics to publish", UserWarning)
 
 logger = Logger(service="waybill")
 metrics = Metrics(namespace="Waybill", service="waybill")

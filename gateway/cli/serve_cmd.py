@@ -39,8 +39,10 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     """Start DynamoDB Local, serve until Ctrl-C or SIGTERM, then stop both in order."""
     from gateway.local.dynamodb_local import DynamoDBLocal, DynamoDBLocalError
+    from gateway.local.runtime import clear_runtime, write_runtime
     from gateway.local.server import build_asgi_app, run_server
     from gateway.local.wiring import build_local_gateway
+    from gateway.store.table import DEFAULT_TABLE_NAME
 
     state_dir = Path(args.state_dir)
     data_dir = None if args.in_memory else state_dir / "dynamodb"
@@ -53,6 +55,7 @@ def run(args: argparse.Namespace) -> int:
         gateway = build_local_gateway(
             state_dir=state_dir, endpoint_url=ddb.endpoint_url, tenants_dir=Path(args.tenants_dir)
         )
+        write_runtime(state_dir, dynamodb_endpoint=ddb.endpoint_url, table_name=DEFAULT_TABLE_NAME)
         app = build_asgi_app(
             gateway.handler, gateway.resolve_api_key, admit=getattr(gateway, "admit", None)
         )
@@ -74,5 +77,6 @@ def run(args: argparse.Namespace) -> int:
                 raise
             raise CliError(f"cannot listen on {args.host}:{args.port}: {exc.strerror}") from None
     finally:
+        clear_runtime(state_dir)
         ddb.stop()
     return 0

@@ -179,7 +179,7 @@ def run_server(
         sock.bind((host, port))
         sock.listen(128)
         bound_port = sock.getsockname()[1]
-        if not logger.handlers and not logging.getLogger().handlers:
+        if not logger.hasHandlers():  # else the JSON handler of the "waybill" logger has it
             _log_to_stderr()
         if on_ready is not None:
             shown = f"[{host}]" if family == socket.AF_INET6 else host
