@@ -16,6 +16,7 @@ import boto3
 from moto import mock_aws
 
 from gateway.handler import LambdaHandler, make_handler
+from gateway.handler import count as emf_count
 from gateway.local.proxy_event import LocalContext, build_event, match_route
 from gateway.services import Services, build_services
 from gateway.store.table import ensure_table
@@ -53,6 +54,7 @@ class Harness:
     services: Services
     secrets: DictSecrets
     counts: dict[str, float]
+    last_request_id: str = ""
 
     def call(
         self,
@@ -77,6 +79,7 @@ class Harness:
             tenant=tenant,
             request_id=str(uuid.uuid4()),
         )
+        self.last_request_id = event["requestContext"]["requestId"]
         response = self.handler(event, LocalContext.new())
         text = response.get("body") or ""
         return Reply(
@@ -87,8 +90,11 @@ class Harness:
 
 
 @contextmanager
-def moto_harness(clock: Callable[[], datetime]) -> Iterator[Harness]:
-    """A handler over moto DynamoDB with the test tenants and in-memory secrets."""
+def moto_harness(clock: Callable[[], datetime], *, emf: bool = False) -> Iterator[Harness]:
+    """A handler over moto DynamoDB with the test tenants and in-memory secrets.
+
+    Outcome counts go to ``Harness.counts``, or with ``emf`` to the real EMF metrics.
+    """
     with mock_aws():
         client = boto3.client("dynamodb", region_name="us-west-2")
         ensure_table(client, "waybill-test")
@@ -103,7 +109,7 @@ def moto_harness(clock: Callable[[], datetime]) -> Iterator[Harness]:
             table_name="waybill-test",
             tenants_dir=TENANTS_DIR,
             secrets=secrets,
-            count=count,
+            count=emf_count if emf else count,
             clock=clock,
         )
         yield Harness(make_handler(services), services, secrets, counts)
