@@ -12,7 +12,7 @@ JAVA := $(if $(JAVA_HOME),$(JAVA_HOME)/bin/java,java)
 MIN_JAVA := 17
 SERVE_ARGS ?=
 
-.PHONY: all .venv dynamodb-local java lint test run clean
+.PHONY: all .venv dynamodb-local java lint test run bench clean
 
 all: test
 
@@ -64,6 +64,10 @@ lint: .venv
 test: .venv dynamodb-local
 	$(MAKE) --no-print-directory lint
 	$(VENV)/bin/pytest -q
+
+# Measured write/read units per ingest scenario on DynamoDB Local.
+bench: .venv dynamodb-local
+	$(VENV)/bin/python -m bench.store_costs
 
 run: .venv dynamodb-local
 	$(VENV)/bin/waybill serve $(SERVE_ARGS)
