@@ -14,13 +14,13 @@ are kept as ``country_raw``). Event types other than ``tracking_update`` (``edd_
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any
 
 from gateway.adapter import Adapter, Delivery, ParsedEvent, ParseResult, SignatureScheme, map_status
 from gateway.errors import ParseError
 from gateway.models import Location, Status
+from gateway.payload import as_list, as_object, load_object, required_text, text
 from gateway.signing import hmac_signature, key_bytes, key_set, verify_hmac
 from gateway.timeparse import parse_instant
 
@@ -72,18 +72,8 @@ def sign(body: bytes, secret: str, now: float) -> dict[str, str]:
     return {HEADER: hmac_signature(key, body, algorithm="sha256", encoding="base64")}
 
 
-def _object(value: object, what: str) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise ParseError(f"{what} is not an object")
-    return value
-
-
-def _text(value: object) -> str | None:
-    return value.strip() if isinstance(value, str) and value.strip() else None
-
-
 def _country(point: dict[str, Any], metadata: dict[str, str]) -> str | None:
-    raw = _text(point.get("country_region")) or _text(point.get("country_iso3"))
+    raw = text(point.get("country_region")) or text(point.get("country_iso3"))
     if raw is None:
         return None
     code = ISO3_TO_ISO2.get(raw.upper())
@@ -108,28 +98,28 @@ def _coordinate(point: dict[str, Any]) -> tuple[float | None, float | None]:
 
 def _eta(tracking: dict[str, Any]) -> str | None:
     estimate = tracking.get("aftership_estimated_delivery_date")
-    if isinstance(estimate, dict) and _text(estimate.get("estimated_delivery_date")):
-        return _text(estimate.get("estimated_delivery_date"))
-    return _text(tracking.get("expected_delivery"))
+    if isinstance(estimate, dict) and text(estimate.get("estimated_delivery_date")):
+        return text(estimate.get("estimated_delivery_date"))
+    return text(tracking.get("expected_delivery"))
 
 
 def _event(raw: object, tracking: dict[str, Any], tracking_number: str) -> ParsedEvent:
-    point = _object(raw, "checkpoint")
-    stamp = _text(point.get("checkpoint_time"))
+    point = as_object(raw, "checkpoint")
+    stamp = text(point.get("checkpoint_time"))
     if stamp is None:
         raise ParseError("checkpoint has no checkpoint_time")
     occurred_at, tz_source, local = parse_instant(stamp)
-    tag, subtag = _text(point.get("tag")), _text(point.get("subtag"))
+    tag, subtag = text(point.get("tag")), text(point.get("subtag"))
     status, detail = map_status(STATUS_MAP, tag), None
     if tag and subtag and subtag.lower().startswith(tag.lower() + "_"):
         status = SUBTAG_STATUS.get(subtag.lower(), status)
         detail = SUBTAG_DETAIL.get(subtag.lower())
-    metadata = {k: text for k in ("slug", "raw_tag") if (text := _text(point.get(k)))}
+    metadata = {k: found for k in ("slug", "raw_tag") if (found := text(point.get(k)))}
     lat, lon = _coordinate(point)
     location = Location(
-        city=_text(point.get("city")),
-        region=_text(point.get("state")),
-        postal_code=_text(point.get("postal_code")) or _text(point.get("zip")),
+        city=text(point.get("city")),
+        region=text(point.get("state")),
+        postal_code=text(point.get("postal_code")) or text(point.get("zip")),
         country=_country(point, metadata),
         lat=lat,
         lon=lon,
@@ -141,34 +131,27 @@ def _event(raw: object, tracking: dict[str, Any], tracking_number: str) -> Parse
         tz_source=tz_source,
         occurred_at_local=local,
         carrier_code=subtag or tag,
-        carrier_text=_text(point.get("message")),
+        carrier_text=text(point.get("message")),
         detail=detail,
         location=location,
         estimated_delivery=_eta(tracking),
-        signed_by=_text(tracking.get("signed_by")) if status is Status.DELIVERED else None,
+        signed_by=text(tracking.get("signed_by")) if status is Status.DELIVERED else None,
         metadata=metadata,
     )
 
 
 def parse(delivery: Delivery) -> ParseResult:
     """Read a ``tracking_update``; other event types are acknowledged and ignored."""
-    try:
-        payload = _object(json.loads(delivery.body), "body")
-    except ValueError as exc:
-        raise ParseError("body is not valid JSON") from exc
-    delivery_id = _text(payload.get("event_id"))
-    kind = _text(payload.get("event"))
+    payload = load_object(delivery.body)
+    delivery_id = text(payload.get("event_id"))
+    kind = text(payload.get("event"))
     if kind is None:
         raise ParseError("body has no event type")
     if kind != "tracking_update":
         return ParseResult(delivery_id=delivery_id, ignored=f"{kind[:60]} carries no checkpoint")
-    tracking = _object(payload.get("msg"), "msg")
-    tracking_number = _text(tracking.get("tracking_number"))
-    if tracking_number is None:
-        raise ParseError("msg has no tracking_number")
-    checkpoints = tracking.get("checkpoints") or []
-    if not isinstance(checkpoints, list):
-        raise ParseError("msg.checkpoints is not a list")
+    tracking = as_object(payload.get("msg"), "msg")
+    tracking_number = required_text(tracking, "tracking_number", "msg")
+    checkpoints = as_list(tracking.get("checkpoints") or [], "msg.checkpoints")
     events = [_event(item, tracking, tracking_number) for item in checkpoints]
     return ParseResult(events=events, delivery_id=delivery_id)
 

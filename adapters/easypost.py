@@ -14,13 +14,13 @@ Non-tracker events (``batch.created``…) are acknowledged and ignored.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any
 
 from gateway.adapter import Adapter, Delivery, ParsedEvent, ParseResult, SignatureScheme, map_status
 from gateway.errors import ParseError
 from gateway.models import Location, Status
+from gateway.payload import as_list, as_object, load_object, required_text, text
 from gateway.signing import hmac_signature, key_bytes, key_set, verify_hmac
 from gateway.timeparse import parse_instant
 
@@ -68,35 +68,25 @@ def sign(body: bytes, secret: str, now: float) -> dict[str, str]:
     return {HEADER: hmac_signature(key, body, algorithm="sha256", encoding="hex", prefix=PREFIX)}
 
 
-def _object(value: object, what: str) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise ParseError(f"{what} is not an object")
-    return value
-
-
-def _text(value: object) -> str | None:
-    return value.strip() if isinstance(value, str) and value.strip() else None
-
-
 def _location(raw: object, metadata: dict[str, str]) -> Location:
     place = raw if isinstance(raw, dict) else {}
-    country = _text(place.get("country"))
+    country = text(place.get("country"))
     if country and not (len(country) == 2 and country.isascii() and country.isalpha()):
         metadata["country_raw"] = country
         country = None
     return Location(
-        city=_text(place.get("city")),
-        region=_text(place.get("state")),
-        postal_code=_text(place.get("zip")),
+        city=text(place.get("city")),
+        region=text(place.get("state")),
+        postal_code=text(place.get("zip")),
         country=country.upper() if country else None,
     )
 
 
 def _event(raw: object, tracker: dict[str, Any], tracking_number: str) -> ParsedEvent:
-    item = _object(raw, "tracking detail")
-    status = (_text(item.get("status")) or "").lower()
-    detail = (_text(item.get("status_detail")) or "").lower()
-    stamp = _text(item.get("datetime"))
+    item = as_object(raw, "tracking detail")
+    status = (text(item.get("status")) or "").lower()
+    detail = (text(item.get("status_detail")) or "").lower()
+    stamp = text(item.get("datetime"))
     if stamp is None:
         raise ParseError("tracking detail has no datetime")
     occurred_at, tz_source, local = parse_instant(stamp)
@@ -104,7 +94,7 @@ def _event(raw: object, tracker: dict[str, Any], tracking_number: str) -> Parsed
     canonical, refined = REFINEMENTS.get((status, detail), (canonical, None))
     raw = {"upstream_carrier": tracker.get("carrier"), "source": item.get("source")}
     raw["native_code"] = item.get("carrier_code")
-    metadata = {k: text for k, v in raw.items() if (text := _text(v))}
+    metadata = {k: found for k, v in raw.items() if (found := text(v))}
     return ParsedEvent(
         tracking_number=tracking_number,
         status=canonical,
@@ -112,35 +102,28 @@ def _event(raw: object, tracker: dict[str, Any], tracking_number: str) -> Parsed
         tz_source=tz_source,
         occurred_at_local=local,
         carrier_code="/".join(p for p in (status, detail) if p) or None,
-        carrier_text=_text(item.get("message")) or _text(item.get("description")),
+        carrier_text=text(item.get("message")) or text(item.get("description")),
         detail=refined or DETAILS_BY_STATUS.get(status),
         location=_location(item.get("tracking_location"), metadata),
-        estimated_delivery=_text(item.get("est_delivery_date"))
-        or _text(tracker.get("est_delivery_date")),
-        signed_by=_text(tracker.get("signed_by")) if canonical is Status.DELIVERED else None,
+        estimated_delivery=text(item.get("est_delivery_date"))
+        or text(tracker.get("est_delivery_date")),
+        signed_by=text(tracker.get("signed_by")) if canonical is Status.DELIVERED else None,
         metadata=metadata,
     )
 
 
 def parse(delivery: Delivery) -> ParseResult:
     """Read a tracker Event; other Events are acknowledged and ignored."""
-    try:
-        event = _object(json.loads(delivery.body), "body")
-    except ValueError as exc:
-        raise ParseError("body is not valid JSON") from exc
-    delivery_id = _text(event.get("id"))
+    event = load_object(delivery.body)
+    delivery_id = text(event.get("id"))
     if event.get("result") is None:
         raise ParseError("Event has no result")
-    result = _object(event["result"], "Event.result")
+    result = as_object(event["result"], "Event.result")
     if result.get("object") != "Tracker":
-        description = _text(event.get("description")) or "event"
+        description = text(event.get("description")) or "event"
         return ParseResult(delivery_id=delivery_id, ignored=f"{description[:60]} is not a tracker")
-    tracking_number = _text(result.get("tracking_code"))
-    if tracking_number is None:
-        raise ParseError("Tracker has no tracking_code")
-    details = result.get("tracking_details") or []
-    if not isinstance(details, list):
-        raise ParseError("Tracker.tracking_details is not a list")
+    tracking_number = required_text(result, "tracking_code", "Tracker")
+    details = as_list(result.get("tracking_details") or [], "Tracker.tracking_details")
     events = [_event(item, result, tracking_number) for item in details]
     return ParseResult(events=events, delivery_id=delivery_id)
 

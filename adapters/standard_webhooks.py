@@ -24,15 +24,14 @@ name becomes ``unknown`` (never a guess).
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Sequence
-from typing import Any
 
 from pydantic import ValidationError
 
 from gateway.adapter import Adapter, Delivery, ParsedEvent, ParseResult, SignatureScheme, map_status
 from gateway.errors import ParseError
 from gateway.models import Location, Status, TzSource
+from gateway.payload import as_list, as_object, load_object, required_text, text
 from gateway.signing.standard import TOLERANCE_SECONDS, sign_standard, verify_standard
 from gateway.timeparse import parse_instant
 
@@ -63,20 +62,10 @@ def sign(body: bytes, secret: str, now: float, *, msg_id: str | None = None) -> 
     }
 
 
-def _object(value: object, what: str) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise ParseError(f"{what} is not an object")
-    return value
-
-
-def _text(value: object) -> str | None:
-    return value.strip() if isinstance(value, str) and value.strip() else None
-
-
 def _location(raw: object) -> Location:
     if raw is None:
         return Location()
-    fields = _object(raw, "location")
+    fields = as_object(raw, "location")
     try:
         return Location(**{k: fields[k] for k in _LOCATION_KEYS if fields.get(k) is not None})
     except ValidationError as exc:
@@ -85,9 +74,9 @@ def _location(raw: object) -> Location:
 
 
 def _event(raw: object, tracking_number: str, upstream: str | None) -> ParsedEvent:
-    item = _object(raw, "event")
-    status = _text(item.get("status"))
-    stamp = _text(item.get("occurred_at"))
+    item = as_object(raw, "event")
+    status = text(item.get("status"))
+    stamp = text(item.get("occurred_at"))
     if status is None or stamp is None:
         raise ParseError("event needs a status and occurred_at")
     occurred_at, tz_source, local = parse_instant(stamp)
@@ -99,37 +88,29 @@ def _event(raw: object, tracking_number: str, upstream: str | None) -> ParsedEve
         occurred_at=occurred_at,
         tz_source=tz_source,
         occurred_at_local=local,
-        carrier_code=_text(item.get("code")) or status,
-        carrier_text=_text(item.get("description")),
-        detail=_text(item.get("detail")),
+        carrier_code=text(item.get("code")) or status,
+        carrier_text=text(item.get("description")),
+        detail=text(item.get("detail")),
         location=_location(item.get("location")),
-        estimated_delivery=_text(item.get("estimated_delivery")),
-        signed_by=_text(item.get("signed_by")),
+        estimated_delivery=text(item.get("estimated_delivery")),
+        signed_by=text(item.get("signed_by")),
         metadata={"upstream_carrier": upstream} if upstream else {},
     )
 
 
 def parse(delivery: Delivery) -> ParseResult:
     """Read a ``tracking.*`` message; other types are acknowledged and ignored."""
-    try:
-        payload = json.loads(delivery.body)
-    except ValueError as exc:
-        raise ParseError("body is not valid JSON") from exc
-    message = _object(payload, "body")
+    message = load_object(delivery.body)
     kind = message.get("type")
     if not isinstance(kind, str):
         raise ParseError("message has no type")
     delivery_id = delivery.header("webhook-id")
     if not kind.startswith("tracking."):
         return ParseResult(delivery_id=delivery_id, ignored=f"{kind[:60]} is not a tracking type")
-    data = _object(message.get("data"), "data")
-    tracking_number = _text(data.get("tracking_number"))
-    if tracking_number is None:
-        raise ParseError("data has no tracking_number")
-    events = data.get("events")
-    if not isinstance(events, list):
-        raise ParseError("data.events is not a list")
-    upstream = _text(data.get("carrier"))
+    data = as_object(message.get("data"), "data")
+    tracking_number = required_text(data, "tracking_number", "data")
+    events = as_list(data.get("events"), "data.events", required=True)
+    upstream = text(data.get("carrier"))
     parsed = [_event(item, tracking_number, upstream) for item in events]
     return ParseResult(events=parsed, delivery_id=delivery_id)
 

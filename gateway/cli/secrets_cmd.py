@@ -1,7 +1,9 @@
 """``waybill secrets set|rotate|list|revoke``: partner secrets in the local state directory.
 
 Values are printed masked unless ``--reveal`` is given; every change (and every
-reveal) is written to the audit trail, without values.
+reveal) is written to the audit trail, without values. A new value must be usable
+by the carrier's adapter (a ``whsec_`` secret must decode, a ``whpk_`` key must be
+an Ed25519 public key); a refusal names the expected form, never the value.
 
 Example:
     >>> parse_duration("24h"), parse_duration("1d12h")
@@ -17,15 +19,25 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import cast
 
 from gateway.audit_local import DetailValue, append_audit, current_actor
 from gateway.cli import DEFAULT_STATE_DIR, CliError, add_state_dir
 from gateway.cli.tenants_cmd import add_tenants_dir, require_carrier, require_tenant
-from gateway.keysets import KeySet, KeySetError, generate_secret, mask
+from gateway.errors import SignatureError
+from gateway.keysets import KeySet, KeySetError, check_value, generate_secret, mask
 from gateway.local_secrets import LocalSecretStore, LocalStateError
+from gateway.signing import SecretForm, key_bytes
+from gateway.signing.ed25519 import public_key
 
 DEFAULT_GRACE = "24h"
 _UNITS = {"w": "weeks", "d": "days", "h": "hours", "m": "minutes", "s": "seconds"}
+# What each HMAC secret form must look like, as said when a value is refused.
+_HMAC_FORMS: dict[str, str] = {
+    "raw": "non-empty text",
+    "nfkd": "non-empty text",
+    "whsec_base64": "whsec_ followed by base64",
+}
 
 
 def parse_duration(text: str) -> timedelta:
@@ -55,15 +67,40 @@ def _user_errors() -> Iterator[None]:
         raise CliError(str(exc)) from None
 
 
-def _new_value(args: argparse.Namespace) -> str:
-    if args.generate:
-        from gateway.discovery import load_adapters
+def _secret_form(carrier: str) -> str | None:
+    """The adapter's secret form, or ``None`` when no adapter of that id is loaded."""
+    from gateway.discovery import load_adapters
 
-        adapter = load_adapters().get(args.carrier)
-        return generate_secret(adapter.scheme.secret_form if adapter else "raw")
-    if args.value == "-":
-        return sys.stdin.readline().rstrip("\r\n")
-    return str(args.value)
+    adapter = load_adapters().get(carrier)
+    return adapter.scheme.secret_form if adapter else None
+
+
+def _check_usable(carrier: str, form: str | None, value: str) -> None:
+    """Refuse a value the adapter could not verify with; the message names the form only."""
+    with _user_errors():
+        check_value(value)
+    try:
+        if value.startswith("whpk_"):
+            expected = "public keys are whpk_ followed by a base64 32-byte Ed25519 key"
+            public_key(value)
+        elif form in _HMAC_FORMS and not value.startswith("whsk_"):  # whsk_: Ed25519 seed
+            expected = f"secrets are {_HMAC_FORMS[form]}"
+            key_bytes(value, cast(SecretForm, form))
+    except SignatureError:
+        raise CliError(f"{carrier} {expected}; nothing was stored") from None
+
+
+def _new_value(args: argparse.Namespace) -> str:
+    """The new secret (generated, given or read from stdin), refused unless usable."""
+    form = _secret_form(args.carrier)
+    if args.generate:
+        value = generate_secret(form or "raw")
+    elif args.value == "-":
+        value = sys.stdin.readline().rstrip("\r\n")
+    else:
+        value = str(args.value)
+    _check_usable(args.carrier, form, value)
+    return value
 
 
 def _reveal_hint(args: argparse.Namespace) -> str:

@@ -6,6 +6,7 @@ trail) unless ``--reveal`` asked for it.
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import stat
@@ -14,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from gateway.apikeys import LocalApiKeyStore
 from gateway.cli import main
@@ -221,6 +223,76 @@ def test_unknown_tenant_or_disabled_carrier(
     assert code == 2 and message in err
     assert not (state / "secrets.json").exists()
     assert "some-secret-value" not in err
+
+
+PARTNER = 'name = "Partner"\n[carriers.standard_webhooks]\n'
+WHSEC_EXPECTED = "standard_webhooks secrets are whsec_ followed by base64"
+
+
+@pytest.fixture
+def partner(dirs: tuple[Path, Path]) -> str:
+    """A tenant whose carrier (Standard Webhooks) takes ``whsec_`` secrets."""
+    _, tenants = dirs
+    (tenants / "partner.toml").write_text(PARTNER)
+    return "partner"
+
+
+@pytest.mark.parametrize(
+    "value", ["whsec_not*base64*at-all", "whsec_", "whsec_abc~def0123456789", "plain-text-secret"]
+)
+def test_set_refuses_a_secret_the_adapter_cannot_use(
+    run: Run, dirs: tuple[Path, Path], partner: str, value: str
+) -> None:
+    state, _ = dirs
+    code, out, err = run("secrets", "set", partner, "standard_webhooks", "--value", value)
+    assert code == 2
+    assert WHSEC_EXPECTED in err and "nothing was stored" in err
+    assert value not in (out + err).replace(WHSEC_EXPECTED, "")  # "whsec_" alone is in it
+    assert not (state / "secrets.json").exists()
+    assert not (state / "audit.jsonl").exists()
+
+
+def test_rotate_refuses_a_bad_whsec_and_keeps_the_old_secret(
+    run: Run, dirs: tuple[Path, Path], partner: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    state, _ = dirs
+    code, _, err = run("secrets", "set", partner, "standard_webhooks", "--generate")
+    assert code == 0, err
+    before = secret_values(state, partner, "standard_webhooks")
+    monkeypatch.setattr("sys.stdin", io.StringIO("whsec_piped!not!base64\n"))
+    code, out, err = run("secrets", "rotate", partner, "standard_webhooks", "--value", "-")
+    assert code == 2 and WHSEC_EXPECTED in err
+    assert "piped!not!base64" not in out + err
+    assert secret_values(state, partner, "standard_webhooks") == before
+    assert [e["action"] for e in audit_lines(state)] == ["secret.set"]
+
+
+def test_a_good_whsec_or_generated_secret_is_accepted(
+    run: Run, dirs: tuple[Path, Path], partner: str
+) -> None:
+    state, _ = dirs
+    good = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+    assert run("secrets", "set", partner, "standard_webhooks", "--value", good)[0] == 0
+    code, _, err = run("secrets", "rotate", partner, "standard_webhooks", "--generate")
+    assert code == 0, err
+    current, previous = secret_values(state, partner, "standard_webhooks")
+    assert previous == good and current.startswith("whsec_")
+
+
+def test_a_bad_ed25519_public_key_is_refused(
+    run: Run, dirs: tuple[Path, Path], partner: str
+) -> None:
+    state, _ = dirs
+    short_key = "whpk_" + "QUJD" * 4  # valid base64, but 12 bytes: not an Ed25519 key
+    code, out, err = run("secrets", "set", partner, "standard_webhooks", "--value", short_key)
+    assert code == 2 and "public keys are whpk_ followed by" in err
+    assert short_key not in out + err and "QUJD" not in out + err
+    assert not (state / "secrets.json").exists()
+    public_ok = Ed25519PrivateKey.generate().public_key().public_bytes_raw()
+    public = "whpk_" + base64.b64encode(public_ok).decode()
+    code, _, err = run("secrets", "set", partner, "standard_webhooks", "--value", public)
+    assert code == 0, err
+    assert secret_values(state, partner, "standard_webhooks") == [public]
 
 
 def test_secrets_are_per_tenant(run: Run, dirs: tuple[Path, Path]) -> None:
