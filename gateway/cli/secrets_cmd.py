@@ -80,10 +80,11 @@ def _check_usable(carrier: str, form: str | None, value: str) -> None:
     with _user_errors():
         check_value(value)
     try:
-        if value.startswith("whpk_"):
+        ed25519 = form == "whsec_base64"  # only Standard Webhooks knows whpk_/whsk_ keys
+        if ed25519 and value.startswith("whpk_"):
             expected = "public keys are whpk_ followed by a base64 32-byte Ed25519 key"
             public_key(value)
-        elif form in _HMAC_FORMS and not value.startswith("whsk_"):  # whsk_: Ed25519 seed
+        elif form in _HMAC_FORMS and not (ed25519 and value.startswith("whsk_")):
             expected = f"secrets are {_HMAC_FORMS[form]}"
             key_bytes(value, cast(SecretForm, form))
     except SignatureError:
