@@ -73,6 +73,15 @@ def normalise_tracking_number(value: str) -> str:
     return cleaned
 
 
+def instant_text(value: datetime) -> str:
+    """Fixed-width UTC text of an instant, which sorts in time order.
+
+    >>> instant_text(datetime(2024, 6, 1, 9, 2, tzinfo=UTC))
+    '2024-06-01T09:02:00.000000Z'
+    """
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
 def _require_utc(value: datetime) -> datetime:
     if value.tzinfo is None:
         raise ValueError("instant must be timezone-aware")
@@ -108,13 +117,10 @@ def _bounded_metadata(value: dict[str, Any]) -> dict[str, str]:
     return {str(k)[:64]: str(v)[:METADATA_MAX_VALUE_CHARS] for k, v in value.items()}
 
 
-class CanonicalEvent(_Frozen):
-    """One tracking event, in Waybill's carrier-neutral shape."""
+class _ScanFacts(_Frozen):
+    """What one scan says: shared by the full event and its bounded summary."""
 
     event_id: str
-    tenant: str
-    carrier: str
-    tracking_number: TrackingNumber
     status: Status
     detail: str | None = None
     carrier_code: str | None = None
@@ -123,8 +129,16 @@ class CanonicalEvent(_Frozen):
     occurred_at_local: str | None = None
     tz_source: TzSource
     location: Location = Location()
-    estimated_delivery: str | None = None
     signed_by: str | None = None
+
+
+class CanonicalEvent(_ScanFacts):
+    """One tracking event, in Waybill's carrier-neutral shape."""
+
+    tenant: str
+    carrier: str
+    tracking_number: TrackingNumber
+    estimated_delivery: str | None = None
     received_at: UtcInstant
     delivery_id: str | None = None
     metadata: Annotated[dict[str, str], AfterValidator(_bounded_metadata)] = Field(
@@ -136,30 +150,20 @@ class CanonicalEvent(_Frozen):
 
         The shipment's current state is the event with the greatest key.
         """
-        instant = self.occurred_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-        return f"{instant}#{STATUS_PRECEDENCE[self.status]:02d}#{self.event_id}"
+        return (
+            f"{instant_text(self.occurred_at)}#{STATUS_PRECEDENCE[self.status]:02d}#{self.event_id}"
+        )
 
 
 SUMMARY_TEXT_LIMIT = 100
 
 
-class EventSummary(_Frozen):
+class EventSummary(_ScanFacts):
     """A bounded copy of an event, kept on the shipment state (the full event is in history).
 
     Its size is bounded so the state item stays under 1 KB (one write unit) for a
     shipment of 30 events, however long a carrier's text is.
     """
-
-    event_id: str
-    status: Status
-    detail: str | None = None
-    carrier_code: str | None = None
-    carrier_text: str | None = None
-    occurred_at: UtcInstant
-    occurred_at_local: str | None = None
-    tz_source: TzSource
-    location: Location = Location()
-    signed_by: str | None = None
 
     @classmethod
     def of(cls, event: CanonicalEvent) -> EventSummary:

@@ -19,7 +19,7 @@ import hashlib
 from datetime import datetime
 
 from gateway.adapter import ParsedEvent
-from gateway.models import CanonicalEvent, Location, normalise_tracking_number
+from gateway.models import CanonicalEvent, Location, instant_text, normalise_tracking_number
 
 _SEP = "\x1f"
 
@@ -47,7 +47,7 @@ def event_fingerprint(
         carrier,
         normalise_tracking_number(tracking_number),
         _norm(carrier_code),
-        occurred_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        instant_text(occurred_at),
         *(_norm(v) for v in location.model_dump().values()),
         _norm(text),
     ]

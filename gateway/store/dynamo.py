@@ -28,10 +28,10 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from gateway.errors import StoreUnavailableError
-from gateway.models import CanonicalEvent, ShipmentState
+from gateway.models import CanonicalEvent, ShipmentState, instant_text
 from gateway.store import codec
 from gateway.store.capacity import CapacityMeter
-from gateway.store.keys import EVENT_PREFIX, STATE_PREFIX, instant_text, shipment_pk, state_sk
+from gateway.store.keys import EVENT_PREFIX, STATE_PREFIX, shipment_pk, state_sk
 
 FINGERPRINT_PREFIX_BYTES = 8
 DELIVERY_RING = 4

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from gateway.models import instant_text
+
 STATE_PREFIX = "C#"
 EVENT_PREFIX = "E#"
 PARKED_SHARDS = "0123456789abcdef"
@@ -26,11 +28,6 @@ def shipment_pk(tenant: str, tracking_number: str) -> str:
 def state_sk(carrier: str) -> str:
     """Sort key of a shipment's current state for one carrier."""
     return f"{STATE_PREFIX}{carrier}"
-
-
-def instant_text(value: datetime) -> str:
-    """Fixed-width UTC text that sorts in time order."""
-    return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def event_sk(occurred_at: datetime, event_id: str) -> str:

@@ -16,9 +16,10 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from gateway.models import instant_text
 from gateway.store.capacity import CapacityMeter
 from gateway.store.dynamo import store_errors
-from gateway.store.keys import PARKED_SHARDS, instant_text, parked_pk
+from gateway.store.keys import PARKED_SHARDS, parked_pk
 
 ALWAYS_REDACTED = frozenset({"authorization", "x-api-key", "cookie", "proxy-authorization"})
 
