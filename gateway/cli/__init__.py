@@ -10,6 +10,7 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
 COMMAND_MODULES = ("serve", "secrets", "keys", "tenants", "send", "parked", "adapters")
 DEFAULT_STATE_DIR = ".waybill"
@@ -22,6 +23,16 @@ def add_state_dir(parser: argparse.ArgumentParser) -> None:
         default=DEFAULT_STATE_DIR,
         help=f"local state directory (default: {DEFAULT_STATE_DIR})",
     )
+
+
+def shown_time(instant: datetime) -> str:
+    """An instant as CLI output shows it: UTC, to the second.
+
+    >>> from datetime import UTC
+    >>> shown_time(datetime(2025, 1, 2, 3, 4, 5, 678, tzinfo=UTC))
+    '2025-01-02T03:04:05Z'
+    """
+    return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def build_parser() -> argparse.ArgumentParser:

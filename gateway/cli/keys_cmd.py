@@ -16,13 +16,9 @@ from pathlib import Path
 
 from gateway.apikeys import LocalApiKeyStore
 from gateway.audit_local import append_audit, current_actor
-from gateway.cli import CliError, add_state_dir
+from gateway.cli import CliError, add_state_dir, shown_time
 from gateway.cli.tenants_cmd import add_tenants_dir, check_tenant_id, require_tenant
 from gateway.local_secrets import LocalStateError
-
-
-def _iso(instant: datetime) -> str:
-    return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @contextmanager
@@ -64,8 +60,10 @@ def _list(args: argparse.Namespace) -> int:
     if not records:
         print(f"no API keys for {args.tenant}")
     for record in records:
-        state = "active" if record.revoked_at is None else f"revoked {_iso(record.revoked_at)}"
-        print(f"{record.prefix}  created {_iso(record.created_at)}  {state}")
+        state = (
+            "active" if record.revoked_at is None else f"revoked {shown_time(record.revoked_at)}"
+        )
+        print(f"{record.prefix}  created {shown_time(record.created_at)}  {state}")
     return 0
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import cast
 
 from gateway.audit_local import DetailValue, append_audit, current_actor
-from gateway.cli import DEFAULT_STATE_DIR, CliError, add_state_dir
+from gateway.cli import DEFAULT_STATE_DIR, CliError, add_state_dir, shown_time
 from gateway.cli.tenants_cmd import add_tenants_dir, require_carrier, require_tenant
 from gateway.errors import SignatureError
 from gateway.keysets import KeySet, KeySetError, check_value, generate_secret, mask
@@ -49,10 +49,6 @@ def parse_duration(text: str) -> timedelta:
     for number, unit in re.findall(r"(\d+)([wdhms])", value):
         parts[_UNITS[unit]] = parts.get(_UNITS[unit], 0) + int(number)
     return timedelta(**parts)
-
-
-def _iso(instant: datetime) -> str:
-    return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _shown(value: str, reveal: bool) -> str:
@@ -165,7 +161,7 @@ def _rotate(args: argparse.Namespace) -> int:
         f"rotated the secret of {args.tenant}/{args.carrier}: current {_shown(value, args.reveal)}"
     )
     if keyset.previous:
-        until = _iso(now + grace)
+        until = shown_time(now + grace)
         print(
             f"the old secret stays valid until {until} ({args.grace}); "
             f"{valid_previous} previous secret(s) valid"
@@ -177,10 +173,10 @@ def _rotate(args: argparse.Namespace) -> int:
 
 def _print_keyset(keyset: KeySet, now: datetime, reveal: bool) -> None:
     current = keyset.current
-    print(f"  current   {_shown(current.value, reveal)}  set {_iso(current.created_at)}")
+    print(f"  current   {_shown(current.value, reveal)}  set {shown_time(current.created_at)}")
     for old in sorted(keyset.previous, key=lambda p: p.created_at, reverse=True):
         state = "valid until" if old.is_valid(now) else "expired"
-        print(f"  previous  {_shown(old.value, reveal)}  {state} {_iso(old.expires_at)}")
+        print(f"  previous  {_shown(old.value, reveal)}  {state} {shown_time(old.expires_at)}")
 
 
 def _list(args: argparse.Namespace) -> int:
