@@ -14,14 +14,13 @@ are kept as ``country_raw``). Event types other than ``tracking_update`` (``edd_
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
-from gateway.adapter import Adapter, Delivery, ParsedEvent, ParseResult, SignatureScheme, map_status
+from gateway.adapter import Adapter, Delivery, ParsedEvent, ParseResult, map_status
 from gateway.errors import ParseError
 from gateway.models import Location, Status
 from gateway.payload import as_list, as_object, load_object, required_text, text
-from gateway.signing import hmac_signature, key_bytes, key_set, verify_hmac
+from gateway.signing.spec import SignatureSpec
 from gateway.timeparse import parse_instant
 
 HEADER = "aftership-hmac-sha256"
@@ -58,18 +57,6 @@ ISO3_TO_ISO2: dict[str, str] = {
     "TWN": "TW", "JPN": "JP", "KOR": "KR", "SGP": "SG", "IND": "IN", "AUS": "AU",
     "NZL": "NZ", "ARE": "AE",
 }  # fmt: skip
-
-
-def verify(delivery: Delivery, secrets: Sequence[str], now: float) -> None:
-    """Raise SignatureError unless the header matches under a valid secret (``now`` unused)."""
-    keys = key_set(secrets, "raw")
-    verify_hmac(delivery.body, delivery.header(HEADER), keys, algorithm="sha256", encoding="base64")
-
-
-def sign(body: bytes, secret: str, now: float) -> dict[str, str]:
-    """The header AfterShip sends."""
-    key = key_bytes(secret, "raw")
-    return {HEADER: hmac_signature(key, body, algorithm="sha256", encoding="base64")}
 
 
 def _country(point: dict[str, Any], metadata: dict[str, str]) -> str | None:
@@ -160,16 +147,12 @@ ADAPTER = Adapter(
     id="aftership",
     label="AfterShip Tracking",
     docs_url="https://www.aftership.com/docs/tracking/webhook/webhook-overview",
-    scheme=SignatureScheme(
-        kind="hmac",
-        headers=(HEADER,),
-        signed_content="raw body",
-        algorithm="sha256",
-        encoding="base64",
-    ),
+    scheme=SignatureSpec(kind="hmac", header=HEADER, encoding="base64"),
     status_map=STATUS_MAP,
-    verify=verify,
     parse=parse,
-    sign=sign,
-    notes="Full history in every delivery; naïve checkpoint times are assumed UTC.",
+    confidence="DOC-EXCERPT",
+    identity="`event_id` (kept across retries) for the delivery; each checkpoint by content",
+    time_handling="`checkpoint_time` is often naïve local time: kept as local wall time and "
+    "assumed UTC (`assumed_utc`); an offset gives `carrier_offset`",
+    notes="Full history (`msg.checkpoints`) in every delivery; subtags refine the tag.",
 )

@@ -14,14 +14,13 @@ Non-tracker events (``batch.created``…) are acknowledged and ignored.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
-from gateway.adapter import Adapter, Delivery, ParsedEvent, ParseResult, SignatureScheme, map_status
+from gateway.adapter import Adapter, Delivery, ParsedEvent, ParseResult, map_status
 from gateway.errors import ParseError
 from gateway.models import Location, Status
 from gateway.payload import as_list, as_object, load_object, required_text, text
-from gateway.signing import hmac_signature, key_bytes, key_set, verify_hmac
+from gateway.signing.spec import SignatureSpec
 from gateway.timeparse import parse_instant
 
 HEADER = "X-Hmac-Signature"
@@ -47,25 +46,6 @@ REFINEMENTS: dict[tuple[str, str], tuple[Status, str | None]] = {
     ("failure", "lost"): (Status.EXCEPTION, "lost"),
 }
 DETAILS_BY_STATUS: dict[str, str] = {"return_to_sender": "returned_to_sender"}
-
-
-def verify(delivery: Delivery, secrets: Sequence[str], now: float) -> None:
-    """Raise SignatureError unless ``X-Hmac-Signature`` matches under a valid secret."""
-    keys = key_set(secrets, "nfkd")
-    verify_hmac(
-        delivery.body,
-        delivery.header(HEADER),
-        keys,
-        algorithm="sha256",
-        encoding="hex",
-        prefix=PREFIX,
-    )
-
-
-def sign(body: bytes, secret: str, now: float) -> dict[str, str]:
-    """The header EasyPost sends (``now`` is unused: nothing time-bound is signed)."""
-    key = key_bytes(secret, "nfkd")
-    return {HEADER: hmac_signature(key, body, algorithm="sha256", encoding="hex", prefix=PREFIX)}
 
 
 def _location(raw: object, metadata: dict[str, str]) -> Location:
@@ -132,18 +112,19 @@ ADAPTER = Adapter(
     id="easypost",
     label="EasyPost",
     docs_url="https://docs.easypost.com/guides/webhooks-guide",
-    scheme=SignatureScheme(
+    scheme=SignatureSpec(
         kind="hmac",
-        headers=(HEADER,),
-        signed_content="raw body",
-        algorithm="sha256",
+        header=HEADER,
         encoding="hex",
         prefix=PREFIX,
         secret_form="nfkd",  # noqa: S106 - a form name, not a secret
     ),
     status_map=STATUS_MAP,
-    verify=verify,
     parse=parse,
-    sign=sign,
-    notes="Full history in every delivery; `Z` times may really be local (EasyPost docs).",
+    confidence="CONFIRMED",
+    identity="`Event.id` (re-sent on retry) for the delivery; each tracking detail by content",
+    time_handling="`datetime` is ISO `Z` (`carrier_utc`), though EasyPost warns it may be "
+    "local time when the location is unknown",
+    notes="Full history (`result.tracking_details`) in every delivery; non-tracker events "
+    "(e.g. `batch.created`) are acknowledged and ignored.",
 )

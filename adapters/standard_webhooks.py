@@ -23,43 +23,18 @@ name becomes ``unknown`` (never a guess).
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Sequence
-
 from pydantic import ValidationError
 
-from gateway.adapter import Adapter, Delivery, ParsedEvent, ParseResult, SignatureScheme, map_status
+from gateway.adapter import Adapter, Delivery, ParsedEvent, ParseResult, map_status
 from gateway.errors import ParseError
 from gateway.models import Location, Status, TzSource
 from gateway.payload import as_list, as_object, load_object, required_text, text
-from gateway.signing.standard import TOLERANCE_SECONDS, sign_standard, verify_standard
+from gateway.signing.spec import SignatureSpec
+from gateway.signing.standard import TOLERANCE_SECONDS
 from gateway.timeparse import parse_instant
 
 STATUS_MAP: dict[str, Status] = {s.value: s for s in Status} | {"failed": Status.EXCEPTION}
 _LOCATION_KEYS = ("city", "region", "postal_code", "country", "lat", "lon")
-
-
-def verify(delivery: Delivery, secrets: Sequence[str], now: float) -> None:
-    """Raise SignatureError unless the delivery is authentic and fresh."""
-    verify_standard(
-        msg_id=delivery.header("webhook-id"),
-        timestamp=delivery.header("webhook-timestamp"),
-        signature=delivery.header("webhook-signature"),
-        body=delivery.body,
-        secrets=secrets,
-        now=now,
-    )
-
-
-def sign(body: bytes, secret: str, now: float, *, msg_id: str | None = None) -> dict[str, str]:
-    """Headers a partner sends; the message id defaults to a hash of the body."""
-    msg_id = msg_id or "msg_" + hashlib.sha256(body).hexdigest()[:24]
-    stamp = int(now)
-    return {
-        "webhook-id": msg_id,
-        "webhook-timestamp": str(stamp),
-        "webhook-signature": sign_standard(secret, msg_id, stamp, body),
-    }
 
 
 def _location(raw: object) -> Location:
@@ -119,21 +94,21 @@ ADAPTER = Adapter(
     id="standard_webhooks",
     label="Standard Webhooks partner",
     docs_url="https://www.standardwebhooks.com/",
-    scheme=SignatureScheme(
+    scheme=SignatureSpec(
         kind="standard_webhooks",
-        headers=("webhook-id", "webhook-timestamp", "webhook-signature"),
-        signed_content="'{webhook-id}.{webhook-timestamp}.' + raw body",
-        algorithm="sha256 (v1) or ed25519 (v1a)",
+        signed_content="{id}.{timestamp}.{body}",
         encoding="base64",
-        prefix="v1,",
         secret_form="whsec_base64",  # noqa: S106 - a form name, not a secret
         tolerance_seconds=TOLERANCE_SECONDS,
+        timestamp_header="webhook-timestamp",
+        id_header="webhook-id",
         rotation="several space-separated signatures, any match wins; previous secrets "
         "stay valid until their expiry",
     ),
     status_map=STATUS_MAP,
-    verify=verify,
     parse=parse,
-    sign=sign,
+    confidence="CONFIRMED",
+    identity="`webhook-id` (stable across retries) for the delivery; each event by content",
+    time_handling="`occurred_at` must carry an offset or `Z`; naïve times are refused (parked)",
     notes="Payload is Waybill's documented tracking format; non-tracking types are ignored.",
 )

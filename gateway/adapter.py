@@ -17,9 +17,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Literal, Protocol
 
 from gateway.errors import SignatureError
 from gateway.models import Location, Status, TzSource
+from gateway.signing.spec import Request, SignatureSpec, sign_spec, verify_spec
 
 
 @dataclass(frozen=True)
@@ -48,21 +50,6 @@ class Delivery:
 
 
 @dataclass(frozen=True)
-class SignatureScheme:
-    """A signature scheme described as data (rendered in ADAPTERS.md)."""
-
-    kind: str  # "hmac", "standard_webhooks", "token", "ed25519"
-    headers: tuple[str, ...]
-    signed_content: str
-    algorithm: str | None = None
-    encoding: str | None = None
-    prefix: str = ""
-    secret_form: str = "raw"  # noqa: S105 - a form name, not a secret
-    tolerance_seconds: int | None = None
-    rotation: str = "the gateway accepts the current and unexpired previous secrets"
-
-
-@dataclass(frozen=True)
 class ParsedEvent:
     """An event as the adapter read it, before the pipeline normalises and fingerprints it."""
 
@@ -82,37 +69,102 @@ class ParsedEvent:
 
 @dataclass(frozen=True)
 class ParseResult:
-    """What a body contained: events (maybe none), the carrier's delivery id, or why ignored."""
+    """What a body contained: events (maybe none), the carrier's delivery id, or why ignored.
+
+    ``failures`` names the items of a batch that could not be read: the good items
+    are stored and the delivery is also parked, so nothing is lost.
+    """
 
     events: Sequence[ParsedEvent] = ()
     delivery_id: str | None = None
     ignored: str | None = None
+    failures: Sequence[str] = ()
+
+
+class Secrets(list[str]):
+    """The valid secrets of a (tenant, carrier), current first, plus named extra slots.
+
+    Most schemes need one secret; a few need a second kind (Shippo's HMAC secret
+    besides its URL token, UPS's OAuth client secret). Those live under
+    ``<carrier>.<slot>`` in the key store and are fetched only when asked for.
+    """
+
+    def __init__(self, values: Sequence[str], slots: Callable[[str], list[str]] | None = None):
+        super().__init__(values)
+        self._slots = slots
+
+    def slot(self, name: str) -> list[str]:
+        """The valid secrets of the named slot (empty when none is set)."""
+        return self._slots(name) if self._slots else []
 
 
 Verify = Callable[[Delivery, Sequence[str], float], None]
 Parse = Callable[[Delivery], ParseResult]
-Sign = Callable[[bytes, str, float], dict[str, str]]
+
+
+class Sign(Protocol):
+    """What the carrier adds to a request: headers, and ``?name`` query parameters."""
+
+    def __call__(
+        self, body: bytes, secret: str, now: float, *, delivery_id: str | None = None
+    ) -> dict[str, str]: ...
+
+
+def spec_request(delivery: Delivery) -> Request:
+    """The view of a delivery a signature spec reads."""
+    return Request(
+        body=delivery.body,
+        header=delivery.header,
+        query=delivery.query,
+        method=delivery.method,
+        path=delivery.path,
+    )
+
+
+Confidence = Literal["CONFIRMED", "DOC-EXCERPT", "3P", "UNCONFIRMED"]
 
 
 @dataclass(frozen=True)
 class Adapter:
-    """A carrier's declarative description and its three pure functions.
+    """A carrier's declarative description and its pure functions.
 
-    ``verify(delivery, secrets, now)`` raises SignatureError unless authentic;
-    ``parse(delivery)`` raises ParseError when the body cannot be read;
-    ``sign(body, secret, now)`` returns the headers the carrier would send.
+    ``scheme`` is the signature spec; ``verify`` and ``sign`` execute it unless an
+    adapter whose scheme truly cannot be expressed passes its own (a few lines on
+    the shared primitives). ``verify(delivery, secrets, now)`` raises
+    SignatureError unless authentic; ``parse(delivery)`` raises ParseError when the
+    body cannot be read; ``sign(body, secret, now)`` returns what the carrier adds.
     """
 
     id: str
     label: str
     docs_url: str
-    scheme: SignatureScheme
+    scheme: SignatureSpec
     status_map: Mapping[str, Status]
-    verify: Verify
     parse: Parse
-    sign: Sign
+    verify: Verify = None  # type: ignore[assignment]  # filled from the scheme
+    sign: Sign = None  # type: ignore[assignment]  # filled from the scheme
     content_types: tuple[str, ...] = ("application/json",)
+    confidence: Confidence = "UNCONFIRMED"
+    identity: str = "content fingerprint of each event"
+    time_handling: str = ""
     notes: str = ""
+
+    def __post_init__(self) -> None:
+        scheme = self.scheme
+        if self.verify is None:
+
+            def verify(delivery: Delivery, secrets: Sequence[str], now: float) -> None:
+                verify_spec(scheme, spec_request(delivery), secrets, now)
+
+            object.__setattr__(self, "verify", verify)
+        if self.sign is None:
+
+            def sign(
+                body: bytes, secret: str, now: float, *, delivery_id: str | None = None
+            ) -> dict[str, str]:
+                return sign_spec(scheme, body, secret, now, delivery_id=delivery_id)
+
+            object.__setattr__(self, "sign", sign)
 
 
 def map_status(status_map: Mapping[str, Status], code: str | None) -> Status:

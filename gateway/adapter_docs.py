@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gateway.adapter import SignatureScheme
 from gateway.discovery import Registry
+from gateway.signing.spec import SignatureSpec
 
 TEMPLATE = Path(__file__).resolve().parent / "templates" / "ADAPTERS.md.j2"
 SECRET_FORMS = {
@@ -19,33 +19,46 @@ SECRET_FORMS = {
 }
 
 
-def _algorithm(name: str) -> str:
-    return f"HMAC-{name.upper()}" if name in ("sha1", "sha256", "sha512") else name
-
-
-def describe_scheme(scheme: SignatureScheme) -> str:
+def describe_scheme(spec: SignatureSpec) -> str:
     """One paragraph saying exactly what is signed, how, and where it is sent."""
-    headers = ", ".join(f"`{h}`" for h in scheme.headers)
-    if scheme.kind == "token":
-        text = f"A static shared token in {headers}, compared in constant time."
-    else:
-        how = " ".join(
-            part
-            for part in (
-                scheme.algorithm and _algorithm(scheme.algorithm),
-                scheme.encoding and f"({scheme.encoding}",
-                scheme.prefix and f"with prefix `{scheme.prefix}`",
-            )
-            if part
+    if spec.kind == "standard_webhooks":
+        text = (
+            "Standard Webhooks: `webhook-signature` carries space-separated `v1,<base64 "
+            "HMAC-SHA256>` (key: the `whsec_` secret, base64-decoded) or `v1a,<base64 Ed25519>` "
+            "(`whpk_` public keys) over `{webhook-id}.{webhook-timestamp}.{body}`; any match wins."
         )
-        how += ")" if scheme.encoding else ""
-        text = f"{how or scheme.kind} over {scheme.signed_content}, sent in {headers}."
-        text += f" Key: {SECRET_FORMS.get(scheme.secret_form, scheme.secret_form)}."
-    if scheme.tolerance_seconds is None:
+    else:
+        where = (
+            f"query parameter `{spec.query_param}`"
+            if spec.query_param
+            else f"header `{spec.header}`"
+        )
+        if spec.kind == "token":
+            shape = f" after `{spec.prefix}`" if spec.prefix else ""
+            text = f"A static shared secret in {where}{shape}, compared in constant time."
+        else:
+            what = (
+                f"HMAC-{spec.algorithm.upper()}" if spec.kind == "hmac" else spec.algorithm.upper()
+            )
+            shape = f"{spec.encoding}" + (f", prefixed `{spec.prefix}`" if spec.prefix else "")
+            text = f"{what} ({shape}) of `{spec.signed_content}`, in {where}"
+            if spec.signature_list:
+                item, kv = spec.signature_list
+                text += f" as the `{spec.signature_key}{kv}` entries of a `{item}`-separated list"
+            text += "."
+            if spec.kind == "hmac":
+                text += f" Key: {SECRET_FORMS.get(spec.secret_form, spec.secret_form)}."
+    if spec.tolerance_seconds is None:
         text += " No timestamp is signed: replays are caught by dedupe, not by a window."
     else:
-        text += f" Timestamp tolerance: ±{scheme.tolerance_seconds} s (too old and too new)."
-    return f"{text} Rotation: {scheme.rotation}."
+        source = (
+            f"header `{spec.timestamp_header}`"
+            if spec.timestamp_header
+            else f"`{spec.timestamp_key}`"
+        )
+        both = "too old and too new" if spec.reject_future else "too old only"
+        text += f" Timestamp from {source}, tolerance ±{spec.tolerance_seconds} s ({both})."
+    return f"{text} Rotation: {spec.rotation}."
 
 
 def render(registry: Registry) -> str:

@@ -12,12 +12,16 @@ import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
-from gateway.adapter import Adapter, Delivery, ParseResult
+from pydantic import ValidationError
+
+from gateway.adapter import Adapter, Delivery, ParseResult, Secrets
 from gateway.discovery import Registry
 from gateway.errors import (
     NotFoundError,
+    ParseError,
     SignatureError,
     StoreUnavailableError,
     UnsupportedMediaTypeError,
@@ -62,10 +66,15 @@ class Pipeline:
         tenant, adapter = self._route(delivery)
         self._verify(adapter, delivery)
         try:
-            parsed, events = self._read(tenant, adapter, delivery)
+            parsed, events, failures = self._read(tenant, adapter, delivery)
         except Exception as exc:  # authentic but unreadable: park it, never drop it
             return self._park(tenant, adapter, delivery, exc)
-        return self._store(tenant, delivery, parsed, events)
+        stored = self._store(tenant, delivery, parsed, events)
+        if not failures:
+            return stored
+        # A batch with bad items: the good ones are stored, the delivery is parked too.
+        parked = self._park(tenant, adapter, delivery, ParseError("; ".join(failures)))
+        return IngestResponse(200, stored.body | parked.body | {"failed_items": len(failures)})
 
     def replay(self, parked: ParkedDelivery) -> IngestResponse:
         """Parse a parked delivery again (it was verified when parked) and store it.
@@ -84,26 +93,34 @@ class Pipeline:
             headers={k.lower(): tuple(v) for k, v in parked.headers.items()},
             received_at=parked.received_at,
         )
-        parsed, events = self._read(tenant, adapter, delivery)
+        parsed, events, failures = self._read(tenant, adapter, delivery)
         outcome = self._store(tenant, delivery, parsed, events)
+        if failures:
+            raise ParseError(f"{len(failures)} items still unreadable: {failures[0]}")
         self.parking.remove(parked)
         return outcome
 
     def _read(
         self, tenant: TenantConfig, adapter: Adapter, delivery: Delivery
-    ) -> tuple[ParseResult, list[CanonicalEvent]]:
+    ) -> tuple[ParseResult, list[CanonicalEvent], list[str]]:
+        """Parse, then normalise item by item: one bad item never sinks the good ones."""
         parsed = adapter.parse(delivery)
-        events = [
-            to_canonical(
-                item,
-                tenant=tenant.id,
-                carrier=adapter.id,
-                received_at=delivery.received_at,
-                delivery_id=parsed.delivery_id,
-            )
-            for item in parsed.events
-        ]
-        return parsed, events
+        events: list[CanonicalEvent] = []
+        failures = list(parsed.failures)
+        for index, item in enumerate(parsed.events):
+            try:
+                events.append(
+                    to_canonical(
+                        item,
+                        tenant=tenant.id,
+                        carrier=adapter.id,
+                        received_at=delivery.received_at,
+                        delivery_id=parsed.delivery_id,
+                    )
+                )
+            except ValueError as exc:  # pydantic's ValidationError is one too
+                failures.append(f"event {index}: {_why(exc)}")
+        return parsed, events, failures
 
     def _route(self, delivery: Delivery) -> tuple[TenantConfig, Adapter]:
         tenant = self.tenants(delivery.tenant)
@@ -115,14 +132,21 @@ class Pipeline:
             raise UnsupportedMediaTypeError(f"expected {' or '.join(adapter.content_types)}")
         return tenant, adapter
 
-    def _verify(self, adapter: Adapter, delivery: Delivery) -> None:
+    def _secrets(self, tenant: str, key: str, at: datetime) -> list[str]:
         try:
-            secrets = self.secrets.valid_secrets(delivery.tenant, adapter.id, delivery.received_at)
+            return self.secrets.valid_secrets(tenant, key, at)
         except Exception as exc:  # fail closed, but retryable: the secret store is down
             log.error("secrets lookup failed: %s", type(exc).__name__)
             raise StoreUnavailableError("secrets unavailable", code="secrets_unavailable") from exc
+
+    def _verify(self, adapter: Adapter, delivery: Delivery) -> None:
+        tenant, at = delivery.tenant, delivery.received_at
+        secrets = Secrets(
+            self._secrets(tenant, adapter.id, at),
+            slots=lambda slot: self._secrets(tenant, f"{adapter.id}.{slot}", at),
+        )
         try:
-            adapter.verify(delivery, secrets, delivery.received_at.timestamp())
+            adapter.verify(delivery, secrets, at.timestamp())
         except SignatureError as exc:
             self.count("SignatureFailures")
             log.info("signature rejected: %s", exc.code)
@@ -180,6 +204,13 @@ class Pipeline:
         self.count("DeliveriesParked" if fresh else "DeliveriesParkedAgain")
         log.warning("delivery parked: carrier=%s error=%s", adapter.id, type(exc).__name__)
         return IngestResponse(202, {"parked": True, "already_parked": not fresh})
+
+
+def _why(exc: ValueError) -> str:
+    """What was wrong with an item: field names only, never the values."""
+    if isinstance(exc, ValidationError):
+        return "invalid " + ", ".join(".".join(map(str, e["loc"])) for e in exc.errors())
+    return str(exc)[:100]
 
 
 def _sha256(body: bytes) -> str:

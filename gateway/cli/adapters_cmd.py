@@ -30,7 +30,10 @@ def run(args: argparse.Namespace) -> int:
     registry = load_adapters()
     if args.action == "list":
         for adapter in sorted(registry.adapters.values(), key=lambda a: a.id):
-            print(f"{adapter.id:<20} {adapter.label:<24} {adapter.scheme.kind}")
+            print(
+                f"{adapter.id:<20} {adapter.label:<28} {adapter.scheme.kind:<18} "
+                f"{adapter.confidence}"
+            )
         for origin, reason in sorted(registry.broken.items()):
             print(f"BROKEN {origin}: {reason}")
         return 1 if registry.broken else 0

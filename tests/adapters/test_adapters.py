@@ -25,10 +25,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from gateway import discovery
-from gateway.adapter import Adapter, Delivery, SignatureScheme, map_status
+from gateway.adapter import Adapter, Delivery, map_status
 from gateway.errors import ParseError, SignatureError
 from gateway.models import Status
 from gateway.normalise import to_canonical
+from gateway.signing.spec import SignatureSpec
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 SIDECARS = (".meta.json", ".expected.json", ".headers.json")
@@ -90,7 +91,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("adapter", found, ids=[a.id for a in found])
 
 
-def key_pair(scheme: SignatureScheme, label: str) -> tuple[str, str]:
+def key_pair(scheme: SignatureSpec, label: str) -> tuple[str, str]:
     """``(signing secret, verifying secret)`` for a scheme, deterministic per label.
 
     Symmetric schemes use one value twice; ``ed25519`` schemes get a ``whsk_`` seed and
@@ -294,17 +295,16 @@ def test_in_tree_adapters_load_cleanly() -> None:
 
 
 GOOD_ADAPTER = """
-from gateway.adapter import Adapter, ParseResult, SignatureScheme
+from gateway.adapter import Adapter, ParseResult
+from gateway.signing.spec import SignatureSpec
 
 ADAPTER = Adapter(
     id="good",
     label="Good",
     docs_url="https://example.com",
-    scheme=SignatureScheme(kind="token", headers=("x-token",), signed_content="none"),
+    scheme=SignatureSpec(kind="token", header="x-token"),
     status_map={},
-    verify=lambda delivery, secrets, now: None,
     parse=lambda delivery: ParseResult(),
-    sign=lambda body, secret, now: {"x-token": secret},
 )
 """
 

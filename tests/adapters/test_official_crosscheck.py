@@ -49,13 +49,15 @@ EASYPOST_VECTOR = "vector_batch_created_sdk_tests"
 @pytest.mark.parametrize("secret", ["plain-secret", "s\u00e9cret", "se\u0301cret", "\ufb01le"])
 def test_easypost_sign_passes_official_validate_webhook(path: Path, secret: str) -> None:
     body = path.read_bytes()
-    assert validate_webhook(body, easypost.sign(body, secret, 0.0), secret) == json.loads(body)
+    assert validate_webhook(body, easypost.ADAPTER.sign(body, secret, 0.0), secret) == json.loads(
+        body
+    )
 
 
 def test_easypost_official_validate_webhook_refuses_a_wrong_secret() -> None:
     body, _ = _fixture("easypost", "event_tracker_updated_full_history")
     with pytest.raises(SignatureVerificationError):
-        validate_webhook(body, easypost.sign(body, "right", 0.0), "wrong")
+        validate_webhook(body, easypost.ADAPTER.sign(body, "right", 0.0), "wrong")
 
 
 def test_easypost_published_vector_verifies(make_delivery: Any) -> None:
@@ -65,9 +67,9 @@ def test_easypost_published_vector_verifies(make_delivery: Any) -> None:
     header = vector["expected_header"]
     assert validate_webhook(body, {"X-Hmac-Signature": header}, vector["secret"])
     delivery = make_delivery("easypost", body, {"X-Hmac-Signature": header})
-    easypost.verify(delivery, [vector["secret"]], time.time())
-    easypost.verify(delivery, ["se\u0301cret"], time.time())  # already decomposed: same key
-    assert easypost.sign(body, vector["secret"], 0.0) == {"X-Hmac-Signature": header}
+    easypost.ADAPTER.verify(delivery, [vector["secret"]], time.time())
+    easypost.ADAPTER.verify(delivery, ["se\u0301cret"], time.time())  # already decomposed: same key
+    assert easypost.ADAPTER.sign(body, vector["secret"], 0.0) == {"X-Hmac-Signature": header}
 
 
 def test_easypost_published_vector_needs_nfkd_and_exact_bytes(make_delivery: Any) -> None:
@@ -78,7 +80,9 @@ def test_easypost_published_vector_needs_nfkd_and_exact_bytes(make_delivery: Any
     assert easypost.PREFIX + without_nfkd != vector["expected_header"]
     headers = {"X-Hmac-Signature": vector["expected_header"]}
     with pytest.raises(SignatureError):
-        easypost.verify(make_delivery("easypost", body + b"\n", headers), [vector["secret"]], 0.0)
+        easypost.ADAPTER.verify(
+            make_delivery("easypost", body + b"\n", headers), [vector["secret"]], 0.0
+        )
 
 
 # --- Standard Webhooks -------------------------------------------------------------
@@ -116,11 +120,13 @@ def test_deliveries_signed_by_standardwebhooks_verify(make_delivery: Any, path: 
         "webhook-timestamp": str(int(stamp.timestamp())),
         "webhook-signature": signature,
     }
-    standard_webhooks.verify(
+    standard_webhooks.ADAPTER.verify(
         make_delivery("standard_webhooks", body, headers), [secret], stamp.timestamp()
     )
     assert (
-        standard_webhooks.sign(body, secret, stamp.timestamp(), msg_id="msg_crosscheck_1")
+        standard_webhooks.ADAPTER.sign(
+            body, secret, stamp.timestamp(), delivery_id="msg_crosscheck_1"
+        )
         == headers
     )
 
@@ -128,7 +134,7 @@ def test_deliveries_signed_by_standardwebhooks_verify(make_delivery: Any, path: 
 def test_our_signature_passes_standardwebhooks_verify() -> None:
     body, _ = _fixture("standard_webhooks", "tracking_updated_waybill_format")
     secret = "whsec_" + base64.b64encode(b"waybill-crosscheck-key-24b").decode()
-    headers = standard_webhooks.sign(body, secret, time.time())
+    headers = standard_webhooks.ADAPTER.sign(body, secret, time.time())
     assert Webhook(secret).verify(body, headers) == json.loads(body)
 
 
@@ -137,11 +143,15 @@ def test_published_standard_webhooks_vector_verifies_with_injected_now(make_deli
     headers = _sw_headers(vector, vector["expected_signature"])
     delivery = make_delivery("standard_webhooks", body, headers)
     now = float(vector["timestamp"])
-    standard_webhooks.verify(delivery, [vector["secret"]], now)
-    standard_webhooks.verify(delivery, [vector["secret"].removeprefix("whsec_")], now)
+    standard_webhooks.ADAPTER.verify(delivery, [vector["secret"]], now)
+    standard_webhooks.ADAPTER.verify(delivery, [vector["secret"].removeprefix("whsec_")], now)
     with pytest.raises(SignatureError):
-        standard_webhooks.verify(delivery, [vector["secret"]], time.time())  # 2021: stale today
-    signed = standard_webhooks.sign(body, vector["secret"], now, msg_id=vector["msg_id"])
+        standard_webhooks.ADAPTER.verify(
+            delivery, [vector["secret"]], time.time()
+        )  # 2021: stale today
+    signed = standard_webhooks.ADAPTER.sign(
+        body, vector["secret"], now, delivery_id=vector["msg_id"]
+    )
     assert signed == headers
 
 
@@ -152,14 +162,14 @@ def test_published_known_bad_signatures_fail(make_delivery: Any, signature: str)
     body, vector = _sw_vector()
     delivery = make_delivery("standard_webhooks", body, _sw_headers(vector, signature))
     with pytest.raises(SignatureError):
-        standard_webhooks.verify(delivery, [vector["secret"]], float(vector["timestamp"]))
+        standard_webhooks.ADAPTER.verify(delivery, [vector["secret"]], float(vector["timestamp"]))
 
 
 def test_any_v1_match_wins_among_several(make_delivery: Any) -> None:
     body, vector = _sw_vector()
     listed = " ".join([KNOWN_BAD[0], "v2,whatever", vector["expected_signature"], KNOWN_BAD[1]])
     delivery = make_delivery("standard_webhooks", body, _sw_headers(vector, listed))
-    standard_webhooks.verify(delivery, [vector["secret"]], float(vector["timestamp"]))
+    standard_webhooks.ADAPTER.verify(delivery, [vector["secret"]], float(vector["timestamp"]))
 
 
 def test_v1a_ed25519_signatures_verify_with_whpk_keys(make_delivery: Any) -> None:
@@ -169,13 +179,13 @@ def test_v1a_ed25519_signatures_verify_with_whpk_keys(make_delivery: Any) -> Non
     public = key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
     whsk = "whsk_" + base64.b64encode(seed).decode()
     whpk = "whpk_" + base64.b64encode(public).decode()
-    headers = standard_webhooks.sign(body, whsk, 1_700_000_000)
+    headers = standard_webhooks.ADAPTER.sign(body, whsk, 1_700_000_000)
     assert headers["webhook-signature"].startswith("v1a,")
     delivery = make_delivery("standard_webhooks", body, headers)
-    standard_webhooks.verify(delivery, [whpk], 1_700_000_000)
+    standard_webhooks.ADAPTER.verify(delivery, [whpk], 1_700_000_000)
     other = Ed25519PrivateKey.generate().public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
     with pytest.raises(SignatureError):
-        standard_webhooks.verify(
+        standard_webhooks.ADAPTER.verify(
             delivery, ["whpk_" + base64.b64encode(other).decode()], 1_700_000_000
         )
 
@@ -190,8 +200,8 @@ def test_aftership_matches_the_research_notes_vector(make_delivery: Any) -> None
     vector = meta["test_vector"]
     assert vector["published"] is False
     expected = {aftership.HEADER: vector["expected_header"]}
-    assert aftership.sign(body, vector["secret"], 0.0) == expected
-    aftership.verify(make_delivery("aftership", body, expected), [vector["secret"]], 0.0)
+    assert aftership.ADAPTER.sign(body, vector["secret"], 0.0) == expected
+    aftership.ADAPTER.verify(make_delivery("aftership", body, expected), [vector["secret"]], 0.0)
 
 
 @pytest.mark.parametrize("secret", ["your_webhook_secret", "s\u00e9cret", "\ufb01le"])
@@ -201,4 +211,4 @@ def test_aftership_keys_with_the_raw_utf8_secret(secret: str) -> None:
     body, _ = _fixture("aftership", "tracking_update_returned_synthetic")
     digest = hmac.new(secret.encode("utf-8"), body, hashlib.sha256).digest()
     expected = base64.b64encode(digest).decode("ascii")
-    assert aftership.sign(body, secret, 0.0) == {"aftership-hmac-sha256": expected}
+    assert aftership.ADAPTER.sign(body, secret, 0.0) == {"aftership-hmac-sha256": expected}

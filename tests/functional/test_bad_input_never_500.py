@@ -118,7 +118,7 @@ def test_unauthenticated_noise_never_500s(
 def test_authentic_garbage_is_stored_ignored_or_parked_never_500(
     gw: Harness, carrier: str, body: bytes
 ) -> None:
-    headers = SIGNERS[carrier].sign(body, SECRETS[carrier], NOW.timestamp())
+    headers = SIGNERS[carrier].ADAPTER.sign(body, SECRETS[carrier], NOW.timestamp())
     headers["content-type"] = "application/json"
     text = base64.b64encode(body).decode()
     response = gw.handler(

@@ -59,7 +59,9 @@ def invoke(
 
 def test_a_signed_delivery_and_a_query_through_the_lambda_entry_point(aws: None) -> None:
     body = (FIXTURE / "event_tracker_updated_full_history.json").read_bytes()
-    headers = easypost.sign(body, "ep-prod-secret", 0) | {"Content-Type": "application/json"}
+    headers = easypost.ADAPTER.sign(body, "ep-prod-secret", 0) | {
+        "Content-Type": "application/json"
+    }
     status, reply = invoke("POST", "/webhooks/acme/easypost", body, headers.items())
     assert status == 200 and reply["accepted"] > 0
     status, reply = invoke("GET", "/v1/shipments/EZ1000000001", tenant="acme")
@@ -70,6 +72,8 @@ def test_a_signed_delivery_and_a_query_through_the_lambda_entry_point(aws: None)
 
 def test_a_wrong_secret_is_401_through_the_lambda_entry_point(aws: None) -> None:
     body = (FIXTURE / "event_tracker_updated_full_history.json").read_bytes()
-    headers = easypost.sign(body, "not-the-secret", 0) | {"Content-Type": "application/json"}
+    headers = easypost.ADAPTER.sign(body, "not-the-secret", 0) | {
+        "Content-Type": "application/json"
+    }
     status, reply = invoke("POST", "/webhooks/acme/easypost", body, headers.items())
     assert status == 401 and reply["error"]["code"] == "signature_mismatch"

@@ -30,7 +30,7 @@ def test_emf_metrics_have_no_tenant_dimension_and_logs_correlate(
     ).encode()
     with moto_harness(lambda: NOW, emf=True) as gw:
         gw.secrets.values[("acme", "standard_webhooks")] = [SECRET]
-        headers = standard_webhooks.sign(body, SECRET, NOW.timestamp())
+        headers = standard_webhooks.ADAPTER.sign(body, SECRET, NOW.timestamp())
         headers["content-type"] = "application/json"
         capsys.readouterr()
         assert (

@@ -40,7 +40,7 @@ def gw() -> Iterator[Harness]:
 
 
 def deliver(gw: Harness) -> int:
-    headers = standard_webhooks.sign(BODY, SECRET, NOW.timestamp())
+    headers = standard_webhooks.ADAPTER.sign(BODY, SECRET, NOW.timestamp())
     headers |= {"content-type": "application/json", "authorization": "Basic c2VjcmV0"}
     return gw.call("POST", "/webhooks/acme/standard_webhooks", body=BODY, headers=headers).status
 
