@@ -17,7 +17,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 
-from gateway import queries
+from gateway import oauth, queries, submit
 from gateway.adapter import Delivery
 from gateway.errors import AuthenticationError, GatewayError, ThrottledError
 from gateway.http import error_body, query_params, raw_body, request_headers
@@ -68,6 +68,22 @@ def build_resolver(services: Services) -> APIGatewayRestResolver:
         )
         outcome = services.pipeline.ingest(delivery)
         return _json(outcome.status, outcome.body)
+
+    @app.post("/oauth/<tenant>/<carrier>/token")
+    def oauth_token(tenant: str, carrier: str) -> Response[str]:
+        event = app.current_event.raw_event
+        status, body = oauth.token_endpoint(
+            services, tenant, carrier, request_headers(event), raw_body(event)
+        )
+        return _json(status, body, {"Cache-Control": "no-store"})
+
+    @app.post("/v1/events")
+    def submit_events() -> Response[str]:
+        event = app.current_event.raw_event
+        status, body = submit.submit(
+            services, tenant_of_request(), request_headers(event), raw_body(event)
+        )
+        return _json(status, body)
 
     @app.get("/v1/shipments/<tracking_number>")
     def shipment(tracking_number: str) -> Response[str]:

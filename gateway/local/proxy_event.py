@@ -20,6 +20,7 @@ from urllib.parse import parse_qsl, unquote
 #: The API's resources, as API Gateway names them (``resource`` / ``resourcePath``).
 RESOURCES = (
     "/webhooks/{tenant}/{carrier}",
+    "/oauth/{tenant}/{carrier}/token",
     "/v1/events",
     "/v1/shipments",
     "/v1/shipments/{tracking_number}",
