@@ -11,7 +11,7 @@ import pytest
 from gateway.errors import SignatureError
 from gateway.signing.spec import Request, SignatureSpec, sign_spec, split_signed, verify_spec
 
-REFERENCE = Path(__file__).resolve().parents[1] / "fixtures" / "reference"
+REFERENCE = Path(__file__).resolve().parent / "fixtures" / "stripe_reference"
 BODY = b'{"tracking": "1Z", "n": 1}'
 
 STRIPE_LIKE = SignatureSpec(
