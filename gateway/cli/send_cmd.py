@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -57,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
     """Sign and post; print the gateway's status and body. Exit 0 on 2xx."""
     from gateway.discovery import load_adapters
     from gateway.local_secrets import LocalSecretStore
+    from gateway.signing.spec import split_signed
 
     config = require_tenant(args.tenants_dir, args.tenant)
     require_carrier(config, args.carrier, args.tenants_dir)
@@ -70,9 +72,11 @@ def run(args: argparse.Namespace) -> int:
             f"no secret for {config.id}/{adapter.id}: "
             f"`waybill secrets set {config.id} {adapter.id} --generate` first"
         )
-    headers = adapter.sign(body, keyset.current.value, time.time())
+    headers, query = split_signed(adapter.sign(body, keyset.current.value, time.time()))
     headers.setdefault("Content-Type", adapter.content_types[0])
     url = f"{args.url.rstrip('/')}/webhooks/{config.id}/{adapter.id}"
+    if query:
+        url += "?" + urllib.parse.urlencode(query)
     request = urllib.request.Request(url, data=body, headers=headers, method="POST")  # noqa: S310
     try:
         with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
