@@ -93,3 +93,34 @@ def test_the_readme_tour(server: tuple[str, Path], capsys: pytest.CaptureFixture
         )
         assert tampered.status_code == 401
         assert client.get("/healthz").json() == {"status": "ok"}
+
+
+def _tracking_fixtures() -> list[tuple[str, str]]:
+    """(adapter id, fixture name) of the first fixture with events, for every webhook adapter."""
+    from gateway.discovery import load_adapters
+
+    found = []
+    for adapter_id in sorted(load_adapters().adapters):
+        for expected in sorted((REPO / "tests/fixtures" / adapter_id).glob("*.expected.json")):
+            if json.loads(expected.read_text()).get("events"):
+                found.append((adapter_id, expected.name.removesuffix(".expected.json")))
+                break
+    return found
+
+
+@pytest.mark.parametrize(("carrier", "fixture"), _tracking_fixtures())
+def test_every_carrier_signed_as_it_signs_is_accepted_through_serve(
+    server: tuple[str, Path], capsys: pytest.CaptureFixture[str], carrier: str, fixture: str
+) -> None:
+    url, state = server
+    common = ["--state-dir", str(state)]
+    assert main(["secrets", "set", "demo", carrier, "--generate", *common]) == 0
+    assert main(["send", carrier, fixture, "--tenant", "demo", "--url", url, *common]) == 0
+    status, body = capsys.readouterr().out.strip().splitlines()[-1].split(" ", 1)
+    assert status == "200" and json.loads(body)["accepted"] > 0
+    raw = (REPO / "tests/fixtures" / carrier / f"{fixture}.json").read_bytes()
+    with httpx.Client(base_url=url, timeout=10) as client:
+        unsigned = client.post(
+            f"/webhooks/demo/{carrier}", content=raw, headers={"content-type": "application/json"}
+        )
+        assert unsigned.status_code == 401
