@@ -133,6 +133,9 @@ class Adapter:
     the shared primitives). ``verify(delivery, secrets, now)`` raises
     SignatureError unless authentic; ``parse(delivery)`` raises ParseError when the
     body cannot be read; ``sign(body, secret, now)`` returns what the carrier adds.
+    ``webhook=False`` marks an adapter no carrier posts to (the canonical submit,
+    authenticated by the edge's API key): its ``verify`` must always refuse, and the
+    shared webhook suite skips it.
     """
 
     id: str
@@ -148,6 +151,7 @@ class Adapter:
     identity: str = "content fingerprint of each event"
     time_handling: str = ""
     notes: str = ""
+    webhook: bool = True
 
     def __post_init__(self) -> None:
         scheme = self.scheme

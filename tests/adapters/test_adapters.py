@@ -29,7 +29,7 @@ from gateway.adapter import Adapter, Delivery, map_status
 from gateway.errors import ParseError, SignatureError
 from gateway.models import Status
 from gateway.normalise import to_canonical
-from gateway.signing.spec import SignatureSpec
+from gateway.signing.spec import QUERY_PREFIX, SignatureSpec
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 SIDECARS = (".meta.json", ".expected.json", ".headers.json")
@@ -65,8 +65,10 @@ class Case:
 
 
 def all_adapters() -> list[Adapter]:
+    """Every discovered webhook adapter; ``webhook=False`` ones (``canonical``: no carrier
+    signature, the edge's API key authenticates) are tested on their own route instead."""
     registry = discovery.load_adapters()
-    return [registry.adapters[k] for k in sorted(registry.adapters)]
+    return [registry.adapters[k] for k in sorted(registry.adapters) if registry.adapters[k].webhook]
 
 
 def body_paths(adapter_id: str) -> list[Path]:
@@ -76,13 +78,15 @@ def body_paths(adapter_id: str) -> list[Path]:
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """``adapter``: every adapter; ``case``: every body fixture; ``timed_case`` and
-    ``untimed_case``: split by whether the scheme binds a timestamp."""
+    ``untimed_case``: split by whether the scheme binds a timestamp; ``body_bound_case``:
+    schemes whose signature covers the body (a static token, by design, does not)."""
     found = all_adapters()
     every = [Case(a, p) for a in found for p in body_paths(a.id)]
     groups = {
         "case": every,
         "timed_case": [c for c in every if c.adapter.scheme.tolerance_seconds is not None],
         "untimed_case": [c for c in every if c.adapter.scheme.tolerance_seconds is None],
+        "body_bound_case": [c for c in every if c.adapter.scheme.kind != "token"],
     }
     for name, items in groups.items():
         if name in metafunc.fixturenames:
@@ -123,6 +127,12 @@ def _signed(
     return headers, make_delivery(case.adapter.id, payload, headers)
 
 
+def credentials(scheme: SignatureSpec) -> tuple[str, ...]:
+    """Every header the scheme reads, plus ``?name`` for a query-parameter credential."""
+    query = (QUERY_PREFIX + scheme.query_param,) if scheme.query_param else ()
+    return (*scheme.headers, *query)
+
+
 def _refused(adapter: Adapter, delivery: Delivery, secrets: list[str], now: float = NOW) -> None:
     with pytest.raises(SignatureError):
         adapter.verify(delivery, secrets, now)
@@ -134,7 +144,7 @@ def _refused(adapter: Adapter, delivery: Delivery, secrets: list[str], now: floa
 def test_adapter_is_declarative(adapter: Adapter) -> None:
     assert adapter.id and adapter.label
     assert adapter.docs_url.startswith("https://")
-    assert adapter.scheme.headers, "a scheme names the headers it reads"
+    assert credentials(adapter.scheme), "a scheme names where its credential is"
     assert adapter.status_map, "the status map is data"
     for code, status in adapter.status_map.items():
         assert code == code.lower(), f"status map keys are lower-case: {code!r}"
@@ -171,7 +181,8 @@ def test_round_trip_accepts(case: Case, make_delivery: MakeDelivery) -> None:
     case.adapter.verify(delivery, [verifying], NOW)
 
 
-def test_tampered_body_is_refused(case: Case, make_delivery: MakeDelivery) -> None:
+def test_tampered_body_is_refused(body_bound_case: Case, make_delivery: MakeDelivery) -> None:
+    case = body_bound_case
     signing, verifying = key_pair(case.adapter.scheme, "current")
     middle = len(case.body) // 2
     tampered = case.body[:middle] + bytes([case.body[middle] ^ 0x01]) + case.body[middle + 1 :]
@@ -189,7 +200,7 @@ def test_wrong_secret_is_refused(case: Case, make_delivery: MakeDelivery) -> Non
 def test_each_missing_header_is_refused(case: Case, make_delivery: MakeDelivery) -> None:
     signing, verifying = key_pair(case.adapter.scheme, "current")
     headers, _ = _signed(case, make_delivery, signing)
-    for missing in case.adapter.scheme.headers:
+    for missing in credentials(case.adapter.scheme):
         kept = {k: v for k, v in headers.items() if k.lower() != missing.lower()}
         _refused(case.adapter, make_delivery(case.adapter.id, case.body, kept), [verifying])
 
