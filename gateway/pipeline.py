@@ -26,6 +26,7 @@ from gateway.errors import (
     StoreUnavailableError,
     UnsupportedMediaTypeError,
 )
+from gateway.generic import build_adapter
 from gateway.keysets import SecretsProvider
 from gateway.models import CanonicalEvent, Status
 from gateway.normalise import to_canonical
@@ -83,7 +84,7 @@ class Pipeline:
         parked and the error propagates. Only ops reach this, through the CLI.
         """
         tenant = self.tenants(parked.tenant)
-        adapter = self.adapters.get(parked.carrier)
+        adapter = self._adapter(tenant, parked.carrier)
         if tenant is None or adapter is None:
             raise NotFoundError("unknown tenant or carrier", code="unknown_route")
         delivery = Delivery(
@@ -122,9 +123,21 @@ class Pipeline:
                 failures.append(f"event {index}: {_why(exc)}")
         return parsed, events, failures
 
+    def _adapter(self, tenant: TenantConfig | None, carrier: str) -> Adapter | None:
+        """The loaded adapter of that id, else the tenant's generic partner of that id.
+
+        A loaded adapter always wins: a tenant file cannot replace vetted code (tenant
+        validation also refuses a generic partner named like an in-tree adapter).
+        """
+        adapter = self.adapters.get(carrier)
+        options = tenant.carriers.get(carrier) if tenant else None
+        if adapter is None and options is not None and options.generic is not None:
+            adapter = build_adapter(carrier, options.generic)
+        return adapter
+
     def _route(self, delivery: Delivery) -> tuple[TenantConfig, Adapter]:
         tenant = self.tenants(delivery.tenant)
-        adapter = self.adapters.get(delivery.carrier)
+        adapter = self._adapter(tenant, delivery.carrier)
         if tenant is None or adapter is None or not tenant.carrier_enabled(adapter.id):
             raise NotFoundError("unknown tenant or carrier", code="unknown_route")
         content_type = (delivery.header("content-type") or "").split(";")[0].strip().lower()

@@ -27,7 +27,10 @@ from pydantic import (
     StrictStr,
     StringConstraints,
     ValidationError,
+    field_validator,
 )
+
+from gateway.generic import GenericPartner, in_tree_ids
 
 TENANT_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{1,62}$"
 CARRIER_ID_PATTERN = r"^[a-z][a-z0-9_]{0,62}$"
@@ -42,12 +45,16 @@ class TenantConfigError(Exception):
 
 
 class CarrierOptions(BaseModel):
-    """One carrier as configured for a tenant."""
+    """One carrier as configured for a tenant.
+
+    ``generic`` declares a partner that has no adapter module (see :mod:`gateway.generic`).
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
 
     enabled: bool = True
     options: dict[str, OptionValue] = Field(default_factory=dict)
+    generic: GenericPartner | None = None
 
 
 class TenantConfig(BaseModel):
@@ -60,6 +67,18 @@ class TenantConfig(BaseModel):
     plan: str = Field(default="standard", pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")
     retention_days: int = Field(default=90, ge=1, le=3650)
     carriers: dict[CarrierId, CarrierOptions] = Field(default_factory=dict)
+
+    @field_validator("carriers")
+    @classmethod
+    def _generic_never_shadows(
+        cls, carriers: dict[str, CarrierOptions]
+    ) -> dict[str, CarrierOptions]:
+        taken = sorted(c for c, o in carriers.items() if o.generic and c in in_tree_ids())
+        if taken:
+            raise ValueError(
+                f"{taken[0]}.generic: a generic partner cannot shadow an in-tree adapter"
+            )
+        return carriers
 
     def carrier_enabled(self, carrier_id: str) -> bool:
         """True when the carrier is configured for this tenant and not disabled.

@@ -5,9 +5,16 @@ reveal) is written to the audit trail, without values. A new value must be usabl
 by the carrier's adapter (a ``whsec_`` secret must decode, a ``whpk_`` key must be
 an Ed25519 public key); a refusal names the expected form, never the value.
 
+A target is ``CARRIER`` (the carrier's own key set) or ``CARRIER.SLOT`` (a second kind
+of secret the adapter asks for, e.g. ``shippo.hmac``, ``ups.oauth``). The tenant must
+have the base carrier enabled; only the default slot is checked against the adapter's
+secret form (a slot value is taken as raw text).
+
 Example:
     >>> parse_duration("24h"), parse_duration("1d12h")
     (datetime.timedelta(days=1), datetime.timedelta(days=1, seconds=43200))
+    >>> split_target("shippo.hmac"), split_target("easypost")
+    (('shippo', 'hmac'), ('easypost', None))
 """
 
 from __future__ import annotations
@@ -29,8 +36,10 @@ from gateway.keysets import KeySet, KeySetError, check_value, generate_secret, m
 from gateway.local_secrets import LocalSecretStore, LocalStateError
 from gateway.signing import SecretForm, key_bytes
 from gateway.signing.ed25519 import public_key
+from gateway.tenants import TenantConfig
 
 DEFAULT_GRACE = "24h"
+_TARGET = re.compile(r"(?P<carrier>[a-z][a-z0-9_]{0,62})(?:\.(?P<slot>[a-z][a-z0-9_]{0,31}))?")
 _UNITS = {"w": "weeks", "d": "days", "h": "hours", "m": "minutes", "s": "seconds"}
 # What each HMAC secret form must look like, as said when a value is refused.
 _HMAC_FORMS: dict[str, str] = {
@@ -51,6 +60,14 @@ def parse_duration(text: str) -> timedelta:
     return timedelta(**parts)
 
 
+def split_target(target: str) -> tuple[str, str | None]:
+    """``CARRIER[.SLOT]`` as ``(carrier, slot)``; :class:`CliError` when malformed."""
+    match = _TARGET.fullmatch(target)
+    if match is None:
+        raise CliError(f"{target!r} is not CARRIER or CARRIER.SLOT (e.g. shippo.hmac)")
+    return match["carrier"], match["slot"]
+
+
 def _shown(value: str, reveal: bool) -> str:
     return value if reveal else mask(value)
 
@@ -63,12 +80,26 @@ def _user_errors() -> Iterator[None]:
         raise CliError(str(exc)) from None
 
 
-def _secret_form(carrier: str) -> str | None:
-    """The adapter's secret form, or ``None`` when no adapter of that id is loaded."""
+def _secret_form(config: TenantConfig, target: str) -> str | None:
+    """The secret form of the target's scheme; ``None`` for a slot or an unknown carrier."""
     from gateway.discovery import load_adapters
 
+    carrier, slot = split_target(target)
+    if slot is not None:
+        return None  # slots hold raw values (an OAuth client secret, an HMAC key …)
     adapter = load_adapters().get(carrier)
-    return adapter.scheme.secret_form if adapter else None
+    if adapter is not None:
+        return adapter.scheme.secret_form
+    options = config.carriers.get(carrier)
+    generic = options.generic if options else None
+    return generic.signature.secret_form if generic else None
+
+
+def _require_target(args: argparse.Namespace) -> TenantConfig:
+    """The tenant's config, once the target's base carrier is known to be enabled."""
+    config = require_tenant(args.tenants_dir, args.tenant)
+    require_carrier(config, split_target(args.carrier)[0], args.tenants_dir)
+    return config
 
 
 def _check_usable(carrier: str, form: str | None, value: str) -> None:
@@ -87,9 +118,9 @@ def _check_usable(carrier: str, form: str | None, value: str) -> None:
         raise CliError(f"{carrier} {expected}; nothing was stored") from None
 
 
-def _new_value(args: argparse.Namespace) -> str:
+def _new_value(args: argparse.Namespace, config: TenantConfig) -> str:
     """The new secret (generated, given or read from stdin), refused unless usable."""
-    form = _secret_form(args.carrier)
+    form = _secret_form(config, args.carrier)
     if args.generate:
         value = generate_secret(form or "raw")
     elif args.value == "-":
@@ -121,8 +152,7 @@ def _audit(
 
 
 def _set(args: argparse.Namespace) -> int:
-    require_carrier(require_tenant(args.tenants_dir, args.tenant), args.carrier, args.tenants_dir)
-    value, now = _new_value(args), datetime.now(UTC)
+    value, now = _new_value(args, _require_target(args)), datetime.now(UTC)
     store = LocalSecretStore(Path(args.state_dir))
     with _user_errors():
         old = store.get(args.tenant, args.carrier)
@@ -141,9 +171,9 @@ def _set(args: argparse.Namespace) -> int:
 
 
 def _rotate(args: argparse.Namespace) -> int:
-    require_carrier(require_tenant(args.tenants_dir, args.tenant), args.carrier, args.tenants_dir)
+    config = _require_target(args)
     grace = parse_duration(args.grace)
-    value, now = _new_value(args), datetime.now(UTC)
+    value, now = _new_value(args, config), datetime.now(UTC)
     store = LocalSecretStore(Path(args.state_dir))
     with _user_errors():
         keyset = store.rotate(args.tenant, args.carrier, value, now=now, grace=grace)
@@ -186,10 +216,10 @@ def _list(args: argparse.Namespace) -> int:
         stored = dict(LocalSecretStore(Path(args.state_dir)).list(args.tenant))
     if args.reveal and stored:
         _audit(args, "secret.reveal", ",".join(sorted(stored)), now)
-    for carrier in sorted(set(config.enabled_carriers()) | set(stored)):
-        note = "" if config.carrier_enabled(carrier) else "  (carrier disabled)"
-        print(f"{carrier}{note}")
-        keyset = stored.get(carrier)
+    for target in sorted(set(config.enabled_carriers()) | set(stored)):
+        enabled = config.carrier_enabled(target.partition(".")[0])
+        print(target + ("" if enabled else "  (carrier disabled)"))
+        keyset = stored.get(target)
         if keyset is None:
             print("  (no secret set)")
         else:
@@ -200,6 +230,7 @@ def _list(args: argparse.Namespace) -> int:
 def _revoke(args: argparse.Namespace) -> int:
     # The tenant must exist; the carrier may be disabled: revoking only narrows access.
     require_tenant(args.tenants_dir, args.tenant)
+    split_target(args.carrier)
     now = datetime.now(UTC)
     store = LocalSecretStore(Path(args.state_dir))
     with _user_errors():
@@ -237,7 +268,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         add_state_dir(sub)
         add_tenants_dir(sub)
     for sub in (set_parser, rotate, revoke):
-        sub.add_argument("carrier", metavar="CARRIER")
+        sub.add_argument("carrier", metavar="CARRIER[.SLOT]", help="e.g. easypost, shippo.hmac")
     for sub in (set_parser, rotate):
         _add_value_options(sub)
     for sub in (set_parser, rotate, list_parser):

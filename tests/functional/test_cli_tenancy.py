@@ -311,6 +311,98 @@ def test_a_loose_secrets_file_is_a_clear_error(run: Run, dirs: tuple[Path, Path]
     assert code == 2 and "chmod 600" in err and "demo-secret-value" not in out + err
 
 
+# --- secret slots: CARRIER.SLOT ---------------------------------------------------
+
+SLOTS = """
+name = "Slots"
+[carriers.shippo]
+[carriers.standard_webhooks]
+[carriers.ups]
+enabled = false
+[carriers.parcelpal.generic]
+label = "Parcel Pal"
+signature = { kind = "hmac", header = "X-PP-Signature", secret_form = "whsec_base64" }
+fields = { tracking_number = "number", status = "code", occurred_at = "at" }
+"""
+
+
+@pytest.fixture
+def slots(dirs: tuple[Path, Path]) -> str:
+    """A tenant with Shippo, Standard Webhooks, UPS disabled and a generic partner."""
+    _, tenants = dirs
+    (tenants / "slots.toml").write_text(SLOTS)
+    return "slots"
+
+
+def test_a_slot_is_its_own_key_set_beside_the_carrier(
+    run: Run, dirs: tuple[Path, Path], slots: str
+) -> None:
+    state, _ = dirs
+    code, out, err = run("secrets", "set", slots, "shippo.hmac", "--value", "hmac-key-value-1")
+    assert code == 0, err
+    assert "set the secret of slots/shippo.hmac" in out and "hmac-key-value-1" not in out
+    assert secret_values(state, slots, "shippo.hmac") == ["hmac-key-value-1"]
+    assert LocalSecretStore(state).get(slots, "shippo") is None  # the URL token is apart
+    code, _, err = run("secrets", "rotate", slots, "shippo.hmac", "--generate", "--grace", "1h")
+    assert code == 0, err
+    assert secret_values(state, slots, "shippo.hmac")[1] == "hmac-key-value-1"
+    code, out, _ = run("secrets", "list", slots)
+    assert "shippo\n  (no secret set)" in out
+    assert "shippo.hmac\n  current" in out and "hmac-key-value-1" not in out
+    code, out, _ = run("secrets", "revoke", slots, "shippo.hmac")
+    assert code == 0 and "revoked 1 previous secret(s) of slots/shippo.hmac" in out
+    targets = [(e["action"], e["target"]) for e in audit_lines(state)]
+    assert targets == [
+        ("secret.set", "shippo.hmac"),
+        ("secret.rotate", "shippo.hmac"),
+        ("secret.revoke", "shippo.hmac"),
+    ]
+
+
+def test_slot_values_are_raw_the_default_slot_takes_the_scheme_form(
+    run: Run, dirs: tuple[Path, Path], slots: str
+) -> None:
+    state, _ = dirs
+    code, _, err = run("secrets", "set", slots, "standard_webhooks", "--value", "plain-text-1")
+    assert code == 2 and WHSEC_EXPECTED in err
+    code, _, err = run(
+        "secrets", "set", slots, "standard_webhooks.extra", "--value", "plain-text-1"
+    )
+    assert code == 0, err
+    assert secret_values(state, slots, "standard_webhooks.extra") == ["plain-text-1"]
+    code, _, err = run("secrets", "set", slots, "standard_webhooks.extra", "--value", " padded ")
+    assert code == 2 and "whitespace" in err  # raw, but still never a pasting accident
+
+
+def test_a_generic_partner_secret_takes_its_declared_form(
+    run: Run, dirs: tuple[Path, Path], slots: str
+) -> None:
+    code, _, err = run("secrets", "set", slots, "parcelpal", "--value", "not-base64!")
+    assert code == 2 and "parcelpal secrets are whsec_ followed by base64" in err
+    code, _, err = run("secrets", "set", slots, "parcelpal", "--generate")
+    assert code == 0, err
+    assert secret_values(dirs[0], slots, "parcelpal")[0].startswith("whsec_")
+
+
+@pytest.mark.parametrize(
+    ("target", "message"),
+    [
+        ("ups.oauth", "carrier 'ups' is not enabled for tenant 'slots'"),
+        ("fedex.oauth", "carrier 'fedex' is not enabled"),
+        ("shippo.HMAC", "is not CARRIER or CARRIER.SLOT"),
+        ("shippo.", "is not CARRIER or CARRIER.SLOT"),
+        ("shippo.hmac.x", "is not CARRIER or CARRIER.SLOT"),
+    ],
+)
+def test_a_slot_needs_its_base_carrier_enabled_and_a_good_name(
+    run: Run, dirs: tuple[Path, Path], slots: str, target: str, message: str
+) -> None:
+    state, _ = dirs
+    code, _, err = run("secrets", "set", slots, target, "--value", "some-secret-value")
+    assert code == 2 and message in err and "some-secret-value" not in err
+    assert not (state / "secrets.json").exists()
+
+
 # --- keys --------------------------------------------------------------------------
 
 

@@ -1,0 +1,182 @@
+"""Shippo webhooks: an envelope ``{event, test, data}`` whose ``track_updated`` data is a Track.
+
+Authentication (the two schemes can be combined, as Shippo allows):
+
+- **token** (base scheme, DOC-EXCERPT): the tenant's self-generated ``?token=…`` in the
+  webhook URL, compared in constant time with the key set of (tenant, ``shippo``).
+- **HMAC** (opt-in, 3P): ``Shippo-Auth-Signature: t=<unix>,v1=<hex HMAC-SHA256(secret,
+  "<t>.<raw body>")>``, ±5 minutes, keyed with the ``shippo.hmac`` slot. When the tenant
+  has set that slot the header is *required* (no downgrade to the token alone); when it
+  has not, the header is ignored and the token alone authenticates (an unverifiable
+  header neither helps nor hurts). The header is not a credential, so it may be parked.
+
+Every entry of ``data.tracking_history`` (the full history, oldest first) is an event;
+with an empty history, ``data.tracking_status`` stands in. ``object_id`` is regenerated
+on every response, so it is never an identity: events are fingerprinted by content.
+Status from ``status``, refined by ``substatus.code`` while not terminal. Events other than
+``track_updated`` are acknowledged and ignored; a missing ``event`` counts as a track
+payload (Shippo's OpenAPI marks it optional). One unreadable history entry is reported as
+a failed item: the others are stored and the delivery is parked too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from gateway.adapter import (
+    Adapter,
+    Delivery,
+    ParsedEvent,
+    ParseResult,
+    Secrets,
+    map_status,
+    spec_request,
+)
+from gateway.errors import ParseError
+from gateway.models import Location, Status
+from gateway.payload import as_list, as_object, load_object, required_text, text
+from gateway.signing.spec import SignatureSpec, sign_spec, verify_spec
+from gateway.timeparse import parse_instant
+
+HMAC_HEADER = "Shippo-Auth-Signature"
+HMAC_SLOT = "hmac"
+TOKEN_SCHEME = SignatureSpec(
+    kind="token",
+    query_param="token",
+    rotation="the current token and unexpired previous ones are all accepted; the optional "
+    "HMAC key (slot `shippo.hmac`) rotates the same way, independently",
+)
+HMAC_SCHEME = SignatureSpec(
+    kind="hmac",
+    header=HMAC_HEADER,
+    signed_content="{timestamp}.{body}",
+    encoding="hex",
+    signature_list=(",", "="),
+    signature_key="v1",
+    timestamp_key="t",
+    tolerance_seconds=300,
+)
+
+STATUS_MAP: dict[str, Status] = {
+    "unknown": Status.PENDING,  # what Shippo says before the carrier has the item
+    "pre_transit": Status.INFO_RECEIVED,
+    "transit": Status.IN_TRANSIT,
+    "delivered": Status.DELIVERED,
+    "returned": Status.RETURNED,
+    "failure": Status.EXCEPTION,
+}
+# substatus.code refines a status that is not terminal (never DELIVERED/RETURNED/FAILURE).
+SUBSTATUS_MAP: dict[str, Status] = {
+    "information_received": Status.INFO_RECEIVED,
+    "out_for_delivery": Status.OUT_FOR_DELIVERY,
+    "delivery_attempted": Status.ATTEMPT_FAIL,
+    "pickup_available": Status.AVAILABLE_FOR_PICKUP,
+}
+REFINABLE = frozenset({"unknown", "pre_transit", "transit"})
+
+
+def verify(delivery: Delivery, secrets: Sequence[str], now: float) -> None:
+    """The URL token always; the HMAC header too once the tenant has an ``hmac`` slot."""
+    request = spec_request(delivery)
+    verify_spec(TOKEN_SCHEME, request, secrets, now)
+    hmac_secrets = secrets.slot(HMAC_SLOT) if isinstance(secrets, Secrets) else []
+    if hmac_secrets:
+        verify_spec(HMAC_SCHEME, request, hmac_secrets, now)
+
+
+def sign_hmac(body: bytes, secret: str, now: float) -> dict[str, str]:
+    """The ``Shippo-Auth-Signature`` header Shippo adds when HMAC is provisioned (for tests)."""
+    return sign_spec(HMAC_SCHEME, body, secret, now)
+
+
+def _location(raw: object, metadata: dict[str, str]) -> Location:
+    place = raw if isinstance(raw, dict) else {}
+    country = text(place.get("country"))
+    if country and not (len(country) == 2 and country.isascii() and country.isalpha()):
+        metadata["country_raw"] = country
+        country = None
+    return Location(
+        city=text(place.get("city")),
+        region=text(place.get("state")),
+        postal_code=text(place.get("zip")),
+        country=country.upper() if country else None,
+    )
+
+
+def _event(raw: object, track: dict[str, Any], tracking_number: str, test: bool) -> ParsedEvent:
+    item = as_object(raw, "tracking status")
+    stamp = text(item.get("status_date"))
+    if stamp is None:
+        raise ParseError("tracking status has no status_date")
+    occurred_at, tz_source, local = parse_instant(stamp)
+    native = text(item.get("status")) or "UNKNOWN"
+    found = item.get("substatus")
+    substatus: dict[str, Any] = found if isinstance(found, dict) else {}
+    code = text(substatus.get("code"))
+    status = map_status(STATUS_MAP, native)
+    if code and native.lower() in REFINABLE:
+        status = SUBSTATUS_MAP.get(code.lower(), status)
+    facts = {"upstream_carrier": text(track.get("carrier")), "test": "true" if test else None}
+    metadata = {k: v for k, v in facts.items() if v}
+    return ParsedEvent(
+        tracking_number=tracking_number,
+        status=status,
+        occurred_at=occurred_at,
+        tz_source=tz_source,
+        occurred_at_local=local,
+        carrier_code="/".join(p for p in (native, code) if p),
+        carrier_text=text(item.get("status_details")) or text(substatus.get("text")),
+        location=_location(item.get("location"), metadata),
+        estimated_delivery=text(track.get("eta")),
+        metadata=metadata,
+    )
+
+
+def parse(delivery: Delivery) -> ParseResult:
+    """Read a ``track_updated`` envelope; other events are acknowledged and ignored."""
+    payload = load_object(delivery.body)
+    kind = text(payload.get("event")) or "track_updated"
+    if kind != "track_updated":
+        return ParseResult(ignored=f"{kind[:60]} carries no tracking event")
+    if "data" not in payload:
+        raise ParseError("body has no data (a bare Track is not a webhook envelope)")
+    track = as_object(payload["data"], "data")
+    tracking_number = required_text(track, "tracking_number", "data")
+    history = as_list(track.get("tracking_history"), "data.tracking_history")
+    latest = track.get("tracking_status")
+    if not history and isinstance(latest, dict) and text(latest.get("status_date")):
+        history = [latest]  # a new Track may carry its status before any history
+    test = payload.get("test") is True
+    events: list[ParsedEvent] = []
+    failures: list[str] = []
+    for index, item in enumerate(history):
+        try:
+            events.append(_event(item, track, tracking_number, test))
+        except ParseError as exc:
+            failures.append(f"tracking_history[{index}]: {exc}")
+    return ParseResult(events=events, failures=failures)
+
+
+ADAPTER = Adapter(
+    id="shippo",
+    label="Shippo",
+    docs_url="https://docs.goshippo.com/docs/tracking/webhooksecurity",
+    scheme=TOKEN_SCHEME,
+    status_map=STATUS_MAP,
+    parse=parse,
+    verify=verify,
+    confidence="DOC-EXCERPT",
+    identity="no stable id (`object_id` changes on every response, no delivery id): each "
+    "history entry by content; a retried delivery by its body hash",
+    time_handling="`status_date` is ISO `Z` (`carrier_utc`); USPS local times may be stamped "
+    "`Z`, and date-only scans arrive as `T00:00:00Z`, kept as given (not `date_only`: a "
+    "real midnight scan looks the same)",
+    notes="Token in the URL (DOC-EXCERPT); optional `Shippo-Auth-Signature` HMAC, Stripe-like "
+    "`t=…,v1=…` over `<t>.<body>`, ±300 s, key in the `shippo.hmac` slot (3P: format from "
+    "third-party code) — required once that slot is set, ignored otherwise. Full history "
+    "(`data.tracking_history`) in every delivery; `substatus.code` refines non-terminal "
+    "statuses (`out_for_delivery`, `delivery_attempted`, `pickup_available`, "
+    "`information_received`; Shippo's full code list was not retrieved). Events other than "
+    "`track_updated` are ignored; `test: true` is kept as metadata.",
+)
