@@ -1,21 +1,174 @@
-"""``POST /v1/events``: canonical updates from a tenant's own systems (one or a batch).
+"""``POST /v1/events``: canonical updates from a tenant's own systems, one or a batch.
 
-Placeholder until the canonical adapter lands: answers 404 so nothing is half-served.
+The body is one item (a JSON object) or ``{"events": [item, ...]}`` with 1..500
+items; a bare JSON array is refused (the envelope leaves room for batch fields).
+Each item is validated on its own (:class:`CanonicalItem`): one bad item never
+rejects the good ones. The tenant comes from the API key (checked at the edge) and
+must opt in with ``[carriers.canonical]`` (404 ``unknown_route`` otherwise); events
+are stored under carrier ``canonical``.
+
+200 ``{results: [{index, status, event_id?, error?}], accepted, duplicates, rejected}``
+when some item was stored or already known; 400 ``no_valid_items`` (same body) when
+every item was rejected; 400 ``malformed_body`` | ``empty_batch`` | ``batch_too_large``
+when the body as a whole cannot be read; 415 unless ``application/json``. The edge's
+body limit (256 KiB, 413) applies first. Nothing rejected is parked: the tenant's system
+has the per-item reasons and resends; a resent item is a ``duplicate``, never stored twice.
+
+Example:
+    >>> item = CanonicalItem.model_validate(
+    ...     {"tracking_id": "1z9", "status": "failed", "timestamp": "2024-06-03T11:30:00-05:00"})
+    >>> event = to_parsed(item, {"failed": Status.EXCEPTION})
+    >>> event.status.value, event.occurred_at.isoformat(), event.carrier_code
+    ('exception', '2024-06-03T16:30:00+00:00', 'failed')
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from gateway.errors import NotFoundError
+from pydantic import ValidationError
+
+from gateway.adapter import Adapter, ParsedEvent, ParseResult, map_status
+from gateway.canonical_format import MAX_BATCH, CanonicalItem, describe
+from gateway.errors import BadRequestError, NotFoundError, ParseError, UnsupportedMediaTypeError
+from gateway.models import CanonicalEvent, Location, Status
+from gateway.normalise import to_canonical
+from gateway.tenants import TenantConfig
 
 if TYPE_CHECKING:
     from gateway.services import Services
+
+CARRIER = "canonical"
+
+
+def read_items(body: bytes) -> list[Any]:
+    """The raw items of a body; :class:`BadRequestError` when the body as a whole is unusable."""
+    if not body.strip():
+        raise BadRequestError("body is empty: send one item or {events: [...]}", code="empty_batch")
+    try:
+        value = json.loads(body.decode("utf-8"))
+    except (ValueError, RecursionError) as exc:  # invalid JSON or UTF-8, too deep
+        raise BadRequestError("body is not valid UTF-8 JSON", code="malformed_body") from exc
+    if not isinstance(value, dict):
+        raise BadRequestError(
+            "body must be one item or {events: [...]}, not a bare array or scalar",
+            code="malformed_body",
+        )
+    if "events" not in value:
+        return [value]
+    items = value["events"]
+    if set(value) != {"events"} or not isinstance(items, list):
+        raise BadRequestError("a batch is {events: [...]} and nothing else", code="malformed_body")
+    if not items:
+        raise BadRequestError("the batch has no events", code="empty_batch")
+    if len(items) > MAX_BATCH:
+        raise BadRequestError(f"a batch holds at most {MAX_BATCH} events", code="batch_too_large")
+    return items
+
+
+def to_parsed(item: CanonicalItem, status_map: Mapping[str, Status]) -> ParsedEvent:
+    """The adapter-level event of a valid item; ``carrier_code`` keeps the status as sent."""
+    occurred_at, tz_source, local = item.instant()
+    place = item.location.model_dump() if item.location else {}
+    return ParsedEvent(
+        tracking_number=item.number(),
+        status=map_status(status_map, item.status),
+        occurred_at=occurred_at,
+        tz_source=tz_source,
+        occurred_at_local=local,
+        carrier_code=item.status,
+        carrier_text=item.description or None,
+        location=Location(**place, lat=item.lat, lon=item.lon),
+        metadata=item.metadata_text(),
+    )
+
+
+def parse_item(raw: object, status_map: Mapping[str, Status]) -> ParsedEvent:
+    """Validate one raw item; pydantic's ValidationError (a ValueError) when invalid."""
+    return to_parsed(CanonicalItem.model_validate(raw), status_map)
+
+
+def parse_body(body: bytes, status_map: Mapping[str, Status]) -> ParseResult:
+    """The whole body as an adapter's ParseResult: good items, and why the others failed."""
+    try:
+        items = read_items(body)
+    except BadRequestError as exc:
+        raise ParseError(exc.message) from None
+    events: list[ParsedEvent] = []
+    failures: list[str] = []
+    for index, raw in enumerate(items):
+        try:
+            events.append(parse_item(raw, status_map))
+        except ValidationError as exc:
+            failures.append(f"item {index}: {describe(exc)}")
+    return ParseResult(events=events, failures=failures)
+
+
+def _route(
+    services: Services, tenant: str, headers: Mapping[str, tuple[str, ...]]
+) -> tuple[TenantConfig, Adapter]:
+    config = services.pipeline.tenants(tenant)
+    adapter = services.pipeline.adapters.get(CARRIER)
+    if config is None or adapter is None or not config.carrier_enabled(CARRIER):
+        raise NotFoundError("canonical submit is not enabled for this tenant", code="unknown_route")
+    types = {v.split(";")[0].strip().lower() for v in headers.get("content-type", ())}
+    if len(types) != 1 or not types <= set(adapter.content_types):
+        raise UnsupportedMediaTypeError(f"expected {' or '.join(adapter.content_types)}")
+    return config, adapter
 
 
 def submit(
     services: Services, tenant: str, headers: Mapping[str, tuple[str, ...]], body: bytes
 ) -> tuple[int, dict[str, Any]]:
-    """Store each canonical item on its own; per-item results."""
-    raise NotFoundError("canonical submit is not enabled", code="unknown_route")
+    """Store each canonical item on its own; per-item results in input order."""
+    config, adapter = _route(services, tenant, headers)
+    received_at = services.clock()
+    outcomes: list[CanonicalEvent | dict[str, str]] = []  # the event, or why it was rejected
+    for raw in read_items(body):
+        try:
+            parsed = parse_item(raw, adapter.status_map)
+            outcomes.append(
+                to_canonical(
+                    parsed,
+                    tenant=config.id,
+                    carrier=adapter.id,
+                    received_at=received_at,
+                    delivery_id=None,
+                )
+            )
+        except ValueError as exc:  # pydantic's ValidationError is one
+            outcomes.append({"code": "invalid_item", "message": describe(exc)})
+    events = [o for o in outcomes if isinstance(o, CanonicalEvent)]
+    fresh: set[str] = set()
+    if events:
+        recorded = services.store.record(
+            events,
+            delivery_key=f"{CARRIER}:sha256:{hashlib.sha256(body).hexdigest()}",
+            now=received_at,
+            retention_days=config.retention_days,
+        )
+        fresh = set(recorded.accepted)
+    results: list[dict[str, Any]] = []
+    for index, outcome in enumerate(outcomes):
+        if not isinstance(outcome, CanonicalEvent):
+            results.append({"index": index, "status": "rejected", "error": outcome})
+            continue
+        status = "accepted" if outcome.event_id in fresh else "duplicate"
+        fresh.discard(outcome.event_id)  # the same item twice in a batch: accepted once
+        results.append({"index": index, "status": status, "event_id": outcome.event_id})
+    totals = {key: sum(1 for r in results if r["status"] == s) for s, key in _TOTALS}
+    count = services.pipeline.count
+    count("EventsAccepted", totals["accepted"])
+    count("EventsDuplicate", totals["duplicates"])
+    count("SubmitItemsRejected", totals["rejected"])
+    count("UnmappedStatus", sum(1 for e in events if e.status is Status.UNKNOWN))
+    if not events:
+        error = {"code": "no_valid_items", "message": "every item was rejected"}
+        return 400, {"error": error, "results": results, **totals}
+    return 200, {"results": results, **totals}
+
+
+_TOTALS = (("accepted", "accepted"), ("duplicate", "duplicates"), ("rejected", "rejected"))

@@ -1,4 +1,8 @@
-"""``waybill adapters list|docs``: what is loaded, and ADAPTERS.md regenerated from it."""
+"""``waybill adapters list|new|docs``: what is loaded, a new adapter skeleton, generated docs.
+
+``docs`` writes ADAPTERS.md and the canonical submit JSON Schema; ``--check`` only
+says whether the committed copies are stale.
+"""
 
 from __future__ import annotations
 
@@ -13,36 +17,66 @@ DEFAULT_DOCS = Path("ADAPTERS.md")
 
 def register(subparsers: Any) -> None:
     """Add the ``adapters`` command group."""
+    from gateway.canonical_format import SCHEMA_PATH
+
     parser: argparse.ArgumentParser = subparsers.add_parser("adapters", help="carrier adapters")
     actions = parser.add_subparsers(dest="action", required=True)
     actions.add_parser("list", help="list loaded adapters and any that failed to load")
-    docs = actions.add_parser("docs", help="regenerate ADAPTERS.md from the adapters")
+    new = actions.add_parser("new", help="scaffold a new adapter, its fixtures and its test")
+    new.add_argument("name", help="adapter id and module name, e.g. acme_post")
+    new.add_argument("--root", type=Path, default=Path("."), help="repository root (default: .)")
+    docs = actions.add_parser("docs", help="regenerate ADAPTERS.md and the canonical schema")
     docs.add_argument("--output", type=Path, default=DEFAULT_DOCS)
-    docs.add_argument("--check", action="store_true", help="exit 1 if the file is stale")
+    docs.add_argument("--schema-output", type=Path, default=Path(SCHEMA_PATH))
+    docs.add_argument("--check", action="store_true", help="exit 2 if a file is stale")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    """List, or render (and optionally only check) ADAPTERS.md."""
-    from gateway.adapter_docs import render
+    """List, scaffold, or render (and optionally only check) the generated docs."""
     from gateway.discovery import load_adapters
 
     registry = load_adapters()
     if args.action == "list":
         for adapter in sorted(registry.adapters.values(), key=lambda a: a.id):
-            print(
-                f"{adapter.id:<20} {adapter.label:<28} {adapter.scheme.kind:<18} "
-                f"{adapter.confidence}"
-            )
+            scheme = adapter.scheme.kind if adapter.webhook else "not a webhook"
+            print(f"{adapter.id:<20} {adapter.label:<34} {scheme:<18} {adapter.confidence}")
         for origin, reason in sorted(registry.broken.items()):
             print(f"BROKEN {origin}: {reason}")
         return 1 if registry.broken else 0
-    text = render(registry)
+    if args.action == "new":
+        return _new(args, frozenset(registry.adapters))
+    from gateway.adapter_docs import render
+    from gateway.canonical_format import schema_text
+
+    outputs = {args.output: render(registry), args.schema_output: schema_text()}
     if args.check:
-        current = args.output.read_text() if args.output.exists() else ""
-        if current != text:
-            raise CliError(f"{args.output} is stale: run `waybill adapters docs`")
+        stale = [str(p) for p, text in outputs.items() if _read(p) != text]
+        if stale:
+            raise CliError(f"{', '.join(stale)} stale: run `waybill adapters docs`")
         return 0
-    args.output.write_text(text)
-    print(f"wrote {args.output}")
+    for path, text in outputs.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        print(f"wrote {path}")
     return 0
+
+
+def _new(args: argparse.Namespace, loaded: frozenset[str]) -> int:
+    from gateway.scaffold import ScaffoldError, scaffold
+
+    try:
+        written = scaffold(args.root, args.name, taken=loaded)
+    except ScaffoldError as exc:
+        raise CliError(str(exc)) from None
+    for path in written:
+        print(f"wrote {path}")
+    print(
+        f"next: fill in every TODO, put a real body in tests/fixtures/{args.name}/, then "
+        f"`pytest tests/adapters -k {args.name}` and `waybill adapters docs`"
+    )
+    return 0
+
+
+def _read(path: Path) -> str:
+    return path.read_text(encoding="utf-8") if path.exists() else ""

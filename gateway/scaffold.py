@@ -1,0 +1,87 @@
+"""``waybill adapters new NAME``: a carrier adapter skeleton, rendered from templates.
+
+Writes ``adapters/NAME.py`` (``ADAPTER``, a ``SignatureSpec`` to fill in, ``STATUS_MAP``,
+a ``parse`` raising ``ParseError("TODO: ...")``), the fixture trio
+``tests/fixtures/NAME/example{,.meta,.expected}.json`` and ``tests/adapters/test_NAME.py``,
+which fails until no ``TODO`` is left and the example parses to the expected events.
+Nothing is overwritten. jinja2 is imported here only (a CLI path, never the Lambda's).
+
+Example:
+    >>> check_name("acme_post")
+    >>> check_name("class")
+    Traceback (most recent call last):
+    gateway.scaffold.ScaffoldError: 'class' is a Python keyword
+"""
+
+from __future__ import annotations
+
+import keyword
+import re
+from pathlib import Path
+
+TEMPLATES = Path(__file__).resolve().parent / "templates" / "scaffold"
+TARGETS = {
+    "adapter.py.j2": "adapters/{name}.py",
+    "example.json.j2": "tests/fixtures/{name}/example.json",
+    "example.meta.json.j2": "tests/fixtures/{name}/example.meta.json",
+    "example.expected.json.j2": "tests/fixtures/{name}/example.expected.json",
+    "test_adapter.py.j2": "tests/adapters/test_{name}.py",
+}
+NAME_PATTERN = re.compile(r"[a-z][a-z0-9_]{0,62}")
+"""An adapter id: a module name, a carrier key in tenant files, a URL path segment."""
+
+
+class ScaffoldError(ValueError):
+    """The name is unusable or taken, or the root is not a Waybill checkout."""
+
+
+def check_name(name: str) -> None:
+    """Raise :class:`ScaffoldError` unless ``name`` can be an adapter id and module name."""
+    if not NAME_PATTERN.fullmatch(name):
+        raise ScaffoldError(
+            f"{name!r} is not a valid adapter name: lower-case letters, digits and _, "
+            "starting with a letter (at most 63 characters)"
+        )
+    if keyword.iskeyword(name) or keyword.issoftkeyword(name):
+        raise ScaffoldError(f"{name!r} is a Python keyword")
+
+
+def render(name: str) -> dict[str, str]:
+    """The text of each file to write, by path relative to the root."""
+    import jinja2
+
+    environment = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        autoescape=False,  # noqa: S701 - Python and JSON sources, not HTML
+        keep_trailing_newline=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    context = {"name": name, "label": name.replace("_", " ").title()}
+    return {
+        target.format(name=name): environment.get_template(template).render(context)
+        for template, target in TARGETS.items()
+    }
+
+
+def scaffold(root: Path, name: str, taken: frozenset[str] = frozenset()) -> list[Path]:
+    """Write the skeleton of adapter ``name`` under ``root``; the paths written.
+
+    ``taken`` holds ids already loaded (e.g. from entry points). Refuses invalid or
+    taken names and any existing target file; writes nothing in that case.
+    """
+    check_name(name)
+    if not (root / "adapters" / "__init__.py").is_file():
+        raise ScaffoldError(f"{root} is not a Waybill checkout (no adapters/__init__.py)")
+    if name in taken:
+        raise ScaffoldError(f"an adapter named {name!r} is already loaded")
+    files = {root / relative: text for relative, text in render(name).items()}
+    fixtures = root / "tests" / "fixtures" / name
+    existing = [str(p.relative_to(root)) for p in files if p.exists() and p.parent != fixtures]
+    if fixtures.exists():
+        existing.append(f"tests/fixtures/{name}/")
+    if existing:
+        raise ScaffoldError(f"{name!r} is taken: {', '.join(sorted(existing))} already exist")
+    for path, text in files.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    return list(files)
