@@ -175,6 +175,7 @@ def parse(delivery: Delivery) -> ParseResult:
         estimated_delivery=_day(text(event.get("scheduledDeliveryDate"))),
         signed_by=text(event.get("receivedBy")),
         metadata=metadata,
+        eta_only=kind == "u",
     )
     return ParseResult(events=[parsed])
 

@@ -65,6 +65,7 @@ class ParsedEvent:
     estimated_delivery: str | None = None
     signed_by: str | None = None
     metadata: Mapping[str, str] = field(default_factory=dict)
+    eta_only: bool = False  # only revises the ETA (UPS type U): never moves the status
 
 
 @dataclass(frozen=True)

@@ -103,8 +103,10 @@ def build_resolver(services: Services) -> APIGatewayRestResolver:
     @app.exception_handler(GatewayError)  # type: ignore[untyped-decorator]
     def gateway_error(error: GatewayError) -> Response[str]:
         headers = (
-            {"Retry-After": str(error.retry_after)} if isinstance(error, ThrottledError) else None
+            {"Retry-After": str(error.retry_after)} if isinstance(error, ThrottledError) else {}
         )
+        if challenge := getattr(error, "www_authenticate", None):
+            headers["WWW-Authenticate"] = challenge  # RFC 6749 §5.2: a 401 names the scheme
         count(f"Rejected_{error.code}")
         return Response(error.status, "application/json", error_body(error), headers)
 

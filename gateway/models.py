@@ -141,6 +141,7 @@ class CanonicalEvent(_ScanFacts):
     estimated_delivery: str | None = None
     received_at: UtcInstant
     delivery_id: str | None = None
+    eta_only: bool = Field(default=False, exclude=True)  # read by the store, never serialised
     metadata: Annotated[dict[str, str], AfterValidator(_bounded_metadata)] = Field(
         default_factory=dict
     )

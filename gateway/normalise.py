@@ -95,4 +95,5 @@ def to_canonical(
         received_at=received_at,
         delivery_id=delivery_id,
         metadata=dict(parsed.metadata),
+        eta_only=parsed.eta_only,
     )

@@ -162,15 +162,8 @@ class DynamoStore:
         now: datetime,
         expires_at: int,
     ) -> None:
+        """Add the fingerprints; move the status (or only the ETA) when the news is newer."""
         tenant, tracking_number, carrier = key
-        latest = max(fresh, key=CanonicalEvent.ordering_key)
-        values: dict[str, Any] = {
-            ":fps": {"BS": [fingerprint_prefix(e) for e in fresh]},
-            ":dlv": {"BS": ring},
-            ":now": {"S": instant_text(now)},
-            ":exp": {"N": str(expires_at)},
-        }
-        base = "ADD fps :fps SET dlv = :dlv, last_received_at = :now, expires_at = :exp"
         request = {
             "TableName": self.table,
             "Key": {
@@ -179,42 +172,57 @@ class DynamoStore:
             },
             "ReturnConsumedCapacity": "TOTAL",
         }
+        values: dict[str, Any] = {
+            ":fps": {"BS": [fingerprint_prefix(e) for e in fresh]},
+            ":dlv": {"BS": ring},
+            ":now": {"S": instant_text(now)},
+            ":exp": {"N": str(expires_at)},
+        }
+        base = "ADD fps :fps SET dlv = :dlv, last_received_at = :now, expires_at = :exp"
+        # Once a state exists, an ETA-only event (UPS type U) moves the ETA, never the status.
+        movers = [e for e in fresh if not (state and e.eta_only)]
+        revisions = [e for e in fresh if state and e.eta_only and e.estimated_delivery]
         current_key = state.get("latest_key", {}).get("S") if state else None
-        if current_key is None or latest.ordering_key() > current_key:
-            advance = dict(values)
-            advance.update(
-                {
-                    ":lk": {"S": latest.ordering_key()},
-                    ":st": {"S": latest.status.value},
-                    ":le": {"S": codec.last_event_doc(latest)},
-                }
-            )
-            sets = [", latest_key = :lk, #status = :st, le = :le"]
-            removes = []
-            for attr, value in (("detail", latest.detail), ("eta", latest.estimated_delivery)):
-                if value is not None:
-                    advance[f":{attr}"] = {"S": value}
-                    sets.append(f", {attr} = :{attr}")
-                elif attr == "detail":
-                    removes.append(attr)
-            expression = base + "".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
-            try:
-                response = self.client.update_item(
-                    **request,
-                    UpdateExpression=expression,
-                    ConditionExpression="attribute_not_exists(latest_key) OR latest_key < :lk",
-                    ExpressionAttributeNames={"#status": "status"},
-                    ExpressionAttributeValues=advance,
-                )
-                self.meter.add_write(response)
+        if revisions and not movers:
+            newest = max(revisions, key=CanonicalEvent.ordering_key)
+            eta = {
+                ":eta": {"S": str(newest.estimated_delivery)},
+                ":lk": {"S": newest.ordering_key()},
+            }
+            if self._conditional_update(
+                request, base + ", eta = :eta", values | eta, "latest_key < :lk"
+            ):
                 return
-            except ClientError as exc:
-                if exc.response.get("Error", {}).get("Code") != _CONDITION_FAILED:
-                    raise
+        latest = max(movers, key=CanonicalEvent.ordering_key) if movers else None
+        if latest is not None and (current_key is None or latest.ordering_key() > current_key):
+            expression, advance = _advance(base, values, latest)
+            condition = "attribute_not_exists(latest_key) OR latest_key < :lk"
+            if self._conditional_update(request, expression, advance, condition):
+                return
         response = self.client.update_item(
             **request, UpdateExpression=base, ExpressionAttributeValues=values
         )
         self.meter.add_write(response)
+
+    def _conditional_update(
+        self, request: dict[str, Any], expression: str, values: dict[str, Any], condition: str
+    ) -> bool:
+        """One guarded update; False when a newer event won the race (the condition failed)."""
+        if "#status" in expression:
+            request = request | {"ExpressionAttributeNames": {"#status": "status"}}
+        try:
+            response = self.client.update_item(
+                **request,
+                UpdateExpression=expression,
+                ConditionExpression=condition,
+                ExpressionAttributeValues=values,
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != _CONDITION_FAILED:
+                raise
+            return False
+        self.meter.add_write(response)
+        return True
 
     def _read_states(self, keys: list[ShipmentKey]) -> dict[ShipmentKey, dict[str, Any]]:
         found: dict[ShipmentKey, dict[str, Any]] = {}
@@ -289,6 +297,25 @@ class DynamoStore:
         ]
         last = response.get("LastEvaluatedKey")
         return events, (last["sk"]["S"] if last else None)
+
+
+def _advance(
+    base: str, values: dict[str, Any], latest: CanonicalEvent
+) -> tuple[str, dict[str, Any]]:
+    """The update expression and values that make ``latest`` the current state."""
+    advance = values | {
+        ":lk": {"S": latest.ordering_key()},
+        ":st": {"S": latest.status.value},
+        ":le": {"S": codec.last_event_doc(latest)},
+    }
+    sets = ", latest_key = :lk, #status = :st, le = :le"
+    if latest.detail is not None:
+        advance[":detail"] = {"S": latest.detail}
+        sets += ", detail = :detail"
+    if latest.estimated_delivery is not None:
+        advance[":eta"] = {"S": latest.estimated_delivery}
+        sets += ", eta = :eta"
+    return base + sets + ("" if latest.detail is not None else " REMOVE detail"), advance
 
 
 def _expired(item: dict[str, Any], now: datetime) -> bool:
