@@ -261,6 +261,7 @@ def test_failed_client_authentication_is_401(gw: Harness, headers: dict[str, str
     reply = fetch(gw, headers | FORM)
     assert reply.status == 401
     assert reply.body["error"]["code"] == "invalid_client"
+    assert reply.headers["WWW-Authenticate"] == 'Basic realm="waybill"'  # RFC 6749 5.2
     assert CLIENT_SECRET not in json.dumps(reply.body)
 
 

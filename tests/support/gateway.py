@@ -82,11 +82,10 @@ class Harness:
         self.last_request_id = event["requestContext"]["requestId"]
         response = self.handler(event, LocalContext.new())
         text = response.get("body") or ""
-        return Reply(
-            response["statusCode"],
-            response.get("headers") or {},
-            json.loads(text) if text else None,
-        )
+        headers = dict(response.get("headers") or {})
+        for name, values in (response.get("multiValueHeaders") or {}).items():
+            headers[name] = values[-1]
+        return Reply(response["statusCode"], headers, json.loads(text) if text else None)
 
 
 @contextmanager
