@@ -73,6 +73,7 @@ def render(registry: Registry) -> str:
         lstrip_blocks=True,
     )
     environment.filters["scheme"] = describe_scheme
+    environment.filters["code"] = lambda value: f"`{value}`"
     adapters = [registry.adapters[key] for key in sorted(registry.adapters)]
     return environment.get_template(TEMPLATE.name).render(
         adapters=adapters, broken=sorted(registry.broken.items())
