@@ -19,7 +19,7 @@ from typing import Any
 from gateway.adapter import Adapter, Delivery, ParsedEvent, ParseResult, map_status
 from gateway.errors import ParseError
 from gateway.models import Location, Status
-from gateway.payload import as_list, as_object, load_object, required_text, text
+from gateway.payload import as_list, as_object, country_code, load_object, required_text, text
 from gateway.signing.spec import SignatureSpec
 from gateway.timeparse import parse_instant
 
@@ -59,16 +59,6 @@ ISO3_TO_ISO2: dict[str, str] = {
 }  # fmt: skip
 
 
-def _country(point: dict[str, Any], metadata: dict[str, str]) -> str | None:
-    raw = text(point.get("country_region")) or text(point.get("country_iso3"))
-    if raw is None:
-        return None
-    code = ISO3_TO_ISO2.get(raw.upper())
-    if code is None:
-        metadata["country_raw"] = raw
-    return code
-
-
 def _coordinate(point: dict[str, Any]) -> tuple[float | None, float | None]:
     spot = point.get("coordinate")
     if isinstance(spot, dict):
@@ -95,7 +85,7 @@ def _event(raw: object, tracking: dict[str, Any], tracking_number: str) -> Parse
     stamp = text(point.get("checkpoint_time"))
     if stamp is None:
         raise ParseError("checkpoint has no checkpoint_time")
-    occurred_at, tz_source, local = parse_instant(stamp)
+    occurred_at, tz_source, local = parse_instant(stamp, "checkpoint_time", where="checkpoint")
     tag, subtag = text(point.get("tag")), text(point.get("subtag"))
     status, detail = map_status(STATUS_MAP, tag), None
     if tag and subtag and subtag.lower().startswith(tag.lower() + "_"):
@@ -107,7 +97,11 @@ def _event(raw: object, tracking: dict[str, Any], tracking_number: str) -> Parse
         city=text(point.get("city")),
         region=text(point.get("state")),
         postal_code=text(point.get("postal_code")) or text(point.get("zip")),
-        country=_country(point, metadata),
+        country=country_code(
+            text(point.get("country_region")) or text(point.get("country_iso3")),
+            metadata,
+            table=ISO3_TO_ISO2,
+        ),
         lat=lat,
         lon=lon,
     )

@@ -18,8 +18,8 @@ from typing import Any
 
 from gateway.adapter import Adapter, Delivery, ParsedEvent, ParseResult, map_status
 from gateway.errors import ParseError
-from gateway.models import Location, Status
-from gateway.payload import as_list, as_object, load_object, required_text, text
+from gateway.models import Status
+from gateway.payload import address, as_list, as_object, load_object, required_text, text
 from gateway.signing.spec import SignatureSpec
 from gateway.timeparse import parse_instant
 
@@ -48,20 +48,6 @@ REFINEMENTS: dict[tuple[str, str], tuple[Status, str | None]] = {
 DETAILS_BY_STATUS: dict[str, str] = {"return_to_sender": "returned_to_sender"}
 
 
-def _location(raw: object, metadata: dict[str, str]) -> Location:
-    place = raw if isinstance(raw, dict) else {}
-    country = text(place.get("country"))
-    if country and not (len(country) == 2 and country.isascii() and country.isalpha()):
-        metadata["country_raw"] = country
-        country = None
-    return Location(
-        city=text(place.get("city")),
-        region=text(place.get("state")),
-        postal_code=text(place.get("zip")),
-        country=country.upper() if country else None,
-    )
-
-
 def _event(raw: object, tracker: dict[str, Any], tracking_number: str) -> ParsedEvent:
     item = as_object(raw, "tracking detail")
     status = (text(item.get("status")) or "").lower()
@@ -69,7 +55,7 @@ def _event(raw: object, tracker: dict[str, Any], tracking_number: str) -> Parsed
     stamp = text(item.get("datetime"))
     if stamp is None:
         raise ParseError("tracking detail has no datetime")
-    occurred_at, tz_source, local = parse_instant(stamp)
+    occurred_at, tz_source, local = parse_instant(stamp, "datetime", where="tracking detail")
     canonical = map_status(STATUS_MAP, status)
     canonical, refined = REFINEMENTS.get((status, detail), (canonical, None))
     raw = {"upstream_carrier": tracker.get("carrier"), "source": item.get("source")}
@@ -84,7 +70,7 @@ def _event(raw: object, tracker: dict[str, Any], tracking_number: str) -> Parsed
         carrier_code="/".join(p for p in (status, detail) if p) or None,
         carrier_text=text(item.get("message")) or text(item.get("description")),
         detail=refined or DETAILS_BY_STATUS.get(status),
-        location=_location(item.get("tracking_location"), metadata),
+        location=address(item.get("tracking_location"), metadata),
         estimated_delivery=text(item.get("est_delivery_date"))
         or text(tracker.get("est_delivery_date")),
         signed_by=text(tracker.get("signed_by")) if canonical is Status.DELIVERED else None,

@@ -14,13 +14,12 @@ value) and the others are still returned.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from gateway.adapter import Adapter, Delivery, ParsedEvent, ParseResult, map_status
 from gateway.errors import ParseError
-from gateway.models import Location, Status, TzSource
-from gateway.payload import as_list, as_object, load_object, required_text, text
+from gateway.models import Status
+from gateway.payload import address, as_list, as_object, collect, load_object, required_text, text
 from gateway.signing.spec import SignatureSpec
 from gateway.timeparse import parse_instant
 
@@ -37,28 +36,6 @@ STATUS_MAP: dict[str, Status] = {
     "hl": Status.AVAILABLE_FOR_PICKUP,
     "rs": Status.RETURNED,
 }  # fmt: skip
-
-
-def _instant(stamp: str | None, what: str) -> tuple[datetime, TzSource, str | None]:
-    """``parse_instant`` whose message names ``what``, never the value."""
-    try:
-        return parse_instant(stamp or "")
-    except (ParseError, ValueError):
-        raise ParseError(f"{what} has no readable date") from None
-
-
-def _location(raw: object, metadata: dict[str, str]) -> Location:
-    place = raw if isinstance(raw, dict) else {}
-    country = text(place.get("countryCode"))
-    if country and not (len(country) == 2 and country.isascii() and country.isalpha()):
-        metadata["country_raw"] = country
-        country = None
-    return Location(
-        city=text(place.get("city")),
-        region=text(place.get("stateOrProvinceCode")),
-        postal_code=text(place.get("postalCode")),
-        country=country.upper() if country else None,
-    )
 
 
 def _eta(result: dict[str, Any]) -> str | None:
@@ -79,7 +56,7 @@ def _eta(result: dict[str, Any]) -> str | None:
 def _scan(raw: object, result: dict[str, Any], number: str, what: str) -> ParsedEvent:
     """One scan of a trackResult whose tracking number is ``number``."""
     scan = as_object(raw, what)
-    occurred_at, tz_source, local = _instant(text(scan.get("date")), what)
+    occurred_at, tz_source, local = parse_instant(text(scan.get("date")), "date", where=what)
     derived, kind = text(scan.get("derivedStatusCode")), text(scan.get("eventType"))
     status = map_status(STATUS_MAP, derived)
     if status is Status.UNKNOWN:
@@ -102,7 +79,13 @@ def _scan(raw: object, result: dict[str, Any], number: str, what: str) -> Parsed
         occurred_at_local=local,
         carrier_code=kind or derived,
         carrier_text=text(scan.get("eventDescription")) or text(scan.get("derivedStatus")),
-        location=_location(scan.get("scanLocation"), metadata),
+        location=address(
+            scan.get("scanLocation"),
+            metadata,
+            region="stateOrProvinceCode",
+            postal="postalCode",
+            country="countryCode",
+        ),
         estimated_delivery=_eta(result),
         signed_by=signer if status is Status.DELIVERED else None,
         metadata=metadata,
@@ -131,13 +114,9 @@ def parse(delivery: Delivery) -> ParseResult:
     for i, group in enumerate(complete):
         where = f"completeTrackResults[{i}]"
         results = as_list(as_object(group, where).get("trackResults"), f"{where}.trackResults")
-        for j, item in enumerate(results):
-            try:
-                events.extend(_track_result(item, f"{where}.trackResults[{j}]"))
-            except ParseError as exc:
-                failures.append(str(exc))
-            except ValueError:  # a model check: its message may quote values, so not kept
-                failures.append(f"{where}.trackResults[{j}] has an invalid field")
+        read, failed = collect(results, _track_result, where + ".trackResults[{}]")
+        events += read
+        failures += failed
     return ParseResult(events=events, failures=failures)
 
 

@@ -22,7 +22,7 @@ from typing import Any
 from gateway.adapter import Adapter, Delivery, ParsedEvent, ParseResult, map_status
 from gateway.errors import ParseError
 from gateway.models import Location, Status, TzSource
-from gateway.payload import as_list, as_object, load_object, required_text, text
+from gateway.payload import address, as_list, as_object, collect, load_object, required_text, text
 from gateway.signing.spec import SignatureSpec
 from gateway.timeparse import parse_instant
 
@@ -51,14 +51,6 @@ SUB_STATUS: dict[str, tuple[Status, str | None]] = {
 }
 
 
-def _instant(stamp: str | None, what: str) -> tuple[datetime, TzSource, str | None]:
-    """``parse_instant`` whose message names ``what``, never the value."""
-    try:
-        return parse_instant(stamp or "")
-    except (ParseError, ValueError):
-        raise ParseError(f"{what} has no readable time") from None
-
-
 def _status(sub_status: str | None) -> tuple[Status, str | None]:
     refined = SUB_STATUS.get((sub_status or "").lower())
     main = (sub_status or "").split("_", 1)[0]
@@ -77,19 +69,7 @@ def _coordinates(place: dict[str, Any]) -> tuple[float | None, float | None]:
 
 def _location(raw: object, metadata: dict[str, str]) -> Location:
     place = raw if isinstance(raw, dict) else {}
-    country = text(place.get("country"))
-    if country and not (len(country) == 2 and country.isascii() and country.isalpha()):
-        metadata["country_raw"] = country
-        country = None
-    lat, lon = _coordinates(place)
-    return Location(
-        city=text(place.get("city")),
-        region=text(place.get("state")),
-        postal_code=text(place.get("postal_code")),
-        country=country.upper() if country else None,
-        lat=lat,
-        lon=lon,
-    )
+    return address(place, metadata, postal="postal_code", coordinates=_coordinates(place))
 
 
 def _eta(info: dict[str, Any]) -> str | None:
@@ -104,10 +84,10 @@ def _eta(info: dict[str, Any]) -> str | None:
 def _when(item: dict[str, Any], what: str) -> tuple[datetime, TzSource, str | None]:
     """The instant from ``time_utc`` (else ``time_iso``); ``time_iso`` kept as given."""
     utc, iso = text(item.get("time_utc")), text(item.get("time_iso"))
-    occurred_at, tz_source, _ = _instant(utc or iso, what)
+    occurred_at, tz_source, _ = parse_instant(utc or iso, "time", where=what)
     if utc and iso:
         try:
-            _instant(iso, what)
+            parse_instant(iso)
         except ParseError:
             iso = None  # an unreadable local time is dropped: the instant is known anyway
     if utc and tz_source is TzSource.ASSUMED_UTC:  # a naive ``time_utc`` is UTC by definition
@@ -173,15 +153,7 @@ def parse(delivery: Delivery) -> ParseResult:
     data = payload.get("data")
     if not isinstance(data, list):
         return ParseResult(events=_shipment(data, "data"))
-    events: list[ParsedEvent] = []
-    failures: list[str] = []
-    for i, item in enumerate(data):
-        try:
-            events.extend(_shipment(item, f"data[{i}]"))
-        except ParseError as exc:
-            failures.append(str(exc))
-        except ValueError:  # a model check: its message may quote values, so not kept
-            failures.append(f"data[{i}] has an invalid field")
+    events, failures = collect(data, _shipment, "data[{}]")
     return ParseResult(events=events, failures=failures)
 
 

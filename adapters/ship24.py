@@ -14,13 +14,11 @@ others are returned.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from gateway.adapter import Adapter, Delivery, ParsedEvent, ParseResult, map_status
-from gateway.errors import ParseError
-from gateway.models import Status, TzSource
-from gateway.payload import as_list, as_object, load_object, required_text, text
+from gateway.models import Status
+from gateway.payload import as_list, as_object, collect, load_object, required_text, text
 from gateway.signing.spec import SignatureSpec
 from gateway.timeparse import parse_instant
 
@@ -43,17 +41,10 @@ STATUS_CODES: dict[str, Status] = {
 }
 
 
-def _instant(stamp: str | None, what: str) -> tuple[datetime, TzSource, str | None]:
-    """``parse_instant`` whose message names ``what``, never the value."""
-    try:
-        return parse_instant(stamp or "")
-    except (ParseError, ValueError):
-        raise ParseError(f"{what} has no readable occurrenceDatetime") from None
-
-
 def _event(raw: object, tracking: dict[str, Any], number: str, what: str) -> ParsedEvent:
     item = as_object(raw, what)
-    occurred_at, tz_source, local = _instant(text(item.get("occurrenceDatetime")), what)
+    stamp = text(item.get("occurrenceDatetime"))
+    occurred_at, tz_source, local = parse_instant(stamp, "occurrenceDatetime", where=what)
     milestone, code = text(item.get("statusMilestone")), text(item.get("statusCode"))
     status = STATUS_CODES.get((code or "").lower()) or map_status(STATUS_MAP, milestone)
     raw_meta = {
@@ -94,15 +85,7 @@ def parse(delivery: Delivery) -> ParseResult:
     """Every event of every tracking; unreadable trackings become failures."""
     body = load_object(delivery.body)
     trackings = as_list(body.get("trackings"), "trackings", required=True)
-    events: list[ParsedEvent] = []
-    failures: list[str] = []
-    for i, item in enumerate(trackings):
-        try:
-            events.extend(_tracking(item, f"trackings[{i}]"))
-        except ParseError as exc:
-            failures.append(str(exc))
-        except ValueError:  # a model check: its message may quote values, so not kept
-            failures.append(f"trackings[{i}] has an invalid field")
+    events, failures = collect(trackings, _tracking, "trackings[{}]")
     return ParseResult(events=events, failures=failures)
 
 

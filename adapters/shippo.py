@@ -34,8 +34,8 @@ from gateway.adapter import (
     spec_request,
 )
 from gateway.errors import ParseError
-from gateway.models import Location, Status
-from gateway.payload import as_list, as_object, load_object, required_text, text
+from gateway.models import Status
+from gateway.payload import address, as_list, as_object, collect, load_object, required_text, text
 from gateway.signing.spec import SignatureSpec, sign_spec, verify_spec
 from gateway.timeparse import parse_instant
 
@@ -90,26 +90,14 @@ def sign_hmac(body: bytes, secret: str, now: float) -> dict[str, str]:
     return sign_spec(HMAC_SCHEME, body, secret, now)
 
 
-def _location(raw: object, metadata: dict[str, str]) -> Location:
-    place = raw if isinstance(raw, dict) else {}
-    country = text(place.get("country"))
-    if country and not (len(country) == 2 and country.isascii() and country.isalpha()):
-        metadata["country_raw"] = country
-        country = None
-    return Location(
-        city=text(place.get("city")),
-        region=text(place.get("state")),
-        postal_code=text(place.get("zip")),
-        country=country.upper() if country else None,
-    )
-
-
-def _event(raw: object, track: dict[str, Any], tracking_number: str, test: bool) -> ParsedEvent:
-    item = as_object(raw, "tracking status")
+def _event(
+    raw: object, track: dict[str, Any], tracking_number: str, test: bool, what: str
+) -> ParsedEvent:
+    item = as_object(raw, what)
     stamp = text(item.get("status_date"))
     if stamp is None:
-        raise ParseError("tracking status has no status_date")
-    occurred_at, tz_source, local = parse_instant(stamp)
+        raise ParseError(f"{what} has no status_date")
+    occurred_at, tz_source, local = parse_instant(stamp, "status_date", where=what)
     native = text(item.get("status")) or "UNKNOWN"
     found = item.get("substatus")
     substatus: dict[str, Any] = found if isinstance(found, dict) else {}
@@ -127,7 +115,7 @@ def _event(raw: object, track: dict[str, Any], tracking_number: str, test: bool)
         occurred_at_local=local,
         carrier_code="/".join(p for p in (native, code) if p),
         carrier_text=text(item.get("status_details")) or text(substatus.get("text")),
-        location=_location(item.get("location"), metadata),
+        location=address(item.get("location"), metadata),
         estimated_delivery=text(track.get("eta")),
         metadata=metadata,
     )
@@ -148,13 +136,11 @@ def parse(delivery: Delivery) -> ParseResult:
     if not history and isinstance(latest, dict) and text(latest.get("status_date")):
         history = [latest]  # a new Track may carry its status before any history
     test = payload.get("test") is True
-    events: list[ParsedEvent] = []
-    failures: list[str] = []
-    for index, item in enumerate(history):
-        try:
-            events.append(_event(item, track, tracking_number, test))
-        except ParseError as exc:
-            failures.append(f"tracking_history[{index}]: {exc}")
+
+    def read(item: object, where: str) -> list[ParsedEvent]:
+        return [_event(item, track, tracking_number, test, f"{where}: tracking status")]
+
+    events, failures = collect(history, read, "tracking_history[{}]")
     return ParseResult(events=events, failures=failures)
 
 

@@ -54,7 +54,7 @@ def _event(raw: object, tracking_number: str, upstream: str | None) -> ParsedEve
     stamp = text(item.get("occurred_at"))
     if status is None or stamp is None:
         raise ParseError("event needs a status and occurred_at")
-    occurred_at, tz_source, local = parse_instant(stamp)
+    occurred_at, tz_source, local = parse_instant(stamp, "occurred_at", where="event")
     if tz_source not in (TzSource.CARRIER_OFFSET, TzSource.CARRIER_UTC):
         raise ParseError("occurred_at must carry an offset or Z")
     return ParsedEvent(

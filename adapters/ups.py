@@ -28,7 +28,7 @@ from gateway.adapter import Adapter, Delivery, ParsedEvent, ParseResult, Secrets
 from gateway.errors import ParseError
 from gateway.models import Location, Status, TzSource
 from gateway.oauth import issue_token, verify_bearer
-from gateway.payload import as_object, load_object, required_text, text
+from gateway.payload import address, as_object, load_object, required_text, text
 from gateway.signing.spec import SignatureSpec, verify_spec
 
 ADAPTER_ID = "ups"
@@ -131,16 +131,7 @@ def _when(event: dict[str, Any]) -> tuple[datetime, TzSource, str | None]:
 
 def _location(raw: object, metadata: dict[str, str]) -> Location:
     place = as_object(raw or {}, "activityLocation")
-    country = text(place.get("country"))
-    if country and not (len(country) == 2 and country.isascii() and country.isalpha()):
-        metadata["country_raw"] = country
-        country = None
-    return Location(
-        city=text(place.get("city")),
-        region=text(place.get("stateProvince")),
-        postal_code=text(place.get("postalCode")),
-        country=country.upper() if country else None,
-    )
+    return address(place, metadata, region="stateProvince", postal="postalCode")
 
 
 def parse(delivery: Delivery) -> ParseResult:

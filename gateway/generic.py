@@ -43,7 +43,7 @@ from pydantic import (
 from gateway.adapter import Adapter, Delivery, ParsedEvent, ParseResult, map_status
 from gateway.errors import ParseError
 from gateway.models import Location, Status, TzSource
-from gateway.payload import as_list, as_object, load_object, text
+from gateway.payload import as_list, as_object, collect, country_code, load_object, text
 from gateway.signing.hmacs import Algorithm, Encoding, SecretForm
 from gateway.signing.spec import Kind, SignatureSpec
 from gateway.timeparse import from_unix, parse_instant
@@ -155,26 +155,27 @@ def _scalar(value: object) -> str | None:
     return text(value)
 
 
-def _instant(value: object, path: str) -> tuple[datetime, TzSource, str | None]:
+def _instant(value: object, path: str, what: str) -> tuple[datetime, TzSource, str | None]:
     if isinstance(value, str) and value.strip():
-        return parse_instant(value)
+        return parse_instant(value, path, where=what)
     if isinstance(value, int | float) and not isinstance(value, bool):
         if not 0 <= value < _MAX_UNIX_SECONDS:
-            raise ParseError(f"event {path} is not unix seconds")
+            raise ParseError(f"{what} {path} is not unix seconds")
         return from_unix(value), TzSource.CARRIER_UTC, None
-    raise ParseError(f"event has no {path}")
+    raise ParseError(f"{what} has no {path}")
 
 
-def _coordinate(value: object, limit: int, path: str | None) -> float | None:
+def _coordinate(value: object, limit: int, path: str | None, what: str) -> float | None:
     if not isinstance(value, int | float) or isinstance(value, bool):
         return None
     if abs(value) > limit:
-        raise ParseError(f"event {path} is out of range")
+        raise ParseError(f"{what} {path} is out of range")
     return float(value)
 
 
-def _event(fields: FieldMap, raw: object, body: dict[str, Any]) -> ParsedEvent:
-    item = as_object(raw, "event")
+def _event(fields: FieldMap, raw: object, body: dict[str, Any], what: str) -> ParsedEvent:
+    """One event; messages start with ``what`` ("event 2: event")."""
+    item = as_object(raw, what)
 
     def get(name: str) -> Any:
         path = getattr(fields, name)
@@ -182,20 +183,17 @@ def _event(fields: FieldMap, raw: object, body: dict[str, Any]) -> ParsedEvent:
 
     number = _scalar(get("tracking_number"))
     if number is None:
-        raise ParseError(f"event has no {fields.tracking_number}")
-    occurred_at, tz_source, local = _instant(get("occurred_at"), fields.occurred_at)
+        raise ParseError(f"{what} has no {fields.tracking_number}")
+    occurred_at, tz_source, local = _instant(get("occurred_at"), fields.occurred_at, what)
     native = _scalar(get("status"))
     metadata: dict[str, str] = {}
-    country = _scalar(get("country"))
-    if country and not (len(country) == 2 and country.isascii() and country.isalpha()):
-        metadata["country_raw"], country = country, None
     location = Location(
         city=_scalar(get("city")),
         region=_scalar(get("region")),
         postal_code=_scalar(get("postal_code")),
-        country=country.upper() if country else None,
-        lat=_coordinate(get("lat"), 90, fields.lat),
-        lon=_coordinate(get("lon"), 180, fields.lon),
+        country=country_code(_scalar(get("country")), metadata),
+        lat=_coordinate(get("lat"), 90, fields.lat, what),
+        lon=_coordinate(get("lon"), 180, fields.lon, what),
     )
     return ParsedEvent(
         tracking_number=number,
@@ -218,13 +216,11 @@ def parse_with(fields: FieldMap, delivery: Delivery) -> ParseResult:
     if fields.events:
         items = as_list(lookup(body, fields.events), fields.events, required=True)
     delivery_id = _scalar(lookup(body, fields.delivery_id)) if fields.delivery_id else None
-    events: list[ParsedEvent] = []
-    failures: list[str] = []
-    for index, item in enumerate(items):
-        try:
-            events.append(_event(fields, item, body))
-        except ParseError as exc:
-            failures.append(f"event {index}: {exc}")
+
+    def read(item: object, where: str) -> list[ParsedEvent]:
+        return [_event(fields, item, body, f"{where}: event")]
+
+    events, failures = collect(items, read, "event {}")
     return ParseResult(events=events, delivery_id=delivery_id, failures=failures)
 
 

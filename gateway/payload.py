@@ -1,7 +1,9 @@
 """Reading JSON webhook bodies: the checks every adapter's ``parse`` starts with.
 
 Pure helpers; each failure is a :class:`~gateway.errors.ParseError` whose message
-names the field, never the body or a value from it.
+names the field, never the body or a value from it. Besides the readers: the
+country rule (:func:`country_code`), the ``{city, state, zip, country}`` address
+(:func:`address`) and the per-item loop of a batch (:func:`collect`).
 
 Example:
     >>> body = load_object(b'{"data": {"tracking_number": " 1Z99 ", "events": null}}')
@@ -13,10 +15,14 @@ Example:
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, TypeVar
 
 from gateway.errors import ParseError
+from gateway.models import Location
+
+Item = TypeVar("Item")
+Found = TypeVar("Found")
 
 
 def load_object(body: bytes) -> dict[str, Any]:
@@ -94,3 +100,89 @@ def as_list(value: object, what: str, *, required: bool = False) -> list[Any]:
     if not isinstance(value, list):
         raise ParseError(f"{what} is not a list")
     return value
+
+
+def country_code(
+    value: object, metadata: dict[str, str], *, table: Mapping[str, str] | None = None
+) -> str | None:
+    """An ISO alpha-2 country (upper-cased) from ``text(value)``, else ``None``.
+
+    A value that is not one is kept as ``metadata["country_raw"]`` (carriers send
+    names too). With ``table`` (upper-case spelling → alpha-2, e.g. AfterShip's
+    alpha-3), only its keys are accepted.
+
+    >>> metadata = {}
+    >>> country_code(" us ", metadata), country_code("Deutschland", metadata), metadata
+    ('US', None, {'country_raw': 'Deutschland'})
+    >>> country_code("deu", {}, table={"DEU": "DE"}), country_code(None, {})
+    ('DE', None)
+    """
+    raw = text(value)
+    if raw is None:
+        return None
+    if table is not None:
+        code = table.get(raw.upper())
+    else:
+        code = raw.upper() if len(raw) == 2 and raw.isascii() and raw.isalpha() else None
+    if code is None:
+        metadata["country_raw"] = raw
+    return code
+
+
+def address(
+    raw: object,
+    metadata: dict[str, str],
+    *,
+    region: str = "state",
+    postal: str = "zip",
+    country: str = "country",
+    coordinates: tuple[float | None, float | None] = (None, None),
+) -> Location:
+    """A ``{city, <region>, <postal>, <country>}`` object as a Location; not an object: empty.
+
+    The country follows :func:`country_code`; ``coordinates`` are ``(lat, lon)``,
+    already checked by the caller.
+
+    >>> address({"city": "Memphis", "state": "TN", "zip": "38118", "country": "us"}, {})
+    Location(city='Memphis', region='TN', postal_code='38118', country='US', lat=None, lon=None)
+    >>> address(None, {}).is_empty()
+    True
+    """
+    place = raw if isinstance(raw, dict) else {}
+    lat, lon = coordinates
+    return Location(
+        city=text(place.get("city")),
+        region=text(place.get(region)),
+        postal_code=text(place.get(postal)),
+        country=country_code(place.get(country), metadata),
+        lat=lat,
+        lon=lon,
+    )
+
+
+def collect(
+    items: Iterable[Item], read: Callable[[Item, str], Iterable[Found]], where: str
+) -> tuple[list[Found], list[str]]:
+    """Read each item of a batch on its own: ``(everything read, failures)``.
+
+    ``read(item, label)`` gets the item's label, ``where`` with ``{}`` standing for
+    its position. A :class:`ParseError` becomes a failure with its own message (it
+    names fields, never values); a ``ValueError`` (a model check, whose
+    message may quote values) becomes "<label> has an invalid field".
+
+    >>> def read(item, label):
+    ...     return [int(item)] if item else as_list(None, label, required=True)
+    >>> collect(["1", "", "x"], read, "trackings[{}]")
+    ([1], ['trackings[1] is not a list', 'trackings[2] has an invalid field'])
+    """
+    found: list[Found] = []
+    failures: list[str] = []
+    for index, item in enumerate(items):
+        label = where.replace("{}", str(index))
+        try:
+            found.extend(read(item, label))
+        except ParseError as exc:
+            failures.append(str(exc))
+        except ValueError:
+            failures.append(f"{label} has an invalid field")
+    return found, failures

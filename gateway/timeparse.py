@@ -18,28 +18,41 @@ from gateway.models import TzSource
 _DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
-def parse_instant(text: str) -> tuple[datetime, TzSource, str | None]:
+def parse_instant(
+    text: str | None, what: str = "timestamp", *, where: str | None = None
+) -> tuple[datetime, TzSource, str | None]:
     """Parse an ISO-8601 carrier time.
 
     Returns ``(utc_instant, tz_source, local_wall_time)``: an offset gives
     ``carrier_offset`` and keeps the wall time; ``Z`` gives ``carrier_utc``; a
     naïve value is kept as local wall time and *assumed* UTC; a bare date is
     ``date_only`` at midnight UTC.
+
+    A missing, blank or unreadable value raises :class:`ParseError` naming the field
+    (``what``) and, when given, ``where`` it sits, never the value:
+
+    >>> parse_instant("2024-13-45")
+    Traceback (most recent call last):
+    gateway.errors.ParseError: unreadable timestamp
+    >>> parse_instant(None, "date", where="scanEvents[0]")
+    Traceback (most recent call last):
+    gateway.errors.ParseError: scanEvents[0] has no readable date
     """
-    value = text.strip()
-    if _DATE_ONLY.match(value):
-        day = datetime.fromisoformat(value).replace(tzinfo=UTC)
-        return day, TzSource.DATE_ONLY, value
+    value = (text or "").strip()
     try:
+        if _DATE_ONLY.match(value):
+            day = datetime.fromisoformat(value).replace(tzinfo=UTC)
+            return day, TzSource.DATE_ONLY, value
         parsed = datetime.fromisoformat(value)
-    except ValueError as exc:
-        raise ParseError(f"unreadable timestamp {value[:40]!r}") from exc
-    if parsed.tzinfo is None:
-        return parsed.replace(tzinfo=UTC), TzSource.ASSUMED_UTC, value
+        if parsed.tzinfo is None:
+            return parsed.replace(tzinfo=UTC), TzSource.ASSUMED_UTC, value
+        instant = parsed.astimezone(UTC)  # an extreme offset can overflow the calendar
+    except (ValueError, OverflowError):  # its message quotes the value: not chained
+        message = f"{where} has no readable {what}" if where else f"unreadable {what}"
+        raise ParseError(message) from None
     if parsed.utcoffset() == UTC.utcoffset(None) and value.upper().endswith(("Z", "+00:00")):
-        return parsed.astimezone(UTC), TzSource.CARRIER_UTC, None
-    wall = parsed.replace(tzinfo=None).isoformat()
-    return parsed.astimezone(UTC), TzSource.CARRIER_OFFSET, wall
+        return instant, TzSource.CARRIER_UTC, None
+    return instant, TzSource.CARRIER_OFFSET, parsed.replace(tzinfo=None).isoformat()
 
 
 def from_unix(seconds: float) -> datetime:

@@ -10,7 +10,17 @@ import pytest
 
 from gateway import payload
 from gateway.errors import ParseError
-from gateway.payload import as_list, as_object, load_object, required_text, text
+from gateway.models import Location
+from gateway.payload import (
+    address,
+    as_list,
+    as_object,
+    collect,
+    country_code,
+    load_object,
+    required_text,
+    text,
+)
 
 SECRETISH = "tn-1Z999AA10123456784"
 
@@ -170,3 +180,138 @@ def test_required_text_refuses_a_missing_or_blank_value(container: dict[str, obj
 def test_required_text_refuses_a_non_string_without_echoing_it() -> None:
     message = refusal(required_text, {"tracking_number": [SECRETISH]}, "tracking_number", "data")
     assert message == "data has no tracking_number"
+
+
+# --- country_code ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("value", "code"), [("US", "US"), (" gb ", "GB"), ("De", "DE")])
+def test_country_code_accepts_alpha2_in_any_case(value: str, code: str) -> None:
+    metadata: dict[str, str] = {}
+    assert country_code(value, metadata) == code
+    assert metadata == {}
+
+
+@pytest.mark.parametrize(
+    ("value", "raw"),
+    [("USA", "USA"), ("United States ", "United States"), ("U1", "U1"), ("ÜS", "ÜS")],
+)
+def test_country_code_keeps_anything_else_as_country_raw(value: str, raw: str) -> None:
+    metadata = {"slug": "ups"}
+    assert country_code(value, metadata) is None
+    assert metadata == {"slug": "ups", "country_raw": raw}
+
+
+@pytest.mark.parametrize("value", [None, "", "   ", 44, ["US"]])
+def test_country_code_of_nothing_is_none_and_keeps_nothing(value: object) -> None:
+    metadata: dict[str, str] = {}
+    assert country_code(value, metadata) is None
+    assert metadata == {}
+
+
+def test_country_code_with_a_table_accepts_only_its_keys() -> None:
+    table = {"USA": "US", "DEU": "DE"}
+    metadata: dict[str, str] = {}
+    assert country_code("usa", metadata, table=table) == "US"
+    assert metadata == {}
+    assert country_code("US", metadata, table=table) is None  # alpha-2 is not in the table
+    assert metadata == {"country_raw": "US"}
+
+
+# --- address -----------------------------------------------------------------------
+
+
+def test_address_reads_the_default_shape() -> None:
+    metadata: dict[str, str] = {}
+    place = {"city": " Memphis ", "state": "TN", "zip": "38118", "country": "us"}
+    assert address(place, metadata) == Location(
+        city="Memphis", region="TN", postal_code="38118", country="US"
+    )
+    assert metadata == {}
+
+
+def test_address_reads_other_keys_and_coordinates() -> None:
+    metadata: dict[str, str] = {}
+    place = {"city": "Köln", "stateOrProvinceCode": "NW", "postalCode": "50667", "cc": "DE"}
+    found = address(
+        place,
+        metadata,
+        region="stateOrProvinceCode",
+        postal="postalCode",
+        country="cc",
+        coordinates=(50.9, 6.9),
+    )
+    assert found == Location(
+        city="Köln", region="NW", postal_code="50667", country="DE", lat=50.9, lon=6.9
+    )
+
+
+def test_address_keeps_a_country_name_as_country_raw() -> None:
+    metadata = {"source": "USPS"}
+    found = address({"city": "Reno", "country": "United States"}, metadata)
+    assert found == Location(city="Reno")
+    assert metadata == {"source": "USPS", "country_raw": "United States"}
+
+
+@pytest.mark.parametrize("raw", [None, [], "Memphis, TN", 7])
+def test_address_of_something_not_an_object_is_empty(raw: object) -> None:
+    metadata: dict[str, str] = {}
+    assert address(raw, metadata).is_empty()
+    assert metadata == {}
+
+
+# --- collect -----------------------------------------------------------------------
+
+
+def read_pair(item: object, where: str) -> list[tuple[str, int]]:
+    """Two results per item, labelled; refuses like an adapter's reader."""
+    if item == "model":
+        Location(country="xx")  # a pydantic ValidationError quoting the value
+    number = as_object(item, where)["n"]
+    return [(where, number), (where, number + 1)]
+
+
+def test_collect_reads_every_item_with_its_label() -> None:
+    found, failures = collect([{"n": 1}, {"n": 5}], read_pair, "trackings[{}]")
+    assert found == [
+        ("trackings[0]", 1),
+        ("trackings[0]", 2),
+        ("trackings[1]", 5),
+        ("trackings[1]", 6),
+    ]
+    assert failures == []
+
+
+def test_collect_keeps_the_good_items_and_names_the_bad_ones() -> None:
+    items: list[object] = [{"n": 1}, SECRETISH, "model", {"n": 3}]
+    found, failures = collect(items, read_pair, "completeTrackResults[2].trackResults[{}]")
+    assert found == [
+        ("completeTrackResults[2].trackResults[0]", 1),
+        ("completeTrackResults[2].trackResults[0]", 2),
+        ("completeTrackResults[2].trackResults[3]", 3),
+        ("completeTrackResults[2].trackResults[3]", 4),
+    ]
+    assert failures == [
+        "completeTrackResults[2].trackResults[1] is not an object",
+        "completeTrackResults[2].trackResults[2] has an invalid field",
+    ]
+    assert not any(SECRETISH in f or "xx" in f for f in failures)
+
+
+def test_collect_label_may_be_any_template() -> None:
+    def refuse(item: object, where: str) -> list[object]:
+        raise ParseError(f"{where}: event has no at")
+
+    assert collect(["a", "b"], refuse, "event {}") == (
+        [],
+        ["event 0: event has no at", "event 1: event has no at"],
+    )
+    assert collect([], refuse, "event {}") == ([], [])
+
+
+def test_collect_lets_other_errors_through() -> None:
+    def broken(item: object, where: str) -> list[object]:
+        raise KeyError(where)
+
+    with pytest.raises(KeyError):
+        collect([1], broken, "data[{}]")
