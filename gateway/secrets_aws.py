@@ -9,15 +9,41 @@ answers a retryable 503.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from gateway.keysets import KeySet
+from gateway.keysets import MIN_GRACE, KeySet
 
 CACHE_SECONDS = 300
 """How long a key set is cached; rotation grace periods must outlive it."""
+_STACK_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
+
+
+def stack_prefix(stack: str) -> str:
+    """The secret-name prefix of a stack (its Lambdas' ``SECRETS_PREFIX``); ``ValueError`` if bad.
+
+    >>> secret_id(stack_prefix("prod"), "demo", "shippo.hmac")
+    'waybill/prod/demo/shippo.hmac'
+    """
+    if not _STACK_NAME.fullmatch(stack):
+        raise ValueError(f"{stack!r} is not a stack name (letters, digits, '-', '_', '.')")
+    return f"waybill/{stack}/"
+
+
+def secret_id(prefix: str, tenant: str, carrier: str) -> str:
+    """The name of a (tenant, carrier) key set: ``{prefix}{tenant}/{carrier}``."""
+    return f"{prefix}{tenant}/{carrier}"
+
+
+def plan_key_secret_id(prefix: str, tenant: str) -> str:
+    """The name of a tenant's usage-plan key value: ``{prefix}plan_keys/{tenant}``.
+
+    ``plan_keys`` has an underscore, which no tenant id has, so it never names a key set.
+    """
+    return f"{prefix}plan_keys/{tenant}"
 
 
 class SecretsManagerProvider:
@@ -31,6 +57,8 @@ class SecretsManagerProvider:
         cache_seconds: float = CACHE_SECONDS,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
+        if timedelta(seconds=cache_seconds) >= MIN_GRACE:
+            raise ValueError("the secrets cache must be shorter than keysets.MIN_GRACE")
         self.prefix = prefix
         self._client = client
         self._cache_seconds = cache_seconds
@@ -47,7 +75,7 @@ class SecretsManagerProvider:
 
     def secret_id(self, tenant: str, carrier: str) -> str:
         """The Secrets Manager name of a (tenant, carrier) key set."""
-        return f"{self.prefix}{tenant}/{carrier}"
+        return secret_id(self.prefix, tenant, carrier)
 
     def keyset(self, tenant: str, carrier: str) -> KeySet | None:
         """The key set, from the cache when fresh."""

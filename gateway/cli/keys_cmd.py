@@ -2,7 +2,9 @@
 
 A key is printed once, when issued, alone on stdout (notes go to stderr, so
 ``KEY=$(waybill keys issue demo)`` works). Issues and revocations are audited
-with the display prefix only. On AWS, keys come from the stack instead.
+with the display prefix only. On AWS, keys come from the stack instead:
+``keys list TENANT --stack NAME`` lists its API Gateway keys (never their values),
+``issue`` and ``revoke`` with ``--stack`` say how to do it through the stack.
 """
 
 from __future__ import annotations
@@ -15,10 +17,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from gateway.apikeys import LocalApiKeyStore
+from gateway.apikeys_aws import gateway_key_name, tenant_gateway_keys
 from gateway.audit_local import append_audit, current_actor
 from gateway.cli import CliError, add_state_dir, shown_time
 from gateway.cli.tenants_cmd import add_tenants_dir, check_tenant_id, require_tenant
 from gateway.local_secrets import LocalStateError
+from gateway.secrets_aws import stack_prefix
 
 
 @contextmanager
@@ -29,7 +33,44 @@ def _user_errors() -> Iterator[None]:
         raise CliError(str(exc)) from None
 
 
+def _from_stack(args: argparse.Namespace) -> CliError:
+    name = gateway_key_name(args.stack, args.tenant)
+    return CliError(
+        f"on AWS, API keys come from the stack, not from this command: {args.stack} creates "
+        f"the API Gateway key {name} (and {name}/LABEL while rotating). To rotate, add a key "
+        f"label for {args.tenant} in the stack config and run 'pulumi up', give the tenant the "
+        "new key, then remove the old label and run 'pulumi up' again (the old key is refused "
+        f"within seconds); to revoke, remove its label. See: waybill keys list {args.tenant} "
+        f"--stack {args.stack}"
+    )
+
+
+def _list_stack(args: argparse.Namespace) -> int:
+    """The tenant's API Gateway keys by name and id; their values are never even fetched."""
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        stack_prefix(args.stack)  # the same stack-name rule as the secrets
+        keys = tenant_gateway_keys(boto3.client("apigateway"), args.stack, args.tenant)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    except (BotoCoreError, ClientError) as exc:
+        raise CliError(f"API Gateway: {exc}") from None
+    if not keys:
+        name = gateway_key_name(args.stack, args.tenant)
+        print(f"no API keys for {args.tenant} in stack {args.stack} (none named {name})")
+    for key in keys:
+        created = key.get("createdDate")
+        when = shown_time(created) if isinstance(created, datetime) else "?"
+        state = "enabled" if key.get("enabled") else "disabled"
+        print(f"{key.get('name')}  id {key.get('id')}  created {when}  {state}  value hidden")
+    return 0
+
+
 def _issue(args: argparse.Namespace) -> int:
+    if args.stack:
+        raise _from_stack(args)
     require_tenant(args.tenants_dir, args.tenant)
     now = datetime.now(UTC)
     with _user_errors():
@@ -55,6 +96,8 @@ def _issue(args: argparse.Namespace) -> int:
 def _list(args: argparse.Namespace) -> int:
     # Only a well-formed id is needed: keys of a removed tenant can still be listed and revoked.
     check_tenant_id(args.tenant)
+    if args.stack:
+        return _list_stack(args)
     with _user_errors():
         records = LocalApiKeyStore(Path(args.state_dir)).list(args.tenant)
     if not records:
@@ -69,6 +112,8 @@ def _list(args: argparse.Namespace) -> int:
 
 def _revoke(args: argparse.Namespace) -> int:
     check_tenant_id(args.tenant)
+    if args.stack:
+        raise _from_stack(args)
     now = datetime.now(UTC)
     with _user_errors():
         revoked = LocalApiKeyStore(Path(args.state_dir)).revoke(args.tenant, args.prefix, now=now)
@@ -97,6 +142,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         sub.add_argument("tenant", metavar="TENANT")
         add_state_dir(sub)
         add_tenants_dir(sub)  # only ``issue`` needs the tenant file to exist
+        sub.add_argument("--stack", metavar="NAME", help="on AWS: the stack's API Gateway keys")
     revoke.add_argument("prefix", metavar="PREFIX")
     issue.set_defaults(func=_issue)
     list_parser.set_defaults(func=_list)

@@ -1,4 +1,4 @@
-"""``waybill secrets set|rotate|list|revoke``: partner secrets in the local state directory.
+"""``waybill secrets set|rotate|list|revoke``: partner secrets, local or (``--stack``) on AWS.
 
 Values are printed masked unless ``--reveal`` is given; every change (and every
 reveal) is written to the audit trail, without values. A new value must be usable
@@ -34,6 +34,7 @@ from gateway.cli.tenants_cmd import add_tenants_dir, require_carrier, require_te
 from gateway.errors import SignatureError
 from gateway.keysets import KeySet, KeySetError, check_value, generate_secret, mask
 from gateway.local_secrets import LocalSecretStore, LocalStateError
+from gateway.secrets_store_aws import SecretsManagerStore, SecretStoreError
 from gateway.signing import SecretForm, key_bytes
 from gateway.signing.ed25519 import public_key
 from gateway.tenants import TenantConfig
@@ -76,8 +77,18 @@ def _shown(value: str, reveal: bool) -> str:
 def _user_errors() -> Iterator[None]:
     try:
         yield
-    except (KeySetError, LocalStateError) as exc:
+    except (KeySetError, LocalStateError, SecretStoreError) as exc:
         raise CliError(str(exc)) from None
+
+
+def _store(args: argparse.Namespace) -> LocalSecretStore | SecretsManagerStore:
+    """The one backend switch: the stack's Secrets Manager with ``--stack``, else local state."""
+    if args.stack:
+        try:
+            return SecretsManagerStore.for_stack(args.stack)
+        except ValueError as exc:
+            raise CliError(str(exc)) from None
+    return LocalSecretStore(Path(args.state_dir))
 
 
 def _secret_form(config: TenantConfig, target: str) -> str | None:
@@ -133,6 +144,7 @@ def _new_value(args: argparse.Namespace, config: TenantConfig) -> str:
 
 def _reveal_hint(args: argparse.Namespace) -> str:
     state = "" if args.state_dir == DEFAULT_STATE_DIR else f" --state-dir {args.state_dir}"
+    state += f" --stack {args.stack}" if args.stack else ""
     command = f"waybill secrets list {args.tenant} --reveal{state}"
     return f"a new secret was generated; to see it run: {command}"
 
@@ -146,14 +158,14 @@ def _audit(
         action=action,
         tenant=args.tenant,
         target=target,
-        detail=detail,
+        detail={**detail, "stack": args.stack} if args.stack else detail,
         now=now,
     )
 
 
 def _set(args: argparse.Namespace) -> int:
     value, now = _new_value(args, _require_target(args)), datetime.now(UTC)
-    store = LocalSecretStore(Path(args.state_dir))
+    store = _store(args)
     with _user_errors():
         old = store.get(args.tenant, args.carrier)
         store.set(args.tenant, args.carrier, value, now=now)
@@ -174,7 +186,7 @@ def _rotate(args: argparse.Namespace) -> int:
     config = _require_target(args)
     grace = parse_duration(args.grace)
     value, now = _new_value(args, config), datetime.now(UTC)
-    store = LocalSecretStore(Path(args.state_dir))
+    store = _store(args)
     with _user_errors():
         keyset = store.rotate(args.tenant, args.carrier, value, now=now, grace=grace)
     valid_previous = len(keyset.unexpired_previous(now))
@@ -213,7 +225,7 @@ def _list(args: argparse.Namespace) -> int:
     config = require_tenant(args.tenants_dir, args.tenant)
     now = datetime.now(UTC)
     with _user_errors():
-        stored = dict(LocalSecretStore(Path(args.state_dir)).list(args.tenant))
+        stored = dict(_store(args).list(args.tenant))
     if args.reveal and stored:
         _audit(args, "secret.reveal", ",".join(sorted(stored)), now)
     for target in sorted(set(config.enabled_carriers()) | set(stored)):
@@ -232,7 +244,7 @@ def _revoke(args: argparse.Namespace) -> int:
     require_tenant(args.tenants_dir, args.tenant)
     split_target(args.carrier)
     now = datetime.now(UTC)
-    store = LocalSecretStore(Path(args.state_dir))
+    store = _store(args)
     with _user_errors():
         before = store.get(args.tenant, args.carrier)
         if before is None:
@@ -267,6 +279,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         sub.add_argument("tenant", metavar="TENANT")
         add_state_dir(sub)
         add_tenants_dir(sub)
+        sub.add_argument(
+            "--stack", metavar="NAME", help="use the stack's Secrets Manager (waybill/NAME/…)"
+        )
     for sub in (set_parser, rotate, revoke):
         sub.add_argument("carrier", metavar="CARRIER[.SLOT]", help="e.g. easypost, shippo.hmac")
     for sub in (set_parser, rotate):

@@ -1,0 +1,165 @@
+"""The edge on AWS: an API Gateway REST Lambda REQUEST authorizer that resolves the tenant.
+
+- ``/webhooks/{tenant}/{carrier}`` and ``/oauth/{tenant}/{carrier}/token``: the tenant
+  is ``pathParameters.tenant`` and must be known; the carrier's own signature is
+  verified later by the ingest Lambda.
+- ``/v1/*``: the tenant owns the ``x-api-key`` presented, looked up by its SHA-256
+  digest (:class:`~gateway.apikeys_aws.DynamoApiKeys`); unknown or revoked: refused.
+
+The answer allows the request, names the tenant as ``principalId`` and in the
+context (``requestContext.authorizer.tenant`` for the Lambda behind), and returns the
+tenant's usage-plan key as ``usageIdentifierKey`` (API key source ``AUTHORIZER``), so
+carrier traffic is metered and throttled under the tenant's plan too. A refusal
+raises ``Exception("Unauthorized")``, which API Gateway turns into a bare 401; a
+failure of our own (DynamoDB, Secrets Manager, a missing plan key) raises anything
+else, which API Gateway answers with a 500 that carriers retry.
+
+Caching (result TTL in API Gateway) — recommended **0** on both kinds of route:
+
+- webhooks: no identity source carries the path's tenant (``context.resourcePath`` is
+  the template, the same for every tenant), so a cached answer could meter tenant B
+  under tenant A's plan. The policy names the exact ``methodArn``, so even a
+  mistakenly cached answer would be refused (403) on another tenant's path.
+- ``/v1``: revocation should hold at once. Our own cache of a key lookup lasts
+  :data:`~gateway.apikeys_aws.KEY_CACHE_SECONDS` (5 s); the plan key
+  :data:`~gateway.apikeys_aws.PLAN_KEY_CACHE_SECONDS`. The policy allows every
+  ``/v1`` method of the stage (``…/{stage}/*/v1/*``), so a separate ``/v1``
+  authorizer *may* cache by ``method.request.header.x-api-key`` for up to 60 s (the
+  answer does not depend on the route); revocation then lags by that TTL.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from gateway.http import request_headers
+from gateway.tenants import TenantConfig
+
+WEBHOOK_RESOURCES = frozenset({"/webhooks/{tenant}/{carrier}", "/oauth/{tenant}/{carrier}/token"})
+API_RESOURCE_PREFIX = "/v1/"
+
+logger = logging.getLogger("waybill.authorizer")
+
+Tenants = Callable[[str], TenantConfig | None]
+AuthorizerHandler = Callable[[Mapping[str, Any], Any], dict[str, Any]]
+
+
+class Unauthorized(Exception):
+    """The one refusal API Gateway understands: its message must be exactly ``Unauthorized``."""
+
+    def __init__(self) -> None:
+        super().__init__("Unauthorized")
+
+
+def _refuse(reason: str, route: str) -> Unauthorized:
+    logger.info("refused route=%s reason=%s", route, reason)
+    return Unauthorized()
+
+
+def _api_key(event: Mapping[str, Any]) -> str:
+    """The one ``x-api-key`` value; several different ones are refused, not guessed."""
+    values = set(request_headers(event).get("x-api-key", ()))
+    if len(values) != 1:
+        raise _refuse("missing_api_key" if not values else "ambiguous_api_key", "v1")
+    return values.pop()
+
+
+def _v1_resource(method_arn: str) -> str:
+    """Every ``/v1`` method of the stage: the answer for a key does not depend on the route.
+
+    >>> _v1_resource("arn:aws:execute-api:eu-west-1:123456789012:a1b2c3/prod/GET/v1/x")
+    'arn:aws:execute-api:eu-west-1:123456789012:a1b2c3/prod/*/v1/*'
+    """
+    api, _, rest = method_arn.partition("/")
+    stage = rest.split("/", 1)[0]
+    if not api.startswith("arn:") or not stage:
+        raise _refuse("malformed_method_arn", "v1")
+    return f"{api}/{stage}/*/v1/*"
+
+
+def make_authorizer(
+    *,
+    tenants: Tenants,
+    api_keys: Callable[[str], str | None],
+    plan_keys: Callable[[str], str | None],
+) -> AuthorizerHandler:
+    """An authorizer handler from its lookups (tests inject fakes or moto-backed ones).
+
+    ``tenants``: id → config or ``None``; ``api_keys``: presented key → tenant or ``None``;
+    ``plan_keys``: tenant → usage-plan key value or ``None``.
+    """
+
+    def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
+        method_arn = str(event.get("methodArn") or "")
+        resource = str(event.get("resource") or "")
+        if event.get("type") != "REQUEST" or not method_arn.startswith("arn:"):
+            raise _refuse("not_a_request_authorization", "other")
+        if resource in WEBHOOK_RESOURCES:
+            route, allowed = "webhook", method_arn
+            tenant = str((event.get("pathParameters") or {}).get("tenant") or "")
+        elif resource.startswith(API_RESOURCE_PREFIX):
+            route, allowed = "v1", _v1_resource(method_arn)
+            tenant = api_keys(_api_key(event)) or ""
+            if not tenant:
+                raise _refuse("unknown_api_key", route)
+        else:
+            raise _refuse("no_tenant_route", "other")
+        if not tenant or tenants(tenant) is None:
+            raise _refuse("unknown_tenant", route)
+        plan_key = plan_keys(tenant)
+        if plan_key is None:
+            logger.error("no usage-plan key route=%s tenant=%s", route, tenant)
+            raise RuntimeError(f"no usage-plan key for tenant {tenant!r}")
+        logger.info("allowed route=%s tenant=%s", route, tenant)
+        return {
+            "principalId": tenant,
+            "policyDocument": {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": allowed}
+                ],
+            },
+            "context": {"tenant": tenant},
+            "usageIdentifierKey": plan_key,
+        }
+
+    return handler
+
+
+def authorizer_from_environment() -> AuthorizerHandler:
+    """The AWS wiring: ``TABLE_NAME``, ``SECRETS_PREFIX`` and ``TENANTS_DIR``, as the handler."""
+    import boto3
+    from botocore.config import Config
+
+    from gateway.apikeys_aws import DynamoApiKeys, PlanKeys
+    from gateway.tenant_directory import TenantDirectory
+
+    config = Config(connect_timeout=2, read_timeout=3, retries={"mode": "standard"})
+    dynamodb = boto3.client(
+        "dynamodb", endpoint_url=os.environ.get("DYNAMODB_ENDPOINT_URL"), config=config
+    )
+    secrets = boto3.client("secretsmanager", config=config)
+    packaged = Path(__file__).resolve().parent.parent / "tenants"
+    logger.setLevel(os.environ.get("LOG_LEVEL", "INFO"))
+    for sdk in ("boto3", "botocore", "urllib3"):  # at DEBUG they log request and response
+        logging.getLogger(sdk).setLevel(logging.WARNING)  # bodies: plan key values included
+    return make_authorizer(
+        tenants=TenantDirectory(Path(os.environ.get("TENANTS_DIR", str(packaged)))),
+        api_keys=DynamoApiKeys(dynamodb, os.environ["TABLE_NAME"]),
+        plan_keys=PlanKeys(secrets, os.environ.get("SECRETS_PREFIX", "waybill/")),
+    )
+
+
+_handler: AuthorizerHandler | None = None
+
+
+def authorizer_handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
+    """The AWS entry point; its dependencies are built once per container."""
+    global _handler
+    if _handler is None:
+        _handler = authorizer_from_environment()
+    return _handler(event, context)
