@@ -31,6 +31,7 @@ from pydantic import (
 )
 
 from gateway.generic import GenericPartner, in_tree_ids
+from gateway.plans import check_plan
 
 TENANT_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{1,62}$"
 CARRIER_ID_PATTERN = r"^[a-z][a-z0-9_]{0,62}$"
@@ -67,6 +68,11 @@ class TenantConfig(BaseModel):
     plan: str = Field(default="standard", pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")
     retention_days: int = Field(default=90, ge=1, le=3650)
     carriers: dict[CarrierId, CarrierOptions] = Field(default_factory=dict)
+
+    @field_validator("plan")
+    @classmethod
+    def _known_plan(cls, plan: str) -> str:
+        return check_plan(plan)  # a tier of plans.toml
 
     @field_validator("carriers")
     @classmethod

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.cli import CliError
+from gateway.plans import current_plans
 from gateway.tenants import (
     TenantConfig,
     TenantConfigError,
@@ -92,6 +93,8 @@ def _show(args: argparse.Namespace) -> int:
     print(f"id:             {data['id']}")
     print(f"name:           {data['name']}")
     print(f"plan:           {data['plan']}")
+    if (tier := current_plans().get(config.plan)) is not None:
+        print(f"limits:         {tier.describe()}")
     print(f"retention_days: {data['retention_days']}")
     print("carriers:")
     for carrier, options in sorted(config.carriers.items()):

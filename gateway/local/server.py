@@ -51,7 +51,8 @@ from gateway.local.proxy_event import (
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 ResolveApiKey = Callable[[str], str | None]
-#: Throttling seam: None admits the request; a number refuses it (retry after that many s).
+#: Throttling seam: None admits the request; a number refuses it (retry after that many s)
+#: as ``throttled``; a raised ThrottledError refuses it with its own code (which limit).
 Admit = Callable[[str], float | None]
 
 MAX_BODY_BYTES = 1_048_576
@@ -69,6 +70,7 @@ def build_asgi_app(
 
     ``admit(tenant)`` is called for each request that names a tenant (the path's for
     webhooks, the API key's for ``/v1``) after authentication, before the body is read.
+    A :class:`ThrottledError` it raises is answered 429 with its code and ``Retry-After``.
     """
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:

@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
+from gateway.errors import ThrottledError
 from gateway.local.server import build_asgi_app, make_server
 
 KEYS = {"key-acme": "acme", "key-globex": "globex"}
@@ -382,6 +383,24 @@ def test_the_admission_hook_is_asked_per_tenant_and_can_refuse_with_retry_after(
     assert request(app, "GET", "/healthz").status_code == 200
     assert asked == ["acme", "globex", "globex"]
     assert len(handler.events) == 2
+
+
+def test_an_admission_hook_that_raises_names_the_limit_and_the_body_is_never_read() -> None:
+    def admit(tenant: str) -> float | None:
+        raise ThrottledError(
+            "quota of 10 requests per day exceeded", code="quota_exceeded", retry_after=3600
+        )
+
+    handler = Recorder()
+    app = build_asgi_app(handler, resolve, admit=admit)
+    sent, received = asgi_call(app, "/webhooks/acme/ups", [b"x" * 10] * 5)
+    assert sent[0]["status"] == 429
+    assert (b"retry-after", b"3600") in sent[0]["headers"]
+    assert json.loads(sent[1]["body"]) == {
+        "error": {"code": "quota_exceeded", "message": "quota of 10 requests per day exceeded"}
+    }
+    assert received == 0
+    assert handler.events == []
 
 
 def test_the_app_acknowledges_lifespan() -> None:
