@@ -19,6 +19,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from gateway import oauth, queries, submit
 from gateway.adapter import Delivery
+from gateway.audit_refusals import audit_error
 from gateway.errors import AuthenticationError, GatewayError, ThrottledError
 from gateway.http import error_body, query_params, raw_body, request_headers
 from gateway.services import Services
@@ -45,6 +46,8 @@ def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> Resp
 def build_resolver(services: Services) -> APIGatewayRestResolver:
     """The routes of DESIGN.md's HTTP surface, bound to ``services``."""
     app = APIGatewayRestResolver()
+    if services.limits is not None:  # the daily hard cap: every tenant-attributed request
+        app.use(middlewares=[services.limits.middleware])
 
     def tenant_of_request() -> str:
         authorizer = app.current_event.request_context.authorizer.raw_event or {}
@@ -108,6 +111,7 @@ def build_resolver(services: Services) -> APIGatewayRestResolver:
         if challenge := getattr(error, "www_authenticate", None):
             headers["WWW-Authenticate"] = challenge  # RFC 6749 §5.2: a 401 names the scheme
         count(f"Rejected_{error.code}")
+        audit_error(services.pipeline.audit, app.current_event.raw_event, error, services.clock())
         return Response(error.status, "application/json", error_body(error), headers)
 
     @app.not_found

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 from pydantic import ValidationError
 
 from gateway.adapter import Adapter, Delivery, ParseResult, Secrets
+from gateway.audit import NO_AUDIT, Auditor, audit_delivery
 from gateway.discovery import Registry
 from gateway.errors import (
     NotFoundError,
@@ -61,21 +62,34 @@ class Pipeline:
     store: DynamoStore
     parking: ParkingLot
     count: Counter
+    audit: Auditor = NO_AUDIT
 
     def ingest(self, delivery: Delivery) -> IngestResponse:
-        """Verify, parse, normalise and store one carrier delivery."""
+        """Verify, parse, normalise and store one carrier delivery; audit its outcome."""
         tenant, adapter = self._route(delivery)
         self._verify(adapter, delivery)
         try:
             parsed, events, failures = self._read(tenant, adapter, delivery)
         except Exception as exc:  # authentic but unreadable: park it, never drop it
-            return self._park(tenant, adapter, delivery, exc)
+            return self._audited(delivery, self._park(tenant, adapter, delivery, exc), [])
         stored = self._store(tenant, delivery, parsed, events)
         if not failures:
-            return stored
+            return self._audited(delivery, stored, events)
         # A batch with bad items: the good ones are stored, the delivery is parked too.
         parked = self._park(tenant, adapter, delivery, ParseError("; ".join(failures)))
-        return IngestResponse(200, stored.body | parked.body | {"failed_items": len(failures)})
+        body = stored.body | parked.body | {"failed_items": len(failures)}
+        return self._audited(delivery, IngestResponse(200, body), events)
+
+    def _audited(
+        self, delivery: Delivery, response: IngestResponse, events: list[CanonicalEvent]
+    ) -> IngestResponse:
+        """Record the answer's outcome (refusals are recorded by the handler), then flush."""
+        numbers = [event.tracking_number for event in events]
+        at, body = delivery.received_at, delivery.body
+        audit_delivery(
+            self.audit, delivery.tenant, delivery.carrier, response.body, numbers, at, body
+        )
+        return response
 
     def replay(self, parked: ParkedDelivery) -> IngestResponse:
         """Parse a parked delivery again (it was verified when parked) and store it.

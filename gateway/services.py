@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from gateway.discovery import Registry, load_adapters
 from gateway.keysets import SecretsProvider
+from gateway.limits import HardCap
 from gateway.pipeline import Counter, Pipeline
+from gateway.plans import plan_of
+from gateway.store.audit_log import DynamoAudit
 from gateway.store.capacity import CapacityMeter
 from gateway.store.dynamo import DynamoStore
 from gateway.store.parked import ParkingLot
@@ -32,6 +35,7 @@ class Services:
     pipeline: Pipeline
     store: DynamoStore
     clock: Callable[[], datetime]
+    limits: HardCap | None = None  # the daily hard cap (on AWS); None: not enforced here
 
 
 def build_services(
@@ -48,13 +52,15 @@ def build_services(
     """Assemble the pipeline and store from explicit dependencies."""
     meter = meter or CapacityMeter()
     store = DynamoStore(dynamodb, table_name, meter)
+    tenants = TenantDirectory(tenants_dir)
     pipeline = Pipeline(
         adapters=adapters or load_adapters(),
-        tenants=TenantDirectory(tenants_dir),
+        tenants=tenants,
         secrets=secrets,
         store=store,
         parking=ParkingLot(dynamodb, table_name, meter),
         count=count,
+        audit=DynamoAudit(dynamodb, table_name, tenants, clock=clock),  # its own meter
     )
     return Services(pipeline=pipeline, store=store, clock=clock)
 
@@ -82,10 +88,14 @@ def services_from_environment() -> Services:
     from gateway.handler import count
     from gateway.secrets_aws import SecretsManagerProvider
 
-    return build_services(
-        dynamodb=dynamodb_client(os.environ.get("DYNAMODB_ENDPOINT_URL")),
+    client = dynamodb_client(os.environ.get("DYNAMODB_ENDPOINT_URL"))
+    services = build_services(
+        dynamodb=client,
         table_name=os.environ["TABLE_NAME"],
         tenants_dir=Path(os.environ.get("TENANTS_DIR", str(PACKAGED_TENANTS_DIR))),
         secrets=SecretsManagerProvider(prefix=os.environ.get("SECRETS_PREFIX", "waybill/")),
         count=count,
     )
+    plans = plan_of(services.pipeline.tenants)
+    limits = HardCap(client, services.store.table, plans, meter=services.store.meter)
+    return replace(services, limits=limits)

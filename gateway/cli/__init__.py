@@ -12,7 +12,17 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-COMMAND_MODULES = ("serve", "secrets", "keys", "tenants", "send", "parked", "adapters")
+COMMAND_MODULES = (
+    "serve",
+    "secrets",
+    "keys",
+    "tenants",
+    "send",
+    "parked",
+    "audit",
+    "erase",
+    "adapters",
+)
 DEFAULT_STATE_DIR = ".waybill"
 
 

@@ -76,6 +76,8 @@ def run(args: argparse.Namespace) -> int:
             if listening:
                 raise
             raise CliError(f"cannot listen on {args.host}:{args.port}: {exc.strerror}") from None
+        finally:
+            gateway.services.pipeline.audit.flush(final=True)  # the last open count windows
     finally:
         clear_runtime(state_dir)
         ddb.stop()

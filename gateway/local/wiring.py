@@ -1,7 +1,8 @@
 """The local gateway's wiring: the same handler as on AWS, with local parts.
 
 DynamoDB Local instead of DynamoDB, ``<state_dir>/secrets.json`` instead of
-Secrets Manager, ``<state_dir>/api_keys.json`` for the edge's API keys.
+Secrets Manager, ``<state_dir>/api_keys.json`` for the edge's API keys, and the
+edge's in-process throttle (token bucket, quota, hard cap) for API Gateway's usage plans.
 """
 
 from __future__ import annotations
@@ -12,8 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from gateway.apikeys import LocalApiKeyStore
+from gateway.audit_refusals import audited_admission
 from gateway.handler import LambdaHandler, count, make_handler
+from gateway.local.throttle import EdgeThrottle
 from gateway.local_secrets import LocalSecretStore
+from gateway.plans import plan_of
 from gateway.services import Services, build_services, dynamodb_client
 from gateway.store.table import DEFAULT_TABLE_NAME, ensure_table
 
@@ -26,11 +30,12 @@ LOCAL_SESSION = {
 
 @dataclass(frozen=True)
 class LocalGateway:
-    """What ``waybill serve`` needs: the handler and the edge's API key resolver."""
+    """What ``waybill serve`` needs: the handler, the edge's key resolver and throttle."""
 
     handler: LambdaHandler
     resolve_api_key: Callable[[str], str | None]
     services: Services
+    admit: Callable[[str], float | None] | None = None
 
 
 def local_dynamodb(endpoint_url: str) -> Any:
@@ -56,6 +61,10 @@ def build_local_gateway(
         count=count,
     )
     keys = LocalApiKeyStore(state_dir)
+    throttle = EdgeThrottle(plan_of(services.pipeline.tenants))
     return LocalGateway(
-        handler=make_handler(services), resolve_api_key=keys.resolve, services=services
+        handler=make_handler(services),
+        resolve_api_key=keys.resolve,
+        services=services,
+        admit=audited_admission(throttle.admit, services.pipeline.audit, services.clock),
     )

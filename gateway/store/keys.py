@@ -7,7 +7,7 @@
   so a broken adapter under a bulk push does not funnel into one partition)
 - API key (AWS):  ``pk = APIKEY#{sha256 of the key}``, ``sk = APIKEY`` → tenant, prefix,
   ``revoked_at`` (read by the authorizer; see ``gateway/apikeys_aws.py``)
-- audit:          ``pk = A#{tenant}#{UTC day}#{shard}``, ``sk = {utc instant}#{request id}``
+- audit:          ``pk = A#{tenant}#{UTC day}#{shard}``, ``sk = {utc instant}#{request id}#…``
   (8 shards a day, see ``gateway/store/audit_log.py``)
 
 A carrier's bulk push spreads over its many shipments, never one tenant-wide key.

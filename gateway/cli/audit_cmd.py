@@ -1,0 +1,155 @@
+"""``waybill audit TENANT [--since WHEN] [--outcome X] [--limit N]``: what happened, newest first.
+
+Two sources, merged: the delivery outcomes stored in the DynamoDB Local of a running
+``waybill serve`` (same ``--state-dir``), and the local JSONL of key and secret changes
+and erasures (``<state_dir>/audit.jsonl``). Without a running server only the changes
+are shown (stderr says so). ``--since`` is an ISO date or instant (UTC unless it has an
+offset) or a duration back from now (``24h``, ``7d``); default 7 days. ``--outcome``
+keeps one outcome (``accepted``, ``duplicate``, ``rejected``, …), or the changes whose
+action is or starts with it (``secret``, ``key.revoke``; ``change`` for all of them).
+
+Example:
+    >>> from datetime import UTC, datetime
+    >>> parse_since("2025-01-02", now=datetime(2025, 3, 1, tzinfo=UTC)).isoformat()
+    '2025-01-02T00:00:00+00:00'
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from gateway.audit import OUTCOMES
+from gateway.audit_local import AUDIT_FILE
+from gateway.cli import CliError, add_state_dir, shown_time
+from gateway.cli.tenants_cmd import check_tenant_id
+from gateway.store.audit_query import AuditRecord, read_audit
+
+DEFAULT_SINCE = timedelta(days=7)
+Line = tuple[datetime, str]
+
+
+def parse_since(text: str, *, now: datetime) -> datetime:
+    """An ISO date or instant (UTC when naive), or a duration back from ``now``."""
+    if re.fullmatch(r"(\d+[wdhms])+", text.strip().lower()):
+        from gateway.cli.secrets_cmd import parse_duration
+
+        return now - parse_duration(text)
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise CliError(
+            f"invalid --since {text!r} (an ISO date or instant, or e.g. 24h, 7d)"
+        ) from None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def running_table(state_dir: Path) -> tuple[Any, str] | None:
+    """A client and table of the running ``waybill serve`` there, or ``None``."""
+    from gateway.local.runtime import read_runtime
+    from gateway.local.wiring import local_dynamodb
+
+    runtime = read_runtime(state_dir)
+    if runtime is None:
+        return None
+    return local_dynamodb(runtime["dynamodb_endpoint"]), runtime["table"]
+
+
+def outcome_line(record: AuditRecord) -> Line:
+    """One delivery outcome (or counted window) as a line."""
+    text = f"{shown_time(record.at)}  {record.outcome:<9}  {record.carrier:<18}"
+    if record.code != "-":
+        text += f" code={record.code}"
+    if record.window_s:
+        text += f" count={record.count} in {record.window_s}s"
+    for name, value in sorted(record.detail.items()):
+        shown = ",".join(map(str, value)) if isinstance(value, list) else value
+        text += f" {name}={shown}"
+    return record.at, text
+
+
+def change_lines(state_dir: Path, tenant: str, since: datetime, wanted: str | None) -> list[Line]:
+    """The tenant's entries of the local JSONL change audit since ``since``."""
+    try:
+        raw = (state_dir / AUDIT_FILE).read_text().splitlines()
+    except FileNotFoundError:
+        return []
+    lines: list[Line] = []
+    for entry in (json.loads(line) for line in raw if line.strip()):
+        at, action = datetime.fromisoformat(entry["at"].replace("Z", "+00:00")), entry["action"]
+        keep = wanted in (None, "change", action) or action.startswith(f"{wanted}.")
+        if entry.get("tenant") != tenant or at < since or not keep:
+            continue
+        detail = " ".join(f"{k}={v}" for k, v in sorted(entry.get("detail", {}).items()))
+        text = f"{shown_time(at)}  {'change':<9}  {action} {entry['target']} by {entry['actor']}"
+        lines.append((at, f"{text} {detail}".rstrip()))
+    return lines
+
+
+def collect(
+    state_dir: Path,
+    tenant: str,
+    *,
+    since: datetime,
+    now: datetime,
+    outcome: str | None = None,
+    limit: int = 100,
+    table: tuple[Any, str] | None = None,
+) -> list[str]:
+    """Both audits of ``tenant`` merged, newest first, at most ``limit`` lines."""
+    lines = change_lines(state_dir, tenant, since, outcome)
+    if table is not None and (outcome is None or outcome in OUTCOMES):
+        client, name = table
+        records = read_audit(
+            client, name, tenant, since=since, now=now, outcome=outcome, limit=limit
+        )
+        lines += [outcome_line(record) for record in records]
+    lines.sort(key=lambda line: line[0], reverse=True)
+    return [text for _, text in lines[:limit]]
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print the tenant's audit, newest first."""
+    check_tenant_id(args.tenant)
+    now = datetime.now(UTC)
+    since = parse_since(args.since, now=now) if args.since else now - DEFAULT_SINCE
+    state_dir = Path(args.state_dir)
+    table = running_table(state_dir)
+    if table is None:
+        print(
+            f"no running `waybill serve` with --state-dir {args.state_dir}: "
+            "delivery outcomes are not shown, only key, secret and erasure changes",
+            file=sys.stderr,
+        )
+    lines = collect(
+        state_dir,
+        args.tenant,
+        since=since,
+        now=now,
+        outcome=args.outcome,
+        limit=args.limit,
+        table=table,
+    )
+    if not lines:
+        print(f"nothing audited for {args.tenant} since {shown_time(since)}")
+    for line in lines:
+        print(line)
+    return 0
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``audit`` command."""
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "audit", help="a tenant's delivery outcomes and key/secret changes, newest first"
+    )
+    parser.add_argument("tenant", metavar="TENANT")
+    parser.add_argument("--since", help="ISO date/instant, or a duration (24h, 7d); default 7d")
+    parser.add_argument("--outcome", help="accepted, duplicate, rejected, …, or change, secret…")
+    parser.add_argument("--limit", type=int, default=100, help="at most this many lines")
+    add_state_dir(parser)
+    parser.set_defaults(func=run)

@@ -1,0 +1,249 @@
+"""The adversarial isolation matrix (DESIGN.md invariant 5), through the handler on moto.
+
+Five test tenants, each with its own secrets for every webhook carrier it enables, and
+each with its own shipments (the carrier's fixture with tenant-tagged tracking numbers,
+plus one tracking number every tenant shares). For every ordered pair (X, Y):
+
+- for every webhook carrier enabled for both, X's partner secret (token, HMAC key,
+  Shippo's HMAC slot, UPS v1 credential, UPS v2 OAuth client secret and tokens) never
+  authenticates anything on Y's paths;
+- Y's authorizer tenant never reads X's shipments or events (404), and never sees X's
+  id, tracking numbers, secrets or bodies in any response, error or not.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from itertools import permutations
+from pathlib import Path
+from urllib.parse import urlencode
+
+import pytest
+
+from adapters.shippo import sign_hmac
+from adapters.ups import sign_v2
+from gateway.discovery import load_adapters
+from gateway.keysets import generate_secret
+from gateway.signing.spec import split_signed
+from gateway.store.audit_log import DynamoAudit
+from gateway.store.audit_query import read_audit
+from gateway.tenants import load_tenants
+from tests.support.gateway import TENANTS_DIR, Harness, Reply, moto_harness
+
+NOW = datetime(2025, 6, 2, 12, 0, tzinfo=UTC)
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+TENANTS = ("acme", "globex", "initech", "hooli", "umbrella")
+SAMPLES = {  # one readable fixture per webhook carrier
+    "aftership": "tracking_update_returned_synthetic",
+    "easypost": "event_tracker_updated_full_history",
+    "fedex": "track_multi_shipment_built",
+    "seventeentrack": "tracking_updated_list_built",
+    "ship24": "trackings_grouped_built",
+    "shippo": "track_updated_substatus_synthetic",
+    "standard_webhooks": "tracking_updated_waybill_format",
+    "ups": "v1_out_for_delivery_OT",
+}
+SHARED = "SHARED0000001"
+ADAPTERS = load_adapters()
+CONFIGS = {t: c for t, c in load_tenants(TENANTS_DIR).items() if t in TENANTS}
+
+
+def carriers_of(tenant: str) -> set[str]:
+    return {c for c in CONFIGS[tenant].enabled_carriers() if c in SAMPLES}
+
+
+PAIRS = [(x, y) for x, y in permutations(TENANTS, 2)]
+CROSS = [(x, y, c) for x, y in PAIRS for c in sorted(carriers_of(x) & carriers_of(y))]
+
+
+@dataclass
+class Tenant:
+    """What a tenant owns: its secrets, its tracking numbers and the bodies it was sent."""
+
+    id: str
+    secrets: dict[str, str]
+    numbers: set[str]
+    bodies: dict[str, bytes]
+
+    def private(self) -> list[str]:
+        """Strings that must never reach another tenant."""
+        return [self.id, *self.secrets.values(), *sorted(self.numbers), *self.snippets()]
+
+    def snippets(self) -> list[str]:
+        """A piece of each raw body around its first (tenant-tagged) tracking number."""
+        found = []
+        for body in map(bytes.decode, self.bodies.values()):
+            at = min(i for i in (body.find(n) for n in self.numbers) if i >= 0)
+            found.append(body[max(0, at - 20) : at + 30])
+        return found
+
+
+def sample(tenant: str, carrier: str, index: int) -> tuple[bytes, set[str]]:
+    """The carrier's fixture, with every tracking number tagged for this tenant."""
+    folder = FIXTURES / carrier
+    raw = (folder / f"{SAMPLES[carrier]}.json").read_bytes()
+    expected = json.loads((folder / f"{SAMPLES[carrier]}.expected.json").read_text())
+    raw = raw.replace(b"/webhooks/acme/", f"/webhooks/{tenant}/".encode())
+    numbers = set()
+    for number in {event["tracking_number"] for event in expected["events"]}:
+        tagged = f"{number}Q{index}"
+        written = rb"\s*".join(re.escape(char.encode()) for char in number)  # as the carrier did
+        raw, found = re.subn(written, tagged.encode(), raw, flags=re.IGNORECASE)
+        assert found, (carrier, number)
+        numbers.add(tagged)
+    return raw, numbers
+
+
+def shared_body(tenant: str) -> bytes:
+    event = {"status": "in_transit", "occurred_at": "2025-06-01T10:00:00Z"}
+    event["description"] = f"private note of {tenant}"
+    data = {"tracking_number": SHARED, "events": [event]}
+    return json.dumps({"type": "tracking.updated", "data": data}).encode()
+
+
+def deliver(gw: Harness, path_tenant: str, carrier: str, raw: bytes, signer: Tenant) -> Reply:
+    """``raw`` signed as ``signer``'s carrier would, posted to ``path_tenant``'s path."""
+    adapter = ADAPTERS.adapters[carrier]
+    at = NOW.timestamp()
+    headers, query = split_signed(adapter.sign(raw, signer.secrets[carrier], at))
+    if "shippo.hmac" in signer.secrets and carrier == "shippo":
+        headers |= sign_hmac(raw, signer.secrets["shippo.hmac"], at)
+    headers.setdefault("Content-Type", adapter.content_types[0])
+    url = f"/webhooks/{path_tenant}/{carrier}" + (f"?{urlencode(query)}" if query else "")
+    return gw.call("POST", url, body=raw, headers=headers)
+
+
+def client_id(tenant: str) -> str:
+    ups = CONFIGS[tenant].carriers.get("ups")
+    return str(ups.options.get("oauth_client_id", "")) if ups else ""
+
+
+@pytest.fixture(scope="module")
+def world() -> Iterator[tuple[Harness, dict[str, Tenant]]]:
+    with moto_harness(lambda: NOW) as gw:
+        tenants: dict[str, Tenant] = {}
+        for index, tenant in enumerate(TENANTS, start=1):
+            owner = Tenant(tenant, {}, set(), {})
+            for carrier in sorted(carriers_of(tenant)):
+                form = ADAPTERS.adapters[carrier].scheme.secret_form
+                owner.secrets[carrier] = generate_secret(form)
+                gw.secrets.values[(tenant, carrier)] = [owner.secrets[carrier]]
+            for slot in ("shippo.hmac", "ups.oauth"):
+                if slot.split(".")[0] in carriers_of(tenant):
+                    owner.secrets[slot] = generate_secret()
+                    gw.secrets.values[(tenant, slot)] = [owner.secrets[slot]]
+            for carrier in sorted(carriers_of(tenant)):
+                raw, numbers = sample(tenant, carrier, index)
+                owner.bodies[carrier], owner.numbers = raw, owner.numbers | numbers
+                reply = deliver(gw, tenant, carrier, raw, owner)
+                assert reply.status == 200 and reply.body["accepted"] >= 1, (tenant, carrier)
+            if "standard_webhooks" in owner.secrets:
+                shared = shared_body(tenant)
+                assert deliver(gw, tenant, "standard_webhooks", shared, owner).status == 200
+            tenants[tenant] = owner
+        yield gw, tenants
+
+
+def assert_no_leak(reply: Reply, owner: Tenant) -> None:
+    text = json.dumps(reply.body) + json.dumps(reply.headers)
+    for private in owner.private():
+        assert private not in text, f"{private[:12]}… of {owner.id} leaked"
+
+
+def test_the_matrix_is_not_empty() -> None:
+    assert len(CROSS) >= 40 and {c for _, _, c in CROSS} == set(SAMPLES)
+    assert sum(1 for x, y in PAIRS if client_id(x) and client_id(y)) == 2
+
+
+@pytest.mark.parametrize(("owner", "victim", "carrier"), CROSS)
+def test_a_partner_secret_never_authenticates_another_tenants_webhook(
+    world: tuple[Harness, dict[str, Tenant]], owner: str, victim: str, carrier: str
+) -> None:
+    gw, tenants = world
+    x = tenants[owner]
+    reply = deliver(gw, victim, carrier, x.bodies[carrier], x)
+    assert (reply.status, reply.body["error"]["code"]) == (401, "signature_mismatch")
+    assert_no_leak(reply, x)
+    for number in x.numbers:  # nothing was stored under the victim
+        assert gw.call("GET", f"/v1/shipments/{number}", tenant=victim).status == 404
+
+
+@pytest.mark.parametrize(("owner", "victim"), [p for p in PAIRS if all(map(client_id, p))])
+def test_ups_oauth_credentials_and_tokens_stay_with_their_tenant(
+    world: tuple[Harness, dict[str, Tenant]], owner: str, victim: str
+) -> None:
+    gw, tenants = world
+    x = tenants[owner]
+    basic = base64.b64encode(f"{client_id(owner)}:{x.secrets['ups.oauth']}".encode()).decode()
+    form = {"Authorization": f"Basic {basic}"}
+    form["Content-Type"] = "application/x-www-form-urlencoded"
+    grant = b"grant_type=client_credentials"
+    assert gw.call("POST", f"/oauth/{owner}/ups/token", body=grant, headers=form).status == 200
+    refused = gw.call("POST", f"/oauth/{victim}/ups/token", body=grant, headers=form)
+    assert refused.status == 401
+    assert_no_leak(refused, x)
+    raw = x.bodies["ups"]
+    at = NOW.timestamp()
+    for presented_id in (client_id(owner), client_id(victim)):
+        headers = sign_v2(presented_id, x.secrets["ups.oauth"], at, tenant=owner)
+        headers["x-api-key"], headers["Content-Type"] = presented_id, "application/json"
+        reply = gw.call("POST", f"/webhooks/{victim}/ups", body=raw, headers=headers)
+        assert reply.status == 401
+        assert_no_leak(reply, x)
+    own = sign_v2(client_id(owner), x.secrets["ups.oauth"], at, tenant=owner)
+    own["Content-Type"] = "application/json"
+    assert gw.call("POST", f"/webhooks/{owner}/ups", body=raw, headers=own).status == 200
+
+
+@pytest.mark.parametrize(("owner", "reader"), PAIRS)
+def test_a_tenant_never_reads_another_tenants_shipments(
+    world: tuple[Harness, dict[str, Tenant]], owner: str, reader: str
+) -> None:
+    gw, tenants = world
+    x = tenants[owner]
+    for number in sorted(x.numbers):
+        for path in (f"/v1/shipments/{number}", f"/v1/shipments/{number}/events"):
+            reply = gw.call("GET", path, tenant=reader)
+            assert reply.status == 404 and reply.body["error"]["code"] == "shipment_not_found"
+            assert_no_leak(reply, x)
+    own = sorted(tenants[reader].numbers)
+    if "standard_webhooks" in carriers_of(reader):
+        own.append(SHARED)
+    for number in own:  # the reader's own shipments show nothing of the owner's
+        for path in (f"/v1/shipments/{number}", f"/v1/shipments/{number}/events?limit=500"):
+            reply = gw.call("GET", path, tenant=reader)
+            assert reply.status == 200
+            assert_no_leak(reply, x)
+
+
+@pytest.mark.parametrize("tenant", [t for t in TENANTS if "standard_webhooks" in carriers_of(t)])
+def test_a_shared_tracking_number_shows_each_tenant_only_its_own_events(
+    world: tuple[Harness, dict[str, Tenant]], tenant: str
+) -> None:
+    gw, _ = world
+    state = gw.call("GET", f"/v1/shipments/{SHARED}", tenant=tenant).body
+    events = gw.call("GET", f"/v1/shipments/{SHARED}/events", tenant=tenant).body["events"]
+    assert [s["event_count"] for s in state["shipments"]] == [1]
+    assert [(e["tenant"], e["carrier_text"]) for e in events] == [
+        (tenant, f"private note of {tenant}")
+    ]
+
+
+def test_each_tenants_audit_names_only_its_own_shipments(
+    world: tuple[Harness, dict[str, Tenant]],
+) -> None:
+    gw, tenants = world
+    audit = gw.services.pipeline.audit
+    assert isinstance(audit, DynamoAudit)
+    audit.flush(final=True)
+    for tenant, owner in tenants.items():
+        found = read_audit(audit.client, audit.table, tenant, since=NOW, now=NOW, limit=1000)
+        named = {n for record in found for n in record.detail.get("tracking", [])}
+        assert owner.numbers <= named
+        others = set().union(*(t.numbers for t in tenants.values() if t is not owner))
+        assert not named & others
