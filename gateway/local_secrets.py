@@ -26,18 +26,16 @@ import stat
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
-from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from pydantic import TypeAdapter, ValidationError
 
-from gateway import keysets
-from gateway.keysets import MAX_PREVIOUS, KeySet
+from gateway.keyset_store import K, KeySetStore
+from gateway.keysets import KeySet
 from gateway.tenants import describe_errors
 
 T = TypeVar("T")
-K = TypeVar("K", bound=KeySet | None)
 Secrets = dict[str, dict[str, KeySet]]
 _SECRETS = TypeAdapter(Secrets)
 
@@ -140,7 +138,7 @@ def _dump_secrets(data: Secrets) -> dict[str, dict[str, Any]]:
     }
 
 
-class LocalSecretStore:
+class LocalSecretStore(KeySetStore):
     """Key sets by (tenant, carrier) in ``<state_dir>/secrets.json``; a ``SecretsProvider``.
 
     A file that is unsafe or unreadable raises :class:`LocalStateError` rather than
@@ -156,42 +154,6 @@ class LocalSecretStore:
     def get(self, tenant: str, carrier: str) -> KeySet | None:
         """The key set of (tenant, carrier), if any."""
         return self._file.load().get(tenant, {}).get(carrier)
-
-    def valid_secrets(self, tenant: str, carrier: str, now: datetime) -> list[str]:
-        """Every secret valid at ``now``, current first; empty when none is set."""
-        keyset = self.get(tenant, carrier)
-        return [] if keyset is None else keyset.valid_secrets(now)
-
-    def set(self, tenant: str, carrier: str, value: str, *, now: datetime) -> KeySet:
-        """Replace everything with one current secret (not a rotation: old ones stop now)."""
-        return self._change(tenant, carrier, lambda _old: keysets.new_keyset(value, now=now))
-
-    def rotate(
-        self,
-        tenant: str,
-        carrier: str,
-        value: str,
-        *,
-        now: datetime,
-        grace: timedelta,
-        cap: int = MAX_PREVIOUS,
-    ) -> KeySet:
-        """Make ``value`` current; the old one stays valid for ``grace`` (``keysets.rotate``)."""
-        return self._change(
-            tenant,
-            carrier,
-            lambda old: keysets.rotate(old, value, now=now, grace=grace, cap=cap),
-        )
-
-    def revoke_previous(self, tenant: str, carrier: str, *, now: datetime) -> KeySet | None:
-        """Drop every previous secret; ``None`` (and no write) when nothing is set."""
-        if self.get(tenant, carrier) is None:
-            return None
-        return self._change(
-            tenant,
-            carrier,
-            lambda old: None if old is None else keysets.revoke_previous(old, now),
-        )
 
     def _change(self, tenant: str, carrier: str, change: Callable[[KeySet | None], K]) -> K:
         with self._file.locked():

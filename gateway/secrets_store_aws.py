@@ -29,14 +29,12 @@ import builtins
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
-from gateway import keysets
-from gateway.keysets import MAX_PREVIOUS, KeySet
+from gateway.keyset_store import K, KeySetStore
+from gateway.keysets import KeySet
 from gateway.secrets_aws import secret_id, stack_prefix
 
-K = TypeVar("K", bound=KeySet | None)
 CURRENT = "AWSCURRENT"
 STAGING_LABEL = "WAYBILL_NEXT"
 """The label a new version waits under until ``AWSCURRENT`` is moved to it."""
@@ -47,7 +45,7 @@ class SecretStoreError(Exception):
     """An AWS call failed or kept conflicting; the message names the secret, never a value."""
 
 
-class SecretsManagerStore:
+class SecretsManagerStore(KeySetStore):
     """Key sets by (tenant, carrier) in Secrets Manager, under ``prefix``."""
 
     def __init__(self, prefix: str, client: Any | None = None) -> None:
@@ -74,36 +72,6 @@ class SecretsManagerStore:
     def get(self, tenant: str, carrier: str) -> KeySet | None:
         """The current key set of (tenant, carrier), if any."""
         return self._read(self.secret_id(tenant, carrier))[0]
-
-    def valid_secrets(self, tenant: str, carrier: str, now: datetime) -> list[str]:
-        """Every secret valid at ``now``, current first; empty when none is set."""
-        keyset = self.get(tenant, carrier)
-        return [] if keyset is None else keyset.valid_secrets(now)
-
-    def set(self, tenant: str, carrier: str, value: str, *, now: datetime) -> KeySet:
-        """Replace everything with one current secret (not a rotation: old ones stop now)."""
-        return self._change(tenant, carrier, lambda _old: keysets.new_keyset(value, now=now))
-
-    def rotate(
-        self,
-        tenant: str,
-        carrier: str,
-        value: str,
-        *,
-        now: datetime,
-        grace: timedelta,
-        cap: int = MAX_PREVIOUS,
-    ) -> KeySet:
-        """Make ``value`` current; the old one stays valid for ``grace`` (``keysets.rotate``)."""
-        return self._change(
-            tenant, carrier, lambda old: keysets.rotate(old, value, now=now, grace=grace, cap=cap)
-        )
-
-    def revoke_previous(self, tenant: str, carrier: str, *, now: datetime) -> KeySet | None:
-        """Drop every previous secret; ``None`` (and no write) when nothing is set."""
-        return self._change(
-            tenant, carrier, lambda old: None if old is None else keysets.revoke_previous(old, now)
-        )
 
     def list(self, tenant: str) -> builtins.list[tuple[str, KeySet]]:
         """Every (carrier, key set) of a tenant, sorted; secrets with no value are skipped."""
