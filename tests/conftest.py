@@ -29,3 +29,15 @@ def dynamodb_local_endpoint() -> Iterator[str]:
 
     with DynamoDBLocal(in_memory=True) as ddb:
         yield ddb.endpoint_url
+
+
+def _hypothesis_profile() -> None:
+    """In CI (``CI=true``) property tests are derandomized: a run is reproducible."""
+    from hypothesis import settings
+
+    settings.register_profile("ci", derandomize=True, print_blob=True)
+    if os.environ.get("CI", "").lower() == "true":
+        settings.load_profile("ci")
+
+
+_hypothesis_profile()
