@@ -65,9 +65,11 @@ test: .venv dynamodb-local
 	$(MAKE) --no-print-directory lint
 	$(VENV)/bin/pytest -q
 
-# Measured write/read units per ingest scenario on DynamoDB Local.
+# Measured write/read units per ingest, query and audit scenario on DynamoDB Local.
 bench: .venv dynamodb-local
 	$(VENV)/bin/python -m bench.store_costs
+	$(VENV)/bin/python -m bench.query_costs
+	$(VENV)/bin/python -m bench.audit_costs
 
 run: .venv dynamodb-local
 	$(VENV)/bin/waybill serve $(SERVE_ARGS)

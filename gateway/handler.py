@@ -17,11 +17,18 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 
-from gateway import oauth, queries, submit
+from gateway import oauth, queries, search, submit
 from gateway.adapter import Delivery
 from gateway.audit_refusals import audit_error
 from gateway.errors import AuthenticationError, GatewayError, ThrottledError
-from gateway.http import error_body, query_params, raw_body, request_headers
+from gateway.http import (
+    error_body,
+    etag_of,
+    not_modified,
+    query_params,
+    raw_body,
+    request_headers,
+)
 from gateway.services import Services
 
 # A request that counts nothing (e.g. /healthz) is normal, not worth a warning per call.
@@ -31,6 +38,10 @@ logger = Logger(service="waybill")
 metrics = Metrics(namespace="Waybill", service="waybill")
 
 LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
+
+# Per tenant (``private``: never in a shared cache); 5 s absorbs a page's refresh bursts,
+# and revalidation with the ETag answers 304 without the body once it is stale.
+SHIPMENT_CACHE = "private, max-age=5"
 
 
 def count(name: str, value: float = 1) -> None:
@@ -88,10 +99,19 @@ def build_resolver(services: Services) -> APIGatewayRestResolver:
         )
         return _json(status, body)
 
+    @app.get("/v1/shipments")
+    def shipments_search() -> Response[str]:
+        params = query_params(app.current_event.raw_event)
+        return _json(200, search.search(services, tenant_of_request(), params))
+
     @app.get("/v1/shipments/<tracking_number>")
     def shipment(tracking_number: str) -> Response[str]:
-        body = queries.shipment(services, tenant_of_request(), tracking_number)
-        return _json(200, body)
+        text = json.dumps(queries.shipment(services, tenant_of_request(), tracking_number))
+        headers = {"ETag": etag_of(text), "Cache-Control": SHIPMENT_CACHE, "Vary": "x-api-key"}
+        asked = request_headers(app.current_event.raw_event).get("if-none-match", ())
+        if not_modified(asked, headers["ETag"]):
+            return Response(304, None, None, headers)
+        return Response(200, "application/json", text, headers)
 
     @app.get("/v1/shipments/<tracking_number>/events")
     def shipment_events(tracking_number: str) -> Response[str]:
@@ -99,9 +119,21 @@ def build_resolver(services: Services) -> APIGatewayRestResolver:
         body = queries.events(services, tenant_of_request(), tracking_number, params)
         return _json(200, body)
 
+    @app.get("/v1/shipments/<tracking_number>/locations")
+    def shipment_locations(tracking_number: str) -> Response[str]:
+        params = query_params(app.current_event.raw_event)
+        body = queries.locations(services, tenant_of_request(), tracking_number, params)
+        return _json(200, body)
+
     @app.get("/healthz")
     def healthz() -> Response[str]:
         return _json(200, {"status": "ok"})
+
+    @app.get("/openapi.json")
+    def openapi_document() -> Response[str]:
+        from gateway.openapi import openapi_text  # built on first use, not at cold start
+
+        return Response(200, "application/json", openapi_text())
 
     @app.exception_handler(GatewayError)  # type: ignore[untyped-decorator]
     def gateway_error(error: GatewayError) -> Response[str]:

@@ -1,11 +1,12 @@
-"""Translating API Gateway REST proxy events: raw body bytes, headers, JSON responses."""
+"""Translating API Gateway REST proxy events: raw bodies, headers, JSON, ETags."""
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from gateway.errors import BadRequestError, GatewayError, PayloadTooLargeError
@@ -65,3 +66,22 @@ def query_params(event: Mapping[str, Any]) -> dict[str, str]:
 def error_body(error: GatewayError) -> str:
     """The JSON error body."""
     return json.dumps(error.body())
+
+
+def etag_of(body: str) -> str:
+    """A strong entity tag of a response body: 128 bits of its SHA-256, quoted.
+
+    >>> etag_of("{}")
+    '"44136fa355b3678a1146ad16f7e8649e"'
+    """
+    return '"' + hashlib.sha256(body.encode()).hexdigest()[:32] + '"'
+
+
+def not_modified(if_none_match: Sequence[str], etag: str) -> bool:
+    """True when ``If-None-Match`` names ``etag`` (weak comparison, RFC 9110) or is ``*``.
+
+    >>> not_modified(['W/"a", "b"'], '"b"'), not_modified(['"a"'], '"b"')
+    (True, False)
+    """
+    tags = [tag.strip() for value in if_none_match for tag in value.split(",")]
+    return any(tag == "*" or tag.removeprefix("W/") == etag for tag in tags)

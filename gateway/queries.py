@@ -1,14 +1,19 @@
-"""Tenant-scoped reads behind ``GET /v1/shipments/...``."""
+"""Tenant-scoped reads of one shipment behind ``GET /v1/shipments/{tracking_number}...``.
+
+History and the location trail are pages of the shipment's events in event-time
+order; a cursor is the position after the last event examined, signed for the tenant
+and the request (``gateway/cursors.py``): events stored after that position appear on
+later pages, and nothing is repeated. The search is ``gateway/search.py``.
+"""
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from gateway.cursors import CursorCodec
 from gateway.errors import BadRequestError, NotFoundError
-from gateway.models import ShipmentState, normalise_tracking_number
+from gateway.models import CanonicalEvent, ShipmentState, normalise_tracking_number
 from gateway.store.keys import EVENT_PREFIX
 
 if TYPE_CHECKING:
@@ -16,13 +21,34 @@ if TYPE_CHECKING:
 
 DEFAULT_PAGE = 100
 MAX_PAGE = 500
+MAX_POSITION_CHARS = 300
 
 
-def _tracking(value: str) -> str:
+def tracking(value: str) -> str:
+    """The normalised tracking number of a path; 400 when empty."""
     try:
         return normalise_tracking_number(value)
     except ValueError as exc:
         raise BadRequestError("tracking number is empty", code="invalid_tracking_number") from exc
+
+
+def page_limit(params: Mapping[str, str]) -> int:
+    """``limit`` (default 100); 400 unless 1..500."""
+    raw = params.get("limit", str(DEFAULT_PAGE))
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_PAGE:
+        raise BadRequestError(f"limit must be 1..{MAX_PAGE}", code="invalid_limit")
+    return int(raw)
+
+
+def read_cursor(services: Services, tenant: str, params: Mapping[str, str]) -> dict[str, Any]:
+    """The payload of ``cursor`` (empty without one); 400 when not issued to ``tenant``."""
+    cursor = params.get("cursor")
+    return CursorCodec(services.cursor_key).decode(tenant, cursor) if cursor else {}
+
+
+def wrong_cursor() -> BadRequestError:
+    """The error for a genuine cursor presented with another request."""
+    return BadRequestError("cursor does not belong to this request", code="invalid_cursor")
 
 
 def _state_json(state: ShipmentState) -> dict[str, Any]:
@@ -39,59 +65,83 @@ def _state_json(state: ShipmentState) -> dict[str, Any]:
 
 
 def shipment(services: Services, tenant: str, tracking_number: str) -> dict[str, Any]:
-    """Current state per carrier of one tracking number."""
-    number = _tracking(tracking_number)
+    """Current state per carrier of one tracking number (one strongly consistent query)."""
+    number = tracking(tracking_number)
     states = services.store.get_shipments(tenant, number, services.clock())
     if not states:
         raise NotFoundError("no such shipment", code="shipment_not_found")
     return {"tracking_number": number, "shipments": [_state_json(s) for s in states]}
 
 
-def encode_cursor(sort_key: str) -> str:
-    """Opaque page cursor (bound to the tenant and shipment by the partition it reads)."""
-    return base64.urlsafe_b64encode(sort_key.encode()).decode().rstrip("=")
+def _location_json(event: CanonicalEvent) -> dict[str, Any]:
+    return {
+        "occurred_at": event.occurred_at.isoformat(),
+        "carrier": event.carrier,
+        "status": event.status.value,
+        **event.location.model_dump(),
+    }
 
 
-def decode_cursor(cursor: str) -> str:
-    """The sort key a cursor continues after; 400 when it is not one of ours."""
-    try:
-        value = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-    except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
-        raise BadRequestError("cursor is invalid", code="invalid_cursor") from exc
-    if not value.startswith(EVENT_PREFIX) or len(value) > 200:
-        raise BadRequestError("cursor is invalid", code="invalid_cursor")
-    return value
-
-
-def _limit(params: Mapping[str, str]) -> int:
-    raw = params.get("limit", str(DEFAULT_PAGE))
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
-        raise BadRequestError(f"limit must be 1..{MAX_PAGE}", code="invalid_limit")
-    return int(raw)
+def _page(
+    services: Services,
+    tenant: str,
+    tracking_number: str,
+    params: Mapping[str, str],
+    kind: str,
+) -> tuple[str, list[CanonicalEvent], str | None]:
+    """One page of events (``kind``: ``events``, or ``locations`` for located ones)."""
+    number = tracking(tracking_number)
+    carrier = params.get("carrier") or None
+    limit = page_limit(params)
+    cursor = read_cursor(services, tenant, params)
+    asked = {"k": kind, "n": number, "c": carrier}
+    after = cursor.get("a")
+    if cursor and (
+        {k: cursor.get(k) for k in asked} != asked
+        or not isinstance(after, str)
+        or not after.startswith(EVENT_PREFIX)
+        or len(after) > MAX_POSITION_CHARS
+    ):
+        raise wrong_cursor()
+    now = services.clock()
+    page, position = services.store.list_events(
+        tenant,
+        number,
+        now=now,
+        carrier=carrier,
+        limit=limit,
+        after=after,
+        located=kind == "locations",
+    )
+    if not page and not cursor and position is None:
+        states = services.store.get_shipments(tenant, number, now)
+        if not [s for s in states if carrier in (None, s.carrier)]:
+            raise NotFoundError("no such shipment", code="shipment_not_found")
+    next_cursor = None
+    if position is not None:
+        next_cursor = CursorCodec(services.cursor_key).encode(tenant, asked | {"a": position})
+    return number, page, next_cursor
 
 
 def events(
     services: Services, tenant: str, tracking_number: str, params: Mapping[str, str]
 ) -> dict[str, Any]:
     """A page of the shipment's history in event-time order."""
-    number = _tracking(tracking_number)
-    cursor = params.get("cursor")
-    page, after = services.store.list_events(
-        tenant,
-        number,
-        now=services.clock(),
-        carrier=params.get("carrier") or None,
-        limit=_limit(params),
-        after=decode_cursor(cursor) if cursor else None,
-    )
-    if (
-        not page
-        and cursor is None
-        and not services.store.get_shipments(tenant, number, services.clock())
-    ):
-        raise NotFoundError("no such shipment", code="shipment_not_found")
+    number, page, next_cursor = _page(services, tenant, tracking_number, params, "events")
     return {
         "tracking_number": number,
         "events": [e.model_dump(mode="json", exclude_none=True) for e in page],
-        "next_cursor": encode_cursor(after) if after else None,
+        "next_cursor": next_cursor,
+    }
+
+
+def locations(
+    services: Services, tenant: str, tracking_number: str, params: Mapping[str, str]
+) -> dict[str, Any]:
+    """A page of the location trail: events with a location, in event-time order."""
+    number, page, next_cursor = _page(services, tenant, tracking_number, params, "locations")
+    return {
+        "tracking_number": number,
+        "locations": [_location_json(e) for e in page],
+        "next_cursor": next_cursor,
     }

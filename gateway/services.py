@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from gateway.cursors import PROCESS_KEY, cursor_key_from_environment
 from gateway.discovery import Registry, load_adapters
 from gateway.keysets import SecretsProvider
 from gateway.limits import HardCap
@@ -36,6 +37,7 @@ class Services:
     store: DynamoStore
     clock: Callable[[], datetime]
     limits: HardCap | None = None  # the daily hard cap (on AWS); None: not enforced here
+    cursor_key: bytes = PROCESS_KEY  # signs page cursors (see gateway/cursors.py)
 
 
 def build_services(
@@ -48,6 +50,7 @@ def build_services(
     clock: Callable[[], datetime] = utc_now,
     adapters: Registry | None = None,
     meter: CapacityMeter | None = None,
+    cursor_key: bytes | None = None,
 ) -> Services:
     """Assemble the pipeline and store from explicit dependencies."""
     meter = meter or CapacityMeter()
@@ -62,7 +65,9 @@ def build_services(
         count=count,
         audit=DynamoAudit(dynamodb, table_name, tenants, clock=clock),  # its own meter
     )
-    return Services(pipeline=pipeline, store=store, clock=clock)
+    return Services(
+        pipeline=pipeline, store=store, clock=clock, cursor_key=cursor_key or PROCESS_KEY
+    )
 
 
 def dynamodb_client(endpoint_url: str | None = None, **session: str) -> Any:
@@ -84,7 +89,11 @@ def dynamodb_client(endpoint_url: str | None = None, **session: str) -> Any:
 
 
 def services_from_environment() -> Services:
-    """Services for the Lambda: ``TABLE_NAME``, ``SECRETS_PREFIX``, ``TENANTS_DIR``."""
+    """Services for the Lambda from the environment.
+
+    ``TABLE_NAME``, ``SECRETS_PREFIX``, ``TENANTS_DIR``, and the cursor key from
+    ``CURSOR_KEY`` or ``CURSOR_KEY_SECRET`` (see ``gateway/cursors.py``).
+    """
     from gateway.handler import count
     from gateway.secrets_aws import SecretsManagerProvider
 
@@ -95,6 +104,7 @@ def services_from_environment() -> Services:
         tenants_dir=Path(os.environ.get("TENANTS_DIR", str(PACKAGED_TENANTS_DIR))),
         secrets=SecretsManagerProvider(prefix=os.environ.get("SECRETS_PREFIX", "waybill/")),
         count=count,
+        cursor_key=cursor_key_from_environment(os.environ),
     )
     plans = plan_of(services.pipeline.tenants)
     limits = HardCap(client, services.store.table, plans, meter=services.store.meter)

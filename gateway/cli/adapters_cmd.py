@@ -1,7 +1,7 @@
 """``waybill adapters list|new|docs``: what is loaded, a new adapter skeleton, generated docs.
 
-``docs`` writes ADAPTERS.md and the canonical submit JSON Schema; ``--check`` only
-says whether the committed copies are stale.
+``docs`` writes every generated file: ADAPTERS.md, the canonical submit JSON Schema and
+the OpenAPI document; ``--check`` only says whether the committed copies are stale.
 """
 
 from __future__ import annotations
@@ -25,9 +25,12 @@ def register(subparsers: Any) -> None:
     new = actions.add_parser("new", help="scaffold a new adapter, its fixtures and its test")
     new.add_argument("name", help="adapter id and module name, e.g. acme_post")
     new.add_argument("--root", type=Path, default=Path("."), help="repository root (default: .)")
-    docs = actions.add_parser("docs", help="regenerate ADAPTERS.md and the canonical schema")
+    docs = actions.add_parser(
+        "docs", help="regenerate ADAPTERS.md, the canonical schema and docs/openapi.json"
+    )
     docs.add_argument("--output", type=Path, default=DEFAULT_DOCS)
     docs.add_argument("--schema-output", type=Path, default=Path(SCHEMA_PATH))
+    docs.add_argument("--openapi-output", type=Path, help="default: docs/openapi.json")
     docs.add_argument("--check", action="store_true", help="exit 2 if a file is stale")
     parser.set_defaults(func=run)
 
@@ -48,8 +51,13 @@ def run(args: argparse.Namespace) -> int:
         return _new(args, frozenset(registry.adapters))
     from gateway.adapter_docs import render
     from gateway.canonical_format import schema_text
+    from gateway.openapi import OPENAPI_PATH, openapi_text
 
-    outputs = {args.output: render(registry), args.schema_output: schema_text()}
+    outputs = {
+        args.output: render(registry),
+        args.schema_output: schema_text(),
+        args.openapi_output or Path(OPENAPI_PATH): openapi_text(),
+    }
     if args.check:
         stale = [str(p) for p, text in outputs.items() if _read(p) != text]
         if stale:

@@ -1,8 +1,9 @@
 """The local gateway's wiring: the same handler as on AWS, with local parts.
 
 DynamoDB Local instead of DynamoDB, ``<state_dir>/secrets.json`` instead of
-Secrets Manager, ``<state_dir>/api_keys.json`` for the edge's API keys, and the
-edge's in-process throttle (token bucket, quota, hard cap) for API Gateway's usage plans.
+Secrets Manager, ``<state_dir>/api_keys.json`` for the edge's API keys,
+``<state_dir>/cursor.key`` for the page cursors' key, and the edge's in-process
+throttle (token bucket, quota, hard cap) for API Gateway's usage plans.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 
 from gateway.apikeys import LocalApiKeyStore
 from gateway.audit_refusals import audited_admission
+from gateway.cursors import local_cursor_key
 from gateway.handler import LambdaHandler, count, make_handler
 from gateway.local.throttle import EdgeThrottle
 from gateway.local_secrets import LocalSecretStore
@@ -59,6 +61,7 @@ def build_local_gateway(
         tenants_dir=tenants_dir,
         secrets=LocalSecretStore(state_dir),
         count=count,
+        cursor_key=local_cursor_key(state_dir),
     )
     keys = LocalApiKeyStore(state_dir)
     throttle = EdgeThrottle(plan_of(services.pipeline.tenants))

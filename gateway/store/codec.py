@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from gateway.models import CanonicalEvent, EventSummary, ShipmentState, Status
@@ -45,3 +46,9 @@ def state_from_item(tenant: str, tracking_number: str, item: dict[str, Any]) -> 
         last_received_at=item["last_received_at"]["S"],
         event_count=len(item["fps"]["BS"]),
     )
+
+
+def expired(item: dict[str, Any], now: datetime) -> bool:
+    """TTL deletion lags (up to days on AWS): reads filter expired items themselves."""
+    expires = item.get("expires_at", {}).get("N")
+    return expires is not None and int(expires) <= int(now.timestamp())

@@ -13,31 +13,41 @@ Write path for one delivery (see ``record``):
 A retried delivery costs reads only; a resend with ``k`` new events costs ``k + 1``
 writes. A crash between 2 and 3 heals on retry: the event's prefix is missing from
 the state, its put finds it stored, and the state update is made then.
+
+Step 3 is ``gateway/store/state.py``. The state item also carries the status index's
+keys (``gateway/store/index.py``), set only when the status changes: an event that
+keeps the status writes nothing to the index; a new shipment adds one index write, a
+status move two (delete and put). Reads are ``gateway/store/reads.py``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 
-from gateway.errors import StoreUnavailableError
-from gateway.models import CanonicalEvent, ShipmentState, instant_text
+from gateway.models import CanonicalEvent
 from gateway.store import codec
 from gateway.store.capacity import CapacityMeter
-from gateway.store.keys import EVENT_PREFIX, STATE_PREFIX, shipment_pk, state_sk
+from gateway.store.errors import store_errors
+from gateway.store.keys import shipment_pk, state_sk
+from gateway.store.reads import ShipmentReads
+from gateway.store.state import (
+    FINGERPRINT_PREFIX_BYTES,
+    ShipmentKey,
+    StateUpdates,
+    fingerprint_prefix,
+)
 
-FINGERPRINT_PREFIX_BYTES = 8
+__all__ = ["DynamoStore", "RecordResult", "fingerprint_prefix", "store_errors"]
+
 DELIVERY_RING = 4
 _CONDITION_FAILED = "ConditionalCheckFailedException"
-
-ShipmentKey = tuple[str, str, str]  # tenant, tracking number, carrier
 
 
 @dataclass(frozen=True)
@@ -49,29 +59,12 @@ class RecordResult:
     duplicate_delivery: bool = False
 
 
-def fingerprint_prefix(event: CanonicalEvent) -> bytes:
-    """The first bytes of the event's fingerprint, as kept on the state item."""
-    return bytes.fromhex(event.event_id.removeprefix("ev_"))[:FINGERPRINT_PREFIX_BYTES]
-
-
 def delivery_digest(delivery_key: str) -> bytes:
     """Short digest of a delivery id or body hash, for the state's delivery ring."""
     return hashlib.sha256(delivery_key.encode()).digest()[:FINGERPRINT_PREFIX_BYTES]
 
 
-@contextmanager
-def store_errors() -> Iterator[None]:
-    """Anything DynamoDB refuses becomes a 503 the carrier retries (dedupe makes it safe)."""
-    try:
-        yield
-    except ClientError as exc:
-        code = exc.response.get("Error", {}).get("Code", "unknown")
-        raise StoreUnavailableError(f"storage refused the write ({code})") from exc
-    except BotoCoreError as exc:
-        raise StoreUnavailableError(f"storage unreachable ({type(exc).__name__})") from exc
-
-
-class DynamoStore:
+class DynamoStore(StateUpdates, ShipmentReads):
     """Shipments, events and parked deliveries in one table (low-level boto3 client)."""
 
     def __init__(self, client: Any, table_name: str, meter: CapacityMeter | None = None) -> None:
@@ -153,77 +146,6 @@ class DynamoStore:
         self.meter.add_write(response)
         return True
 
-    def _update_state(
-        self,
-        key: ShipmentKey,
-        state: dict[str, Any] | None,
-        fresh: list[CanonicalEvent],
-        ring: list[bytes],
-        now: datetime,
-        expires_at: int,
-    ) -> None:
-        """Add the fingerprints; move the status (or only the ETA) when the news is newer."""
-        tenant, tracking_number, carrier = key
-        request = {
-            "TableName": self.table,
-            "Key": {
-                "pk": {"S": shipment_pk(tenant, tracking_number)},
-                "sk": {"S": state_sk(carrier)},
-            },
-            "ReturnConsumedCapacity": "TOTAL",
-        }
-        values: dict[str, Any] = {
-            ":fps": {"BS": [fingerprint_prefix(e) for e in fresh]},
-            ":dlv": {"BS": ring},
-            ":now": {"S": instant_text(now)},
-            ":exp": {"N": str(expires_at)},
-        }
-        base = "ADD fps :fps SET dlv = :dlv, last_received_at = :now, expires_at = :exp"
-        # Once a state exists, an ETA-only event (UPS type U) moves the ETA, never the status.
-        movers = [e for e in fresh if not (state and e.eta_only)]
-        revisions = [e for e in fresh if state and e.eta_only and e.estimated_delivery]
-        current_key = state.get("latest_key", {}).get("S") if state else None
-        if revisions and not movers:
-            newest = max(revisions, key=CanonicalEvent.ordering_key)
-            eta = {
-                ":eta": {"S": str(newest.estimated_delivery)},
-                ":lk": {"S": newest.ordering_key()},
-            }
-            if self._conditional_update(
-                request, base + ", eta = :eta", values | eta, "latest_key < :lk"
-            ):
-                return
-        latest = max(movers, key=CanonicalEvent.ordering_key) if movers else None
-        if latest is not None and (current_key is None or latest.ordering_key() > current_key):
-            expression, advance = _advance(base, values, latest)
-            condition = "attribute_not_exists(latest_key) OR latest_key < :lk"
-            if self._conditional_update(request, expression, advance, condition):
-                return
-        response = self.client.update_item(
-            **request, UpdateExpression=base, ExpressionAttributeValues=values
-        )
-        self.meter.add_write(response)
-
-    def _conditional_update(
-        self, request: dict[str, Any], expression: str, values: dict[str, Any], condition: str
-    ) -> bool:
-        """One guarded update; False when a newer event won the race (the condition failed)."""
-        if "#status" in expression:
-            request = request | {"ExpressionAttributeNames": {"#status": "status"}}
-        try:
-            response = self.client.update_item(
-                **request,
-                UpdateExpression=expression,
-                ConditionExpression=condition,
-                ExpressionAttributeValues=values,
-            )
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") != _CONDITION_FAILED:
-                raise
-            return False
-        self.meter.add_write(response)
-        return True
-
     def _read_states(self, keys: list[ShipmentKey]) -> dict[ShipmentKey, dict[str, Any]]:
         found: dict[ShipmentKey, dict[str, Any]] = {}
         for key in keys:  # one strongly consistent GetItem each; deliveries rarely span many
@@ -241,84 +163,3 @@ class DynamoStore:
             if "Item" in response:
                 found[key] = response["Item"]
         return found
-
-    # -- read path ----------------------------------------------------------------
-
-    def get_shipments(
-        self, tenant: str, tracking_number: str, now: datetime
-    ) -> list[ShipmentState]:
-        """Current state per carrier: one strongly consistent query of one partition."""
-        with store_errors():
-            response = self.client.query(
-                TableName=self.table,
-                KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
-                ExpressionAttributeValues={
-                    ":pk": {"S": shipment_pk(tenant, tracking_number)},
-                    ":prefix": {"S": STATE_PREFIX},
-                },
-                ConsistentRead=True,
-                ReturnConsumedCapacity="TOTAL",
-            )
-        self.meter.add_read(response)
-        return [
-            codec.state_from_item(tenant, tracking_number, item)
-            for item in response.get("Items", [])
-            if not _expired(item, now)
-        ]
-
-    def list_events(
-        self,
-        tenant: str,
-        tracking_number: str,
-        *,
-        now: datetime,
-        carrier: str | None = None,
-        limit: int = 100,
-        after: str | None = None,
-    ) -> tuple[list[CanonicalEvent], str | None]:
-        """A page of history in event-time order; returns the sort key to continue after."""
-        pk = shipment_pk(tenant, tracking_number)
-        request: dict[str, Any] = {
-            "TableName": self.table,
-            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
-            "ExpressionAttributeValues": {":pk": {"S": pk}, ":prefix": {"S": EVENT_PREFIX}},
-            "Limit": limit,
-            "ReturnConsumedCapacity": "TOTAL",
-        }
-        if after is not None:
-            request["ExclusiveStartKey"] = {"pk": {"S": pk}, "sk": {"S": after}}
-        with store_errors():
-            response = self.client.query(**request)
-        self.meter.add_read(response)
-        events = [
-            codec.event_from_item(item)
-            for item in response.get("Items", [])
-            if not _expired(item, now) and (carrier is None or item["carrier"]["S"] == carrier)
-        ]
-        last = response.get("LastEvaluatedKey")
-        return events, (last["sk"]["S"] if last else None)
-
-
-def _advance(
-    base: str, values: dict[str, Any], latest: CanonicalEvent
-) -> tuple[str, dict[str, Any]]:
-    """The update expression and values that make ``latest`` the current state."""
-    advance = values | {
-        ":lk": {"S": latest.ordering_key()},
-        ":st": {"S": latest.status.value},
-        ":le": {"S": codec.last_event_doc(latest)},
-    }
-    sets = ", latest_key = :lk, #status = :st, le = :le"
-    if latest.detail is not None:
-        advance[":detail"] = {"S": latest.detail}
-        sets += ", detail = :detail"
-    if latest.estimated_delivery is not None:
-        advance[":eta"] = {"S": latest.estimated_delivery}
-        sets += ", eta = :eta"
-    return base + sets + ("" if latest.detail is not None else " REMOVE detail"), advance
-
-
-def _expired(item: dict[str, Any], now: datetime) -> bool:
-    """TTL deletion lags (up to days on AWS): reads filter expired items themselves."""
-    expires = item.get("expires_at", {}).get("N")
-    return expires is not None and int(expires) <= int(now.timestamp())

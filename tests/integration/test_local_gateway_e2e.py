@@ -11,6 +11,7 @@ import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -86,6 +87,7 @@ def test_the_readme_tour(server: tuple[str, Path], capsys: pytest.CaptureFixture
         history = events.json()["events"]
         assert len(history) == len(easypost_body["result"]["tracking_details"])
         assert [e["occurred_at"] for e in history] == sorted(e["occurred_at"] for e in history)
+        _the_query_api(client, {"x-api-key": api_key}, number, reply, history)
         tampered = client.post(
             "/webhooks/demo/easypost",
             content=b'{"id": "evt_x"}',
@@ -93,6 +95,38 @@ def test_the_readme_tour(server: tuple[str, Path], capsys: pytest.CaptureFixture
         )
         assert tampered.status_code == 401
         assert client.get("/healthz").json() == {"status": "ok"}
+
+
+def _the_query_api(
+    client: httpx.Client,
+    auth: dict[str, str],
+    number: str,
+    shipment: httpx.Response,
+    history: list[dict[str, Any]],
+) -> None:
+    """ETag and 304, history and trail pages, and the search, through the real server."""
+    tag = shipment.headers["etag"]
+    assert shipment.headers["cache-control"] == "private, max-age=5"
+    unchanged = client.get(f"/v1/shipments/{number}", headers=auth | {"If-None-Match": tag})
+    assert unchanged.status_code == 304 and unchanged.content == b""
+    paged: list[dict[str, Any]] = []
+    cursor = ""
+    while True:
+        page = client.get(f"/v1/shipments/{number}/events?limit=2{cursor}", headers=auth).json()
+        paged += page["events"]
+        if page["next_cursor"] is None:
+            break
+        cursor = f"&cursor={page['next_cursor']}"
+    assert paged == history
+    trail = client.get(f"/v1/shipments/{number}/locations", headers=auth).json()
+    located = [e for e in history if e.get("location")]
+    assert 0 < len(located) < len(history)  # the fixture's first scan has no place
+    assert [p["occurred_at"][:19] for p in trail["locations"]] == [
+        e["occurred_at"][:19] for e in located
+    ]
+    status = shipment.json()["shipments"][0]["status"]
+    found = client.get(f"/v1/shipments?status={status}&carrier=easypost", headers=auth).json()
+    assert number in [s["tracking_number"] for s in found["shipments"]]
 
 
 def _tracking_fixtures() -> list[tuple[str, str]]:

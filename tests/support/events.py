@@ -9,6 +9,7 @@ from gateway.models import CanonicalEvent, Location, Status, TzSource
 from gateway.normalise import to_canonical
 
 T0 = datetime(2025, 4, 10, 9, 0, tzinfo=UTC)
+HOUSTON = Location(city="Houston", region="TX", postal_code="77063", country="US")
 
 
 def make_event(
@@ -20,6 +21,7 @@ def make_event(
     status: Status = Status.IN_TRANSIT,
     at: datetime | None = None,
     text_bytes: int = 40,
+    location: Location = HOUSTON,
 ) -> CanonicalEvent:
     """The ``index``-th scan of a shipment, one hour apart, with a text of ``text_bytes``."""
     text = f"scan {index} " + "x" * max(0, text_bytes - 10)
@@ -30,7 +32,7 @@ def make_event(
         tz_source=TzSource.CARRIER_UTC,
         carrier_code=f"{status.value}/scan",
         carrier_text=text,
-        location=Location(city="Houston", region="TX", postal_code="77063", country="US"),
+        location=location,
     )
     return to_canonical(
         parsed,
