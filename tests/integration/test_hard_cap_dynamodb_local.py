@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import threading
 import time
-import uuid
-from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
 
 from gateway.errors import ThrottledError
 from gateway.limits import HardCap, counter_key
 from gateway.plans import Plan, day_window
-from gateway.store import CapacityMeter, ensure_table
+from gateway.store import CapacityMeter
 
 pytestmark = pytest.mark.integration
 
@@ -33,25 +30,6 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
-
-
-@pytest.fixture
-def client(dynamodb_local_endpoint: str) -> Any:
-    return boto3.client(
-        "dynamodb",
-        endpoint_url=dynamodb_local_endpoint,
-        region_name="us-west-2",
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
-    )
-
-
-@pytest.fixture
-def table(client: Any) -> Iterator[str]:
-    name = f"waybill-cap-{uuid.uuid4().hex[:12]}"
-    ensure_table(client, name)
-    yield name
-    client.delete_table(TableName=name)
 
 
 def stored_total(client: Any, table: str, tenant: str, day: str) -> tuple[int, int]:

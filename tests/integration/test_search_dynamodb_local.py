@@ -3,12 +3,9 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import boto3
 import pytest
 
 from gateway.local.dynamodb_local import DynamoDBLocal
@@ -23,25 +20,6 @@ from tests.support.events import make_event
 pytestmark = pytest.mark.integration
 
 NOW = datetime.now(UTC).replace(microsecond=0)  # TTL really runs on DynamoDB Local
-
-
-@pytest.fixture
-def client(dynamodb_local_endpoint: str) -> Any:
-    return boto3.client(
-        "dynamodb",
-        endpoint_url=dynamodb_local_endpoint,
-        region_name="us-west-2",
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
-    )
-
-
-@pytest.fixture
-def table(client: Any) -> Iterator[str]:
-    name = f"waybill-{uuid.uuid4().hex[:12]}"
-    ensure_table(client, name)
-    yield name
-    client.delete_table(TableName=name)
 
 
 @pytest.fixture

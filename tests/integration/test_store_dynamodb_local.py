@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import threading
-import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import boto3
 import pytest
 
 from gateway.models import Status
-from gateway.store import CapacityMeter, DynamoStore, ensure_table
+from gateway.store import CapacityMeter, DynamoStore
 from gateway.store.capacity import item_bytes
 from gateway.store.codec import event_item
 from tests.support.events import make_event
@@ -26,22 +23,8 @@ TENANT_RETENTION = 90
 
 
 @pytest.fixture
-def client(dynamodb_local_endpoint: str) -> Any:
-    return boto3.client(
-        "dynamodb",
-        endpoint_url=dynamodb_local_endpoint,
-        region_name="us-west-2",
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
-    )
-
-
-@pytest.fixture
-def store(client: Any) -> Iterator[DynamoStore]:
-    table = f"waybill-{uuid.uuid4().hex[:12]}"
-    ensure_table(client, table)
-    yield DynamoStore(client, table, CapacityMeter())
-    client.delete_table(TableName=table)
+def store(client: Any, table: str) -> DynamoStore:
+    return DynamoStore(client, table, CapacityMeter())
 
 
 def record(store: DynamoStore, events: list[Any], key: str) -> Any:
