@@ -50,7 +50,9 @@ Kind = Literal["hmac", "hash", "token", "standard_webhooks"]
 QUERY_PREFIX = "?"
 """In what ``sign`` returns, a key starting with ``?`` is a query parameter, not a header."""
 
-_PLACEHOLDER = re.compile(r"\{(body|timestamp|id|method|path|secret)\}")
+PLACEHOLDERS = ("body", "timestamp", "id", "method", "path", "secret")
+_PLACEHOLDER = re.compile(r"\{(" + "|".join(PLACEHOLDERS) + r")\}")
+_ANY_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 _STANDARD_HEADERS = ("webhook-id", "webhook-timestamp", "webhook-signature")
 
 
@@ -86,6 +88,9 @@ class SignatureSpec:
     def __post_init__(self) -> None:
         if self.kind != "standard_webhooks" and (self.header is None) == (self.query_param is None):
             raise ValueError("a spec reads its signature from exactly one header or query param")
+        unknown = set(_ANY_PLACEHOLDER.findall(self.signed_content)) - set(PLACEHOLDERS)
+        if unknown:
+            raise ValueError(f"signed_content has an unknown placeholder {{{min(unknown)}}}")
         if ("{secret}" in self.signed_content) != (self.kind == "hash"):
             raise ValueError("only a 'hash' spec, and every one, puts {secret} in the content")
         if self.tolerance_seconds is not None and not (self.timestamp_key or self.timestamp_header):

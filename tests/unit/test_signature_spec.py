@@ -161,6 +161,7 @@ def test_bearer_token_needs_its_prefix() -> None:
         {"kind": "hmac", "header": "a", "signed_content": "{body}{secret}"},
         {"kind": "hash", "header": "a"},  # a hash without the secret signs nothing
         {"kind": "hmac", "header": "a", "tolerance_seconds": 5},  # no timestamp source
+        {"kind": "hmac", "header": "a", "signed_content": "{tiemstamp}.{body}"},  # a typo
     ],
 )
 def test_inconsistent_specs_are_refused(bad: dict[str, object]) -> None:
