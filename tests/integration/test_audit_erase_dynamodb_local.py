@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import boto3
 import pytest
 
 from gateway.audit import AuditEvent
-from gateway.store import CapacityMeter, DynamoStore, ensure_table
+from gateway.store import CapacityMeter, DynamoStore
 from gateway.store.audit_log import DynamoAudit, request_item
 from gateway.store.audit_query import read_audit
 from gateway.store.capacity import item_bytes
@@ -27,23 +25,8 @@ NOW = datetime.now(UTC).replace(second=10, microsecond=0)
 ACME = TenantConfig(id="acme", name="Acme", retention_days=30, carriers={"easypost": {}})
 
 
-@pytest.fixture
-def table(dynamodb_local_endpoint: str) -> Iterator[tuple[Any, str]]:
-    client = boto3.client(
-        "dynamodb",
-        endpoint_url=dynamodb_local_endpoint,
-        region_name="us-west-2",
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
-    )
-    name = f"waybill-{uuid.uuid4().hex[:12]}"
-    ensure_table(client, name)
-    yield client, name
-    client.delete_table(TableName=name)
-
-
-def test_audit_write_units_per_outcome(table: tuple[Any, str]) -> None:
-    client, name = table
+def test_audit_write_units_per_outcome(client: Any, table: str) -> None:
+    name = table
     clock = [NOW]
     audit = DynamoAudit(client, name, {"acme": ACME}.get, clock=lambda: clock[0])
     numbers = tuple(f"9400100000000000{i:06d}" for i in range(10))
@@ -78,8 +61,8 @@ def test_audit_write_units_per_outcome(table: tuple[Any, str]) -> None:
     assert audit.meter.read_units == 0  # reads are metered by read_audit's own meter
 
 
-def test_erasure_on_dynamodb_local(table: tuple[Any, str]) -> None:
-    client, name = table
+def test_erasure_on_dynamodb_local(client: Any, table: str) -> None:
+    name = table
     meter = CapacityMeter()
     store, parking = DynamoStore(client, name, meter), ParkingLot(client, name, meter)
     number = "EZERASE000001"

@@ -3,18 +3,15 @@ measured with ReturnConsumedCapacity=INDEXES; docs/queries.md quotes these bound
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import boto3
 import pytest
 
 from gateway.handler import make_handler
 from gateway.models import Status
 from gateway.services import build_services
-from gateway.store import ensure_table
 from tests.support.capacity import IndexCapacity
 from tests.support.events import make_event
 from tests.support.gateway import TENANTS_DIR, DictSecrets, Harness
@@ -26,16 +23,7 @@ NUMBER = "EZ1000000001"
 
 
 @pytest.fixture
-def world(dynamodb_local_endpoint: str) -> Iterator[tuple[Harness, IndexCapacity]]:
-    client = boto3.client(
-        "dynamodb",
-        endpoint_url=dynamodb_local_endpoint,
-        region_name="us-west-2",
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
-    )
-    table = f"waybill-{uuid.uuid4().hex[:12]}"
-    ensure_table(client, table)
+def world(client: Any, table: str) -> Iterator[tuple[Harness, IndexCapacity]]:
     meter = IndexCapacity(client)
     services = build_services(
         dynamodb=meter,
@@ -46,7 +34,6 @@ def world(dynamodb_local_endpoint: str) -> Iterator[tuple[Harness, IndexCapacity
         clock=lambda: NOW,
     )
     yield Harness(make_handler(services), services, DictSecrets(), {}), meter
-    client.delete_table(TableName=table)
 
 
 def record(gw: Harness, events: list[Any], key: str, at: datetime = NOW) -> None:
