@@ -184,6 +184,8 @@ def generate_secret(form: str = "raw") -> str:
 def mask(value: str) -> str:
     """A printable stand-in: at most 4 leading characters and the length.
 
+    (The example is the published Standard Webhooks test vector, not a real secret.)
+
     >>> mask("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
     'whse…(38 chars)'
     >>> mask("short-one")

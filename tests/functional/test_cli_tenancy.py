@@ -271,7 +271,7 @@ def test_a_good_whsec_or_generated_secret_is_accepted(
     run: Run, dirs: tuple[Path, Path], partner: str
 ) -> None:
     state, _ = dirs
-    good = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+    good = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"  # the published Standard Webhooks vector
     assert run("secrets", "set", partner, "standard_webhooks", "--value", good)[0] == 0
     code, _, err = run("secrets", "rotate", partner, "standard_webhooks", "--generate")
     assert code == 0, err
