@@ -14,10 +14,10 @@ from gateway.local.dynamodb_local import DynamoDBLocal
 from gateway.local.wiring import local_dynamodb
 from gateway.store import ensure_table
 from gateway.store.audit_log import DynamoAudit
-from gateway.tenants import TenantConfig
+from gateway.tenants import CarrierOptions, TenantConfig
 
 NOW = datetime.now(UTC).replace(second=0, microsecond=0)
-ACME = TenantConfig(id="acme", name="Acme", carriers={"easypost": {}})
+ACME = TenantConfig(id="acme", name="Acme", carriers={"easypost": CarrierOptions()})
 NUMBERS = tuple(f"9400100000000000{i:06d}" for i in range(10))
 
 
