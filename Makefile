@@ -12,7 +12,7 @@ JAVA := $(if $(JAVA_HOME),$(JAVA_HOME)/bin/java,java)
 MIN_JAVA := 17
 SERVE_ARGS ?=
 
-.PHONY: all .venv dynamodb-local java lint test run bench clean
+.PHONY: all .venv dynamodb-local java lint test soak run bench clean
 
 all: test
 
@@ -65,11 +65,14 @@ test: .venv dynamodb-local
 	$(MAKE) --no-print-directory lint
 	$(VENV)/bin/pytest -q
 
-# Measured write/read units per ingest, query and audit scenario on DynamoDB Local.
+# The reliability suites with their long counts (WAYBILL_SOAK=1; see tests/support/scale.py).
+soak: .venv dynamodb-local
+	WAYBILL_SOAK=1 $(VENV)/bin/pytest -q tests/reliability
+
+# Every benchmark as a ratio measured in one run: a table, and bench/results/latest.json.
+# See BENCHMARKS.md.
 bench: .venv dynamodb-local
-	$(VENV)/bin/python -m bench.store_costs
-	$(VENV)/bin/python -m bench.query_costs
-	$(VENV)/bin/python -m bench.audit_costs
+	$(VENV)/bin/python -m bench
 
 run: .venv dynamodb-local
 	$(VENV)/bin/waybill serve $(SERVE_ARGS)
