@@ -1,0 +1,190 @@
+"""Per-stack settings: every ``waybill:*`` config value, typed, defaulted and validated once.
+
+Components receive a :class:`StackSettings` and never read ``pulumi.Config`` themselves,
+so a test can build settings directly. A bad value raises ``ValueError`` naming the key.
+
+Example:
+    >>> s = StackSettings.for_stack("dev")
+    >>> s.deletion_protection, s.labels_for("acme")
+    (False, ('',))
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, TypeVar
+
+import pulumi
+
+from gateway.secrets_aws import stack_prefix
+from gateway.tenants import is_tenant_id
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_REGION = "us-west-2"
+FUNCTIONS = ("ingest", "query", "authorizer")
+"""The stack's Lambda functions (each has its own role, log group and ``live`` alias)."""
+DEFAULT_LABELS: tuple[str, ...] = ("",)
+"""One unlabelled API key per tenant when ``waybill:apiKeyLabels`` does not name it."""
+LOG_RETENTION_DAYS = frozenset(
+    {1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557}
+    | {2922, 3288, 3653}
+)
+"""The retention periods CloudWatch Logs accepts."""
+_T = TypeVar("_T")
+_LABEL = re.compile(r"[a-z0-9-]*")
+
+
+def _frozen_labels(raw: Mapping[str, Any]) -> Mapping[str, tuple[str, ...]]:
+    labels: dict[str, tuple[str, ...]] = {}
+    for tenant, values in raw.items():
+        if isinstance(values, str) or not isinstance(values, list | tuple):
+            raise ValueError(f"waybill:apiKeyLabels.{tenant}: must be a list of labels")
+        labels[str(tenant)] = tuple(str(v) for v in values)
+    return MappingProxyType(labels)
+
+
+def _default(value: _T | None, default: _T) -> _T:
+    return default if value is None else value
+
+
+def _parse_versions(text: str) -> dict[str, str]:
+    """``"7"`` (every function) or ``"ingest=7,query=7,authorizer=5"``, as a full map.
+
+    >>> _parse_versions("ingest=7,query=8,authorizer=2")["query"]
+    '8'
+    """
+    if text.isdigit():
+        return dict.fromkeys(FUNCTIONS, text)
+    pairs = dict(part.strip().partition("=")[::2] for part in text.split(","))
+    if sorted(pairs) != sorted(FUNCTIONS) or not all(v.isdigit() for v in pairs.values()):
+        raise ValueError(
+            "waybill:stableVersion: a version number, or one per function: "
+            + ",".join(f"{name}=N" for name in FUNCTIONS)
+        )
+    return pairs
+
+
+@dataclass(frozen=True)
+class StackSettings:
+    """The validated configuration of one stack (see ``Pulumi.<stack>.yaml``)."""
+
+    stack: str
+    region: str = DEFAULT_REGION
+    alarm_email: str | None = None
+    monthly_budget_usd: float = 50.0
+    log_retention_days: int = 30
+    deletion_protection: bool = False
+    waf_rate_limit: int | None = None
+    stage_rate_limit: float = 200.0
+    stage_burst_limit: int = 400
+    lambda_memory_mb: int = 512
+    canary_weight: float = 0.0
+    stable_version: str | None = None
+    api_key_labels: Mapping[str, tuple[str, ...]] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
+    tenants_dir: Path = REPO_ROOT / "tenants"
+
+    def __post_init__(self) -> None:
+        try:
+            stack_prefix(self.stack)
+        except ValueError as exc:
+            raise ValueError(f"stack name: {exc}") from None
+        if not 0 <= self.canary_weight < 1:
+            raise ValueError("waybill:canaryWeight: must be in [0, 1)")
+        if self.canary_weight > 0 and not self.stable_version:
+            raise ValueError("waybill:stableVersion: required when waybill:canaryWeight > 0")
+        if self.stable_version is not None:
+            _parse_versions(self.stable_version)
+        for tenant, labels in self.api_key_labels.items():
+            if not is_tenant_id(tenant):
+                raise ValueError(f"waybill:apiKeyLabels: {tenant!r} is not a tenant id")
+            bad = [label for label in labels if not _LABEL.fullmatch(label)]
+            if bad or not labels or len(set(labels)) != len(labels):
+                raise ValueError(
+                    f"waybill:apiKeyLabels.{tenant}: labels must be distinct [a-z0-9-]"
+                )
+        self._check_positive()
+
+    def _check_positive(self) -> None:
+        checks = {
+            "monthlyBudgetUsd": self.monthly_budget_usd,
+            "logRetentionDays": self.log_retention_days,
+            "stageRateLimit": self.stage_rate_limit,
+            "stageBurstLimit": self.stage_burst_limit,
+            "lambdaMemoryMb": self.lambda_memory_mb,
+        }
+        if self.waf_rate_limit is not None:
+            checks["wafRateLimit"] = self.waf_rate_limit
+        for key, value in checks.items():
+            if value <= 0:
+                raise ValueError(f"waybill:{key}: must be positive")
+        if self.log_retention_days not in LOG_RETENTION_DAYS:
+            raise ValueError(
+                f"waybill:logRetentionDays: one of {sorted(LOG_RETENTION_DAYS)} (CloudWatch)"
+            )
+        if not 128 <= self.lambda_memory_mb <= 10240:
+            raise ValueError("waybill:lambdaMemoryMb: must be in [128, 10240]")
+
+    @property
+    def prefix(self) -> str:
+        """The stack's Secrets Manager prefix: ``waybill/{stack}/``."""
+        return stack_prefix(self.stack)
+
+    @property
+    def is_prod(self) -> bool:
+        """True for the production stack."""
+        return self.stack == "prod"
+
+    def stable_version_for(self, function: str) -> str | None:
+        """The version ``function``'s alias stays on; ``None``: the newly published one.
+
+        Set with a canary weight, the alias keeps it and sends the weight to the new
+        version; set alone (weight 0), it pins the alias there: the rollback.
+        """
+        if self.stable_version is None:
+            return None
+        return _parse_versions(self.stable_version)[function]
+
+    def labels_for(self, tenant: str) -> tuple[str, ...]:
+        """The API key labels of ``tenant``: configured, else one unlabelled key."""
+        return self.api_key_labels.get(tenant, DEFAULT_LABELS)
+
+    @classmethod
+    def for_stack(cls, stack: str, **overrides: Any) -> StackSettings:
+        """Defaults for ``stack`` (deletion protection on in prod), with ``overrides``."""
+        values: dict[str, Any] = {"deletion_protection": stack == "prod", **overrides}
+        if "api_key_labels" in values:
+            values["api_key_labels"] = _frozen_labels(values["api_key_labels"])
+        return cls(stack=stack, **values)
+
+    @classmethod
+    def from_config(cls, config: pulumi.Config | None = None) -> StackSettings:
+        """Read the ``waybill:*`` (and ``aws:region``) config of the current stack."""
+        config = config or pulumi.Config("waybill")
+        stack = pulumi.get_stack()
+        deletion = config.get_bool("deletionProtection")
+        tenants_dir = config.get("tenantsDir")
+        labels = config.get_object("apiKeyLabels")
+        if labels is not None and not isinstance(labels, Mapping):
+            raise ValueError("waybill:apiKeyLabels: must be a map of tenant -> [labels]")
+        return cls.for_stack(
+            stack,
+            region=pulumi.Config("aws").get("region") or DEFAULT_REGION,
+            alarm_email=config.get("alarmEmail") or None,
+            monthly_budget_usd=_default(config.get_float("monthlyBudgetUsd"), 50.0),
+            log_retention_days=_default(config.get_int("logRetentionDays"), 30),
+            deletion_protection=stack == "prod" if deletion is None else deletion,
+            waf_rate_limit=config.get_int("wafRateLimit"),
+            stage_rate_limit=_default(config.get_float("stageRateLimit"), 200.0),
+            stage_burst_limit=_default(config.get_int("stageBurstLimit"), 400),
+            lambda_memory_mb=_default(config.get_int("lambdaMemoryMb"), 512),
+            canary_weight=_default(config.get_float("canaryWeight"), 0.0),
+            stable_version=config.get("stableVersion") or None,
+            api_key_labels=labels or {},
+            tenants_dir=REPO_ROOT / (tenants_dir or "tenants"),
+        )

@@ -1,0 +1,132 @@
+"""Secret policies: one empty secret per (tenant, carrier), a random cursor key, the CMK."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+from pulumi.runtime.rpc import is_rpc_secret
+
+from gateway.cursors import MIN_KEY_BYTES
+from gateway.secrets_aws import secret_id, stack_prefix
+from gateway.tenants import TenantConfig, load_tenants
+from infra.secrets import PartnerSecrets
+from infra.settings import REPO_ROOT, StackSettings
+from tests.infra.helpers import TENANTS, named, one, resources_of
+
+SECRET = "aws:secretsmanager/secret:Secret"
+VERSION = "aws:secretsmanager/secretVersion:SecretVersion"
+
+
+def build(stack: str = "dev", tenants: list[TenantConfig] = TENANTS) -> PartnerSecrets:
+    return PartnerSecrets("s", StackSettings.for_stack(stack), tenants, aws.kms.Key("key"))
+
+
+def partner_names() -> set[str]:
+    names = {r.inputs["name"] for r in resources_of(SECRET)}
+    return names - {f"{stack_prefix('dev')}cursor_key"}
+
+
+@pulumi.runtime.test
+def test_one_secret_per_tenant_carrier_named_as_the_code_reads_it() -> Any:
+    secrets = build()
+
+    def check(_: Any) -> None:
+        prefix = stack_prefix("dev")
+        expected = {
+            secret_id(prefix, "acme", "easypost"),
+            secret_id(prefix, "acme", "shippo"),
+            secret_id(prefix, "acme", "shippo.hmac"),  # the adapter's optional slot
+            secret_id(prefix, "globex", "ups"),
+            secret_id(prefix, "globex", "ups.oauth"),
+            secret_id(prefix, "globex", "fedex"),  # disabled, but its keys are kept
+        }
+        assert partner_names() == expected
+        assert set(secrets.secret_arns) == expected
+        assert secrets.prefix == prefix
+
+    return pulumi.Output.all(*secrets.secret_arns.values()).apply(check)
+
+
+@pulumi.runtime.test
+def test_partner_secrets_have_no_value_only_the_cursor_key_does() -> Any:
+    secrets = build()
+
+    def check(_: Any) -> None:
+        version = one(VERSION)  # the only SecretVersion: no partner value in the stack
+        assert version.inputs["secretId"] == "s-cursor-key-id"  # the mock's id of that secret
+
+    return pulumi.Output.all(secrets.cursor_key_version.id, *secrets.secret_arns.values()).apply(
+        check
+    )
+
+
+@pulumi.runtime.test
+def test_cursor_key_is_a_random_secret_long_enough_for_the_codec() -> Any:
+    secrets = build()
+
+    def check(_: Any) -> None:
+        password = one("random:index/randomPassword:RandomPassword").inputs
+        assert password["length"] >= 2 * MIN_KEY_BYTES
+        assert password["special"] is False  # plain text, read as the key's bytes
+        assert named(SECRET, "s-cursor-key").inputs["name"] == "waybill/dev/cursor_key"
+
+    return secrets.cursor_key_version.id.apply(check)
+
+
+@pulumi.runtime.test
+def test_cursor_key_value_is_a_pulumi_secret() -> Any:
+    secrets = build()
+
+    def check(_: Any) -> None:
+        value = one(VERSION).inputs["secretString"]
+        assert is_rpc_secret(value)  # encrypted in the state, masked in every output
+
+    return secrets.cursor_key_version.id.apply(check)
+
+
+@pulumi.runtime.test
+def test_every_secret_uses_the_cmk_and_the_stack_recovery_window() -> Any:
+    key = aws.kms.Key("key")
+    secrets = PartnerSecrets("s", StackSettings.for_stack("dev"), TENANTS, key)
+
+    def check(arns: list[str]) -> None:
+        assert len(resources_of(SECRET)) == 7
+        for secret in resources_of(SECRET):
+            assert secret.inputs["kmsKeyId"] == arns[0]
+            assert secret.inputs["recoveryWindowInDays"] == 7
+
+    return pulumi.Output.all(
+        key.arn, secrets.cursor_key_secret.arn, *secrets.secret_arns.values()
+    ).apply(check)
+
+
+@pulumi.runtime.test
+def test_prod_secrets_can_be_recovered_for_30_days() -> Any:
+    secrets = build("prod")
+
+    def check(_: Any) -> None:
+        assert {s.inputs["recoveryWindowInDays"] for s in resources_of(SECRET)} == {30}
+        assert all(s.inputs["name"].startswith("waybill/prod/") for s in resources_of(SECRET))
+
+    return pulumi.Output.all(secrets.cursor_key_secret.arn, *secrets.secret_arns.values()).apply(
+        check
+    )
+
+
+@pulumi.runtime.test
+def test_the_real_tenant_files_get_a_secret_for_every_declared_carrier() -> Any:
+    tenants = load_tenants(REPO_ROOT / "tenants")
+    secrets = build(tenants=list(tenants.values()))
+
+    def check(_: Any) -> None:
+        names = partner_names()
+        for tenant in tenants.values():
+            for carrier in tenant.carriers:
+                assert secret_id(stack_prefix("dev"), tenant.id, carrier) in names
+        assert len(resources_of(VERSION)) == 1
+
+    return pulumi.Output.all(secrets.cursor_key_version.id, *secrets.secret_arns.values()).apply(
+        check
+    )

@@ -1,0 +1,113 @@
+"""Stack settings: documented defaults, prod's stricter ones, and refusals naming the key."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pulumi
+import pytest
+from pulumi.runtime.config import CONFIG
+
+from infra.settings import REPO_ROOT, StackSettings
+
+
+@pytest.fixture
+def config() -> Iterator[Any]:
+    """Set ``waybill:*`` config for one test, then restore what was there."""
+    saved = dict(CONFIG.get())
+
+    def set_config(**values: str) -> None:
+        pulumi.runtime.set_all_config({f"waybill:{k}": v for k, v in values.items()})
+
+    yield set_config
+    pulumi.runtime.set_all_config(saved)
+
+
+def test_defaults_from_an_empty_config(config: Any) -> None:
+    config()
+    settings = StackSettings.from_config()
+    assert settings.stack == "dev"  # the mocks' stack
+    assert settings.region == "us-west-2"
+    assert settings.alarm_email is None
+    assert (settings.monthly_budget_usd, settings.log_retention_days) == (50.0, 30)
+    assert settings.deletion_protection is False
+    assert settings.waf_rate_limit is None
+    assert (settings.stage_rate_limit, settings.stage_burst_limit) == (200.0, 400)
+    assert settings.lambda_memory_mb == 512
+    assert (settings.canary_weight, settings.stable_version) == (0.0, None)
+    assert settings.labels_for("acme") == ("",)  # one unlabelled key per tenant
+    assert settings.tenants_dir == REPO_ROOT / "tenants"
+    assert settings.prefix == "waybill/dev/"
+
+
+def test_config_values_are_read_and_typed(config: Any) -> None:
+    config(
+        alarmEmail="ops@example.com",
+        logRetentionDays="90",
+        deletionProtection="true",
+        wafRateLimit="1000",
+        canaryWeight="0.1",
+        stableVersion="7",
+        apiKeyLabels='{"acme": ["ci", "prod-app"]}',
+        tenantsDir="tenants",
+    )
+    settings = StackSettings.from_config()
+    assert settings.alarm_email == "ops@example.com"
+    assert settings.log_retention_days == 90
+    assert settings.deletion_protection is True
+    assert settings.waf_rate_limit == 1000
+    assert settings.canary_weight == 0.1
+    assert settings.stable_version_for("query") == "7"
+    assert settings.labels_for("acme") == ("ci", "prod-app")
+    assert settings.labels_for("globex") == ("",)
+
+
+def test_prod_defaults_to_deletion_protection() -> None:
+    assert StackSettings.for_stack("prod").deletion_protection is True
+    assert StackSettings.for_stack("staging").deletion_protection is False
+
+
+def test_stable_version_per_function() -> None:
+    settings = StackSettings.for_stack(
+        "dev", canary_weight=0.2, stable_version="ingest=7,query=8,authorizer=3"
+    )
+    assert [settings.stable_version_for(f) for f in ("ingest", "query", "authorizer")] == [
+        "7",
+        "8",
+        "3",
+    ]
+    pinned = StackSettings.for_stack("dev", stable_version="7")  # no canary: a rollback pin
+    assert pinned.stable_version_for("ingest") == "7"
+    assert StackSettings.for_stack("dev").stable_version_for("ingest") is None
+
+
+@pytest.mark.parametrize(
+    ("overrides", "key"),
+    [
+        ({"stack": "bad/stack"}, "stack name"),
+        ({"canary_weight": 1.0, "stable_version": "3"}, "waybill:canaryWeight"),
+        ({"canary_weight": -0.1}, "waybill:canaryWeight"),
+        ({"canary_weight": 0.1}, "waybill:stableVersion"),
+        ({"canary_weight": 0.1, "stable_version": "v7"}, "waybill:stableVersion"),
+        ({"stable_version": "ingest=7,query=7"}, "waybill:stableVersion"),
+        ({"api_key_labels": {"acme": ["CI"]}}, "waybill:apiKeyLabels.acme"),
+        ({"api_key_labels": {"acme": ["a b"]}}, "waybill:apiKeyLabels.acme"),
+        ({"api_key_labels": {"acme": ["x", "x"]}}, "waybill:apiKeyLabels.acme"),
+        ({"api_key_labels": {"acme": "ci"}}, "waybill:apiKeyLabels.acme"),
+        ({"api_key_labels": {"../x": ["ci"]}}, "waybill:apiKeyLabels"),
+        ({"log_retention_days": 31}, "waybill:logRetentionDays"),
+        ({"lambda_memory_mb": 64}, "waybill:lambdaMemoryMb"),
+        ({"waf_rate_limit": 0}, "waybill:wafRateLimit"),
+    ],
+)
+def test_invalid_settings_are_refused_naming_the_key(overrides: dict[str, Any], key: str) -> None:
+    stack = overrides.pop("stack", "dev")
+    with pytest.raises(ValueError, match=key):
+        StackSettings.for_stack(stack, **overrides)
+
+
+def test_a_non_map_label_config_is_refused(config: Any) -> None:
+    config(apiKeyLabels='["ci"]')
+    with pytest.raises(ValueError, match="waybill:apiKeyLabels"):
+        StackSettings.from_config()
