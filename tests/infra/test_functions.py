@@ -125,6 +125,8 @@ def test_each_function_logs_to_its_own_managed_group_with_the_stack_retention() 
             assert group["retentionInDays"] == 90
             logging = named(FUNCTION, f"f-{name}").inputs["loggingConfig"]
             assert logging["logGroup"] == group["name"]
+            # Lambda's own START/END/REPORT lines are INFO: filtered out (log cost)
+            assert (logging["logFormat"], logging["systemLogLevel"]) == ("JSON", "WARN")
 
     return deploy(check, log_retention_days=90)
 
