@@ -56,7 +56,9 @@ class Assumptions:
     safety: float = 1.2  # tail latency, GC, SDK retries, Graviton vs this CPU
     cold_share: float = 0.002  # invocations that start a container at steady traffic
     init_ms: float = 1200.0  # billed INIT at 512 MB (271 ms of imports on a full core)
-    platform_log_bytes: float = 330.0  # START, END and REPORT lines per invocation
+    # Lambda's START/END/REPORT lines (~330 bytes) are INFO system logs, which the stack
+    # filters out (infra/functions.py: JSON format, system log level WARN).
+    platform_log_bytes: float = 0.0
     access_log_bytes: float = 300.0  # one API Gateway JSON access-log line per request
     log_months: float = 1.0  # log retention 30 days (infra/settings.py)
     retention_months: float = 90 / 30.4  # tenant retention (TenantConfig default, 90 days)

@@ -87,6 +87,8 @@ class StackSettings:
     api_key_labels: Mapping[str, tuple[str, ...]] = field(
         default_factory=lambda: MappingProxyType({})
     )
+    # Not a config key: the Lambda package carries the repository's tenants/, and the
+    # stack must create keys and secrets for exactly those (tests point it elsewhere).
     tenants_dir: Path = REPO_ROOT / "tenants"
 
     def __post_init__(self) -> None:
@@ -168,7 +170,6 @@ class StackSettings:
         config = config or pulumi.Config("waybill")
         stack = pulumi.get_stack()
         deletion = config.get_bool("deletionProtection")
-        tenants_dir = config.get("tenantsDir")
         labels = config.get_object("apiKeyLabels")
         if labels is not None and not isinstance(labels, Mapping):
             raise ValueError("waybill:apiKeyLabels: must be a map of tenant -> [labels]")
@@ -186,5 +187,4 @@ class StackSettings:
             canary_weight=_default(config.get_float("canaryWeight"), 0.0),
             stable_version=config.get("stableVersion") or None,
             api_key_labels=labels or {},
-            tenants_dir=REPO_ROOT / (tenants_dir or "tenants"),
         )

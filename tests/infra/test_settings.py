@@ -50,7 +50,6 @@ def test_config_values_are_read_and_typed(config: Any) -> None:
         canaryWeight="0.1",
         stableVersion="7",
         apiKeyLabels='{"acme": ["ci", "prod-app"]}',
-        tenantsDir="tenants",
     )
     settings = StackSettings.from_config()
     assert settings.alarm_email == "ops@example.com"
