@@ -22,6 +22,7 @@ from gateway.adapter import ParsedEvent
 from gateway.models import CanonicalEvent, Location, instant_text, normalise_tracking_number
 
 _SEP = "\x1f"
+_LOCATION_FIELDS = tuple(Location.model_fields)
 
 
 def _norm(value: object) -> str:
@@ -48,7 +49,7 @@ def event_fingerprint(
         normalise_tracking_number(tracking_number),
         _norm(carrier_code),
         instant_text(occurred_at),
-        *(_norm(v) for v in location.model_dump().values()),
+        *(_norm(getattr(location, name)) for name in _LOCATION_FIELDS),  # = model_dump order
         _norm(text),
     ]
     return hashlib.sha256(_SEP.join(parts).encode("utf-8")).digest()
