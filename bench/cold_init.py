@@ -32,6 +32,7 @@ from typing import Any
 
 from bench.report import Measure, print_rows
 from bench.timing import compare, paired
+from infra.functions import RUNTIME_ENVIRONMENT
 
 SECTION = "cold_init"
 TARGET = 1.25
@@ -106,6 +107,7 @@ def child_environment(port: int) -> dict[str, str]:
         "AWS_SECRET_ACCESS_KEY": "bench",
         "AWS_CONFIG_FILE": os.devnull,
         "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        **RUNTIME_ENVIRONMENT,
     }
 
 

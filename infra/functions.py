@@ -33,6 +33,14 @@ from infra.table import Table
 
 RUNTIME = "python3.12"
 ARCHITECTURE = "arm64"
+RUNTIME_ENVIRONMENT = {
+    "POWERTOOLS_SERVICE_NAME": "waybill",
+    "POWERTOOLS_METRICS_NAMESPACE": "Waybill",
+    "LOG_LEVEL": "INFO",
+    # pydantic scans every installed distribution for plugins at first use; we use none
+    "PYDANTIC_DISABLE_PLUGINS": "__all__",
+}
+"""The stack-independent environment of every function (bench/cold_init.py uses it too)."""
 ALIAS = "live"
 AUTHORIZER_MEMORY_MB = 256
 TRACING = True
@@ -103,9 +111,7 @@ class Functions(pulumi.ComponentResource):
         self._environment: dict[str, pulumi.Input[str]] = {
             "TABLE_NAME": table.name,
             "SECRETS_PREFIX": secrets.prefix,
-            "POWERTOOLS_SERVICE_NAME": "waybill",
-            "POWERTOOLS_METRICS_NAMESPACE": "Waybill",
-            "LOG_LEVEL": "INFO",
+            **RUNTIME_ENVIRONMENT,
         }
         self._cursor_key_arn = secrets.cursor_key_secret.arn
         self.functions, self.aliases, self.roles, self.log_groups = {}, {}, {}, {}
