@@ -162,6 +162,25 @@ def make_server(app: ASGIApp, host: str = "127.0.0.1", port: int = 8080) -> uvic
     return uvicorn.Server(config)
 
 
+def listening_socket(host: str, port: int) -> socket.socket:
+    """A bound, listening TCP socket (``OSError`` if the port is taken).
+
+    ``IPPROTO_TCP``, not 0: asyncio sets ``TCP_NODELAY`` on accepted connections only
+    when the listening socket's ``proto`` says TCP; without it each response's body
+    waits ~40 ms for the client's delayed ACK.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(128)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
 def run_server(
     app: ASGIApp,
     host: str = "127.0.0.1",
@@ -175,11 +194,8 @@ def run_server(
     ``on_ready(url)`` is called with the real port (``port=0`` picks one).
     """
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock = listening_socket(host, port)
     try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host, port))
-        sock.listen(128)
         bound_port = sock.getsockname()[1]
         if not logger.hasHandlers():  # else the JSON handler of the "waybill" logger has it
             _log_to_stderr()
