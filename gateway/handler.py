@@ -8,6 +8,7 @@ server does this); ``lambda_handler`` builds them once from the environment.
 from __future__ import annotations
 
 import json
+import os
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -34,8 +35,10 @@ from gateway.services import Services
 # A request that counts nothing (e.g. /healthz) is normal, not worth a warning per call.
 warnings.filterwarnings("ignore", "No application metrics to publish", UserWarning)
 
-logger = Logger(service="waybill")
-metrics = Metrics(namespace="Waybill", service="waybill")
+# The service is the metrics' dimension: ``waybill-{stack}`` on AWS (infra/functions.py).
+SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "waybill")
+logger = Logger(service=SERVICE)
+metrics = Metrics(namespace="Waybill", service=SERVICE)
 
 LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
 

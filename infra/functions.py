@@ -34,7 +34,6 @@ from infra.table import Table
 RUNTIME = "python3.12"
 ARCHITECTURE = "arm64"
 RUNTIME_ENVIRONMENT = {
-    "POWERTOOLS_SERVICE_NAME": "waybill",
     "POWERTOOLS_METRICS_NAMESPACE": "Waybill",
     "LOG_LEVEL": "INFO",
     # pydantic scans every installed distribution for plugins at first use; we use none
@@ -111,6 +110,7 @@ class Functions(pulumi.ComponentResource):
         self._environment: dict[str, pulumi.Input[str]] = {
             "TABLE_NAME": table.name,
             "SECRETS_PREFIX": secrets.prefix,
+            "POWERTOOLS_SERVICE_NAME": settings.service,
             **RUNTIME_ENVIRONMENT,
         }
         self._cursor_key_arn = secrets.cursor_key_secret.arn

@@ -142,6 +142,12 @@ class StackSettings:
         """True for the production stack."""
         return self.stack == "prod"
 
+    @property
+    def service(self) -> str:
+        """The Powertools service of this stack's functions: the metrics' ``service``
+        dimension, so that stacks sharing an account and region never mix their metrics."""
+        return f"waybill-{self.stack}"
+
     def stable_version_for(self, function: str) -> str | None:
         """The version ``function``'s alias stays on; ``None``: the newly published one.
 

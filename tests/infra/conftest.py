@@ -8,6 +8,8 @@ otherwise the assertions inside ``apply`` never run.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +30,13 @@ class Recorded:
 
 
 RESOURCES: list[Recorded] = []
+PASSWORD = "random:index/randomPassword:RandomPassword"
+
+
+def fake_password(resource_name: str, length: int = 43) -> str:
+    """What the mocks say a RandomPassword generated: URL-safe characters, fixed per name."""
+    raw = hashlib.sha256(resource_name.encode()).digest() * 2
+    return base64.urlsafe_b64encode(raw).decode()[:length]
 
 
 class Mocks(pulumi.runtime.Mocks):
@@ -43,6 +52,8 @@ class Mocks(pulumi.runtime.Mocks):
             "id": resource_id,
             **args.inputs,
         }
+        if args.typ == PASSWORD:
+            state["result"] = fake_password(args.name, int(args.inputs.get("length", 43)))
         if args.typ == "aws:lambda/function:Function":
             state["invokeArn"] = f"arn:aws:apigateway:{REGION}:lambda:path/{args.name}"
             state["version"] = "1"

@@ -106,7 +106,7 @@ def test_environment_names_the_table_the_secrets_prefix_and_the_cursor_key() -> 
             env = named(FUNCTION, f"f-{name}").inputs["environment"]["variables"]
             assert env["TABLE_NAME"] == "waybill-dev"
             assert env["SECRETS_PREFIX"] == stack_prefix("dev")
-            assert env["POWERTOOLS_SERVICE_NAME"] == "waybill"
+            assert env["POWERTOOLS_SERVICE_NAME"] == "waybill-dev"  # metrics per stack
             assert env["POWERTOOLS_METRICS_NAMESPACE"] == "Waybill"
             assert env["LOG_LEVEL"] == "INFO"
             assert env.get("CURSOR_KEY_SECRET") == (None if name == "authorizer" else cursor_arn)

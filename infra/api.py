@@ -1,0 +1,253 @@
+"""The edge: API Gateway REST (regional), its authorizer, stage, usage plans and optional WAF.
+
+- Key source ``AUTHORIZER``: the REQUEST authorizer returns the tenant's plan key as
+  ``usageIdentifierKey``, so carrier traffic is metered under the tenant's plan too.
+- Authorizer result TTL **0** (see :mod:`gateway.authorizer`). API Gateway accepts a REQUEST
+  authorizer with *no* identity source when caching is off (API reference, ``Authorizer.
+  identitySource``: "When the authorization caching is not enabled, this property is
+  optional"), but the Terraform-bridged provider cannot send one: ``identity_source``
+  has the schema default ``method.request.header.Authorization`` and an empty string
+  counts as unset (terraform-provider-aws#12069). That default would 401 every webhook
+  and every ``/v1`` call without invoking the authorizer, so the identity source is a
+  stage variable the stage always sets (:data:`IDENTITY_STAGE_VARIABLE`): present on every
+  request, and with TTL 0 it keys no cache.
+- Stage ``v1``: JSON access logs, X-Ray, throttling for every method (``*/*``), detailed
+  metrics, execution logs at ``ERROR`` and **no** data trace (it would log ``x-api-key``).
+- One usage plan per tier of ``plans.toml``; a web ACL with a per-IP rate rule when
+  ``waf_rate_limit`` is set (:func:`infra.routes.build_waf`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+
+import pulumi
+import pulumi_aws as aws
+
+from gateway.plans import Plan
+from gateway.tenants import TenantConfig
+from infra import routes
+from infra.functions import Functions
+from infra.settings import StackSettings
+
+STAGE = "api"  # URLs: …/api/webhooks/…, …/api/v1/shipments
+IDENTITY_STAGE_VARIABLE = "authorizer"
+IDENTITY_SOURCE = f"stageVariables.{IDENTITY_STAGE_VARIABLE}"
+ACCESS_LOG_FORMAT = {
+    "requestId": "$context.requestId",
+    "ip": "$context.identity.sourceIp",
+    "method": "$context.httpMethod",
+    "path": "$context.path",
+    "resource": "$context.resourcePath",
+    "status": "$context.status",
+    "latencyMs": "$context.responseLatency",
+    "integrationLatencyMs": "$context.integrationLatency",
+    "tenant": "$context.authorizer.tenant",
+    "apiKeyId": "$context.identity.apiKeyId",
+    "error": "$context.error.message",
+    "authorizerError": "$context.authorizer.error",
+    "integrationError": "$context.integration.error",
+    "wafResponse": "$context.wafResponseCode",
+}
+"""Never ``$context.identity.apiKey``: that is the key's value."""
+ASSUMED_BY_API_GATEWAY = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "apigateway.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+)
+CLOUDWATCH_LOGS_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
+
+
+class Api(pulumi.ComponentResource):
+    """The REST API and everything between a request and the Lambda aliases."""
+
+    rest_api: aws.apigateway.RestApi
+    stage: aws.apigateway.Stage
+    base_url: pulumi.Output[str]
+    usage_plans: dict[str, aws.apigateway.UsagePlan]
+    access_logs: aws.cloudwatch.LogGroup
+    web_acl: aws.wafv2.WebAcl | None
+
+    def __init__(
+        self,
+        name: str,
+        settings: StackSettings,
+        functions: Functions,
+        tenants: Mapping[str, TenantConfig],
+        plans: Mapping[str, Plan],
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("waybill:infra:Api", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        tags = {"waybill:stack": settings.stack}
+        unknown = sorted({t.plan for t in tenants.values()} - set(plans))
+        if unknown:
+            raise ValueError(f"tenants name tiers missing from plans.toml: {unknown}")
+        self.rest_api = aws.apigateway.RestApi(
+            f"{name}-rest",
+            name=f"waybill-{settings.stack}",
+            description=f"Waybill {settings.stack}: carrier webhooks and the tenant API",
+            api_key_source="AUTHORIZER",
+            endpoint_configuration=aws.apigateway.RestApiEndpointConfigurationArgs(
+                types="REGIONAL"
+            ),
+            tags=tags,
+            opts=child,
+        )
+        authorizer = aws.apigateway.Authorizer(
+            f"{name}-authorizer",
+            name=f"waybill-{settings.stack}-tenant",
+            rest_api=self.rest_api.id,
+            type="REQUEST",
+            authorizer_uri=functions.authorizer.invoke_arn,
+            authorizer_result_ttl_in_seconds=0,
+            identity_source=IDENTITY_SOURCE,
+            opts=child,
+        )
+        self._permissions(name, functions, authorizer)
+        built = routes.build_routes(
+            name,
+            self.rest_api,
+            authorizer,
+            {"ingest": functions.ingest, "query": functions.query},
+            self,
+        )
+        built += routes.build_gateway_responses(name, self.rest_api, self)
+        deployment = aws.apigateway.Deployment(
+            f"{name}-deployment",
+            rest_api=self.rest_api.id,
+            description=f"routes {routes.fingerprint()[:12]}",
+            triggers={"routes": routes.fingerprint(), "identity": IDENTITY_SOURCE},
+            opts=pulumi.ResourceOptions(parent=self, depends_on=built),
+        )
+        self.stage = self._stage(name, settings, deployment, tags)
+        self.base_url = self.stage.invoke_url
+        self.usage_plans = {
+            tier: self._usage_plan(name, settings, tier, plan, tags)
+            for tier, plan in sorted(plans.items())
+        }
+        self.web_acl = routes.build_waf(name, settings, self.stage, tags, self)
+        self.register_outputs({"base_url": self.base_url, "rest_api_id": self.rest_api.id})
+
+    def _permissions(
+        self, name: str, functions: Functions, authorizer: aws.apigateway.Authorizer
+    ) -> None:
+        """Each alias may be invoked by this API only (and the authorizer by its authorizer)."""
+        execution_arn = self.rest_api.execution_arn
+        sources = {
+            "ingest": (functions.ingest, execution_arn.apply(lambda a: f"{a}/*/POST/*")),
+            "query": (functions.query, execution_arn.apply(lambda a: f"{a}/*/GET/*")),
+            "authorizer": (
+                functions.authorizer,
+                pulumi.Output.concat(execution_arn, "/authorizers/", authorizer.id),
+            ),
+        }
+        for role, (alias, source_arn) in sources.items():
+            aws.lambda_.Permission(
+                f"{name}-invoke-{role}",
+                action="lambda:InvokeFunction",
+                function=alias.function_name,
+                qualifier=alias.name,
+                principal="apigateway.amazonaws.com",
+                source_arn=source_arn,
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+
+    def _stage(
+        self,
+        name: str,
+        settings: StackSettings,
+        deployment: aws.apigateway.Deployment,
+        tags: dict[str, str],
+    ) -> aws.apigateway.Stage:
+        """Stage ``v1`` with access logs, X-Ray and per-method throttling and metrics."""
+        child = pulumi.ResourceOptions(parent=self)
+        role = aws.iam.Role(
+            f"{name}-cloudwatch-role",
+            assume_role_policy=ASSUMED_BY_API_GATEWAY,
+            tags=tags,
+            opts=child,
+        )
+        attached = aws.iam.RolePolicyAttachment(
+            f"{name}-cloudwatch-logs", role=role.name, policy_arn=CLOUDWATCH_LOGS_POLICY, opts=child
+        )
+        # A per-region account setting: every stack in the account sets the same kind of role.
+        account = aws.apigateway.Account(
+            f"{name}-account",
+            cloudwatch_role_arn=role.arn,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[attached]),
+        )
+        self.access_logs = aws.cloudwatch.LogGroup(
+            f"{name}-access-logs",
+            name=f"/aws/apigateway/waybill-{settings.stack}/access",
+            retention_in_days=settings.log_retention_days,
+            tags=tags,
+            opts=child,
+        )
+        execution_logs = aws.cloudwatch.LogGroup(  # created by API Gateway otherwise, forever
+            f"{name}-execution-logs",
+            name=pulumi.Output.concat("API-Gateway-Execution-Logs_", self.rest_api.id, f"/{STAGE}"),
+            retention_in_days=settings.log_retention_days,
+            tags=tags,
+            opts=child,
+        )
+        stage = aws.apigateway.Stage(
+            f"{name}-stage",
+            rest_api=self.rest_api.id,
+            deployment=deployment.id,
+            stage_name=STAGE,
+            xray_tracing_enabled=True,
+            variables={IDENTITY_STAGE_VARIABLE: "request"},
+            access_log_settings=aws.apigateway.StageAccessLogSettingsArgs(
+                destination_arn=self.access_logs.arn,
+                format=json.dumps(ACCESS_LOG_FORMAT, separators=(",", ":")),
+            ),
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[account]),
+        )
+        aws.apigateway.MethodSettings(
+            f"{name}-method-settings",
+            rest_api=self.rest_api.id,
+            stage_name=stage.stage_name,
+            method_path="*/*",
+            settings=aws.apigateway.MethodSettingsSettingsArgs(
+                metrics_enabled=True,
+                logging_level="ERROR",
+                data_trace_enabled=False,
+                throttling_rate_limit=settings.stage_rate_limit,
+                throttling_burst_limit=settings.stage_burst_limit,
+            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[account, execution_logs]),
+        )
+        return stage
+
+    def _usage_plan(
+        self, name: str, settings: StackSettings, tier: str, plan: Plan, tags: dict[str, str]
+    ) -> aws.apigateway.UsagePlan:
+        """The usage plan of one tier, bound to the stage: its rate, burst and quota."""
+        return aws.apigateway.UsagePlan(
+            f"{name}-plan-{tier}",
+            name=f"waybill-{settings.stack}-{tier}",
+            description=f"Waybill {settings.stack}: tier {tier} ({plan.describe()})",
+            api_stages=[
+                aws.apigateway.UsagePlanApiStageArgs(
+                    api_id=self.rest_api.id, stage=self.stage.stage_name
+                )
+            ],
+            throttle_settings=aws.apigateway.UsagePlanThrottleSettingsArgs(
+                rate_limit=plan.rate, burst_limit=plan.burst
+            ),
+            quota_settings=aws.apigateway.UsagePlanQuotaSettingsArgs(
+                limit=plan.quota, period=plan.quota_period.upper()
+            ),
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=self),
+        )

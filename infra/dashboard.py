@@ -1,0 +1,180 @@
+"""The CloudWatch dashboard body: volume, outcomes, latency, throttles and modeled cost.
+
+Modeled cost is metric math over the day: request counts, Lambda GB-seconds and DynamoDB
+capacity units times the per-unit prices below (on-demand list prices, us-west-2, read
+on :data:`PRICES_AS_OF`; free tiers ignored). They are this module's own constants on
+purpose (``bench/prices.toml`` may hold the benchmark's copy): change them here when AWS
+changes its prices. Storage, logs, X-Ray, Secrets Manager and KMS are not modeled.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+import pulumi
+
+from infra.api import STAGE
+from infra.settings import StackSettings
+
+if TYPE_CHECKING:
+    from infra.api import Api
+    from infra.functions import Functions
+    from infra.table import Table
+
+PRICES_AS_OF = "2025-06-01"
+API_REQUEST_USD = 3.50 / 1e6  # REST API, first 333 M requests a month
+LAMBDA_REQUEST_USD = 0.20 / 1e6
+LAMBDA_GB_SECOND_USD = 0.0000133334  # arm64
+DYNAMODB_WRITE_UNIT_USD = 0.625 / 1e6  # on-demand write request unit
+DYNAMODB_READ_UNIT_USD = 0.125 / 1e6  # on-demand read request unit
+OUTCOMES = (
+    "EventsAccepted",
+    "EventsDuplicate",
+    "DeliveriesDuplicate",
+    "DeliveriesParked",
+    "DeliveriesIgnored",
+    "SubmitItemsRejected",
+    "UnmappedStatus",
+)
+DAY, FIVE_MINUTES = 86_400, 300
+
+
+def throttled_metric(stack: str) -> tuple[str, str]:
+    """Namespace and name of the access-log metric counting HTTP 429 answers of ``stack``."""
+    return f"Waybill/{stack}", "Http429"
+
+
+def _widget(title: str, region: str, metrics: list[list[Any]], **options: Any) -> dict[str, Any]:
+    properties = {"view": "timeSeries", "period": FIVE_MINUTES, "stat": "Sum", **options}
+    return {
+        "type": "metric",
+        "width": 12,
+        "height": 6,
+        "properties": {"title": title, "region": region, "metrics": metrics, **properties},
+    }
+
+
+def _app(stack: str, name: str, *options: dict[str, Any]) -> list[Any]:
+    """An application metric (Powertools EMF: namespace ``Waybill``, ``service`` per stack)."""
+    return ["Waybill", name, "service", StackSettings.for_stack(stack).service, *options]
+
+
+def _hidden(qid: str) -> dict[str, Any]:
+    return {"id": qid, "visible": False}
+
+
+def _widgets(
+    stack: str,
+    region: str,
+    api_name: str,
+    table: str,
+    functions: dict[str, tuple[str, int]],
+) -> list[dict[str, Any]]:
+    stage = ["ApiName", api_name, "Stage", STAGE]
+    names = sorted(functions)
+    lam = [["AWS/Lambda", "Duration", "FunctionName", functions[n][0]] for n in names]
+    cost: list[list[Any]] = [
+        ["AWS/ApiGateway", "Count", *stage, _hidden("api")],
+        ["AWS/DynamoDB", "ConsumedWriteCapacityUnits", "TableName", table, _hidden("wcu")],
+        ["AWS/DynamoDB", "ConsumedReadCapacityUnits", "TableName", table, _hidden("rcu")],
+    ]
+    gb_seconds = []
+    for i, n in enumerate(names):
+        fn, memory = functions[n]
+        cost.append(["AWS/Lambda", "Invocations", "FunctionName", fn, _hidden(f"inv{i}")])
+        cost.append(["AWS/Lambda", "Duration", "FunctionName", fn, _hidden(f"dur{i}")])
+        gb_seconds.append(f"dur{i} / 1000 * {memory / 1024}")
+    invocations = " + ".join(f"inv{i}" for i in range(len(names)))
+    cost += [
+        [{"expression": f"api * {API_REQUEST_USD}", "label": "API Gateway $", "id": "c_api"}],
+        [
+            {
+                "expression": f"({invocations}) * {LAMBDA_REQUEST_USD}"
+                f" + ({' + '.join(gb_seconds)}) * {LAMBDA_GB_SECOND_USD}",
+                "label": "Lambda $",
+                "id": "c_lambda",
+            }
+        ],
+        [
+            {
+                "expression": f"wcu * {DYNAMODB_WRITE_UNIT_USD} + rcu * {DYNAMODB_READ_UNIT_USD}",
+                "label": "DynamoDB $",
+                "id": "c_ddb",
+            }
+        ],
+    ]
+    throttled = throttled_metric(stack)
+    return [
+        _widget(
+            "Requests and errors",
+            region,
+            [
+                ["AWS/ApiGateway", "Count", *stage],
+                ["AWS/ApiGateway", "4XXError", *stage],
+                ["AWS/ApiGateway", "5XXError", *stage],
+            ],
+        ),
+        _widget("Outcomes", region, [_app(stack, name) for name in OUTCOMES]),
+        _widget("Signature failures", region, [_app(stack, "SignatureFailures")]),
+        _widget(
+            "API latency (ms)",
+            region,
+            [
+                ["AWS/ApiGateway", "Latency", *stage, {"stat": "p50"}],
+                ["AWS/ApiGateway", "Latency", *stage, {"stat": "p99"}],
+                ["AWS/ApiGateway", "IntegrationLatency", *stage, {"stat": "p99"}],
+            ],
+        ),
+        _widget(
+            "Lambda duration (ms)",
+            region,
+            [[*m, {"stat": s}] for m in lam for s in ("p50", "p99")],
+        ),
+        _widget(
+            "Throttles",
+            region,
+            [
+                [*throttled, {"label": "HTTP 429 (access log)"}],
+                _app(stack, "Rejected_hard_cap_reached", {"label": "hard cap"}),
+                *[["AWS/Lambda", "Throttles", "FunctionName", functions[n][0]] for n in names],
+                ["AWS/DynamoDB", "ReadThrottleEvents", "TableName", table],
+                ["AWS/DynamoDB", "WriteThrottleEvents", "TableName", table],
+            ],
+        ),
+        _widget(
+            f"Modeled cost per day, USD (list prices of {PRICES_AS_OF})",
+            region,
+            cost,
+            period=DAY,
+            view="bar",
+        ),
+    ]
+
+
+def body(
+    settings: StackSettings, api: Api, functions: Functions, table: Table
+) -> pulumi.Output[str]:
+    """The dashboard JSON, once the API, function and table names are known."""
+    names = sorted(functions.functions)
+    return pulumi.Output.all(
+        api.rest_api.name,
+        table.name,
+        *[functions.functions[n].name for n in names],
+        *[functions.functions[n].memory_size for n in names],
+    ).apply(
+        lambda values: json.dumps(
+            {
+                "widgets": _widgets(
+                    settings.stack,
+                    settings.region,
+                    values[0],
+                    values[1],
+                    {
+                        n: (values[2 + i], int(values[2 + len(names) + i]))
+                        for i, n in enumerate(names)
+                    },
+                ),
+            }
+        )
+    )

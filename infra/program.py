@@ -1,0 +1,90 @@
+"""The whole stack, wired from its settings: what ``pulumi up`` runs (see ``__main__.py``).
+
+Table → partner secrets → functions → API → tenant keys → observability, from the tenant
+files and ``plans.toml`` the Lambda reads too. Stack outputs:
+
+- ``base_url``, ``webhook_urls`` (``{tenant: {carrier: url}}`` for every enabled carrier
+  that receives webhooks: not ``canonical``, which is ``POST /v1/events``), ``table_name``,
+  ``dashboard_url``;
+- ``api_key_ids``: ``{tenant: {key name: id}}`` (the names ``waybill keys list --stack``
+  shows: a label is the part after ``/``);
+- ``api_key_values``: the same with the values, a Pulumi **secret** (``pulumi stack output
+  api_key_values --show-secrets`` to hand a key over).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import pulumi
+
+from gateway.discovery import load_adapters
+from gateway.plans import load_plans, plans_file
+from gateway.tenants import TenantConfig, load_tenants
+from infra.api import Api
+from infra.functions import Functions
+from infra.observability import Observability
+from infra.secrets import PartnerSecrets
+from infra.settings import StackSettings
+from infra.table import Table
+from infra.tenant_keys import TenantKeys, key_name
+
+
+def webhook_carriers(tenant: TenantConfig) -> list[str]:
+    """The tenant's enabled carriers that receive webhooks: adapters with ``webhook`` set
+    and the tenant file's generic partners."""
+    adapters = load_adapters().adapters
+    return [
+        carrier
+        for carrier in tenant.enabled_carriers()
+        if tenant.carriers[carrier].generic is not None
+        or (carrier in adapters and adapters[carrier].webhook)
+    ]
+
+
+def webhook_urls(
+    base_url: pulumi.Output[str], tenants: Mapping[str, TenantConfig]
+) -> pulumi.Output[dict[str, dict[str, str]]]:
+    """``{tenant: {carrier: url}}`` under ``base_url``."""
+    carriers = {tenant_id: webhook_carriers(t) for tenant_id, t in sorted(tenants.items())}
+    return base_url.apply(
+        lambda url: {
+            tenant: {c: f"{url}/webhooks/{tenant}/{c}" for c in names}
+            for tenant, names in carriers.items()
+        }
+    )
+
+
+def _by_key_name(
+    settings: StackSettings, per_label: Mapping[str, Mapping[str, pulumi.Output[str]]]
+) -> dict[str, dict[str, pulumi.Output[str]]]:
+    return {
+        tenant: {key_name(settings.stack, tenant, label): value for label, value in labels.items()}
+        for tenant, labels in per_label.items()
+    }
+
+
+def main(settings: StackSettings | None = None, code: pulumi.Archive | None = None) -> None:
+    """Register the stack of ``settings`` (default: the current stack's config)."""
+    settings = settings or StackSettings.from_config()
+    tenants = load_tenants(settings.tenants_dir)
+    plans = load_plans(plans_file())
+    strays = sorted(set(settings.api_key_labels) - set(tenants))
+    if strays:
+        raise ValueError(f"waybill:apiKeyLabels names tenants with no tenant file: {strays}")
+    if code is None:
+        from infra.package import lambda_archive  # builds the zip: slow, and only for real runs
+
+        code = lambda_archive()
+    table = Table("table", settings)
+    secrets = PartnerSecrets("secrets", settings, tenants.values(), table.kms_key)
+    functions = Functions("functions", settings, table, secrets, code, tenants.values())
+    api = Api("api", settings, functions, tenants, plans)
+    keys = TenantKeys("keys", settings, tenants, plans, api.usage_plans, table)
+    observability = Observability("observability", settings, api, functions, table)
+    pulumi.export("base_url", api.base_url)
+    pulumi.export("webhook_urls", webhook_urls(api.base_url, tenants))
+    pulumi.export("api_key_ids", _by_key_name(settings, keys.key_ids))
+    pulumi.export("api_key_values", pulumi.Output.secret(_by_key_name(settings, keys.key_values)))
+    pulumi.export("table_name", table.name)
+    pulumi.export("dashboard_url", observability.dashboard_url)

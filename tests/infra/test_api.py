@@ -1,0 +1,298 @@
+"""Edge policies: every app route exists behind the right alias and authorizer, plans apply."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from types import SimpleNamespace
+from typing import Any
+
+import pulumi
+import pytest
+
+from gateway.authorizer import API_RESOURCE_PREFIX, WEBHOOK_RESOURCES
+from gateway.handler import build_resolver
+from gateway.plans import load_plans, plans_file
+from gateway.tenants import TenantConfig
+from infra import routes
+from infra.api import IDENTITY_STAGE_VARIABLE, STAGE, Api
+from infra.functions import Functions
+from infra.secrets import PartnerSecrets
+from infra.settings import StackSettings
+from infra.table import Table
+from tests.infra.helpers import as_json, one, resources_of
+
+TENANTS = {
+    "acme": TenantConfig(id="acme", name="Acme", plan="free", carriers={"easypost": {}}),
+    "globex": TenantConfig(id="globex", name="Globex", plan="pro", carriers={"ups": {}}),
+}
+METHOD = "aws:apigateway/method:Method"
+RESOURCE = "aws:apigateway/resource:Resource"
+INTEGRATION = "aws:apigateway/integration:Integration"
+PERMISSION = "aws:lambda/permission:Permission"
+
+
+def build_stack(
+    settings: StackSettings | None = None, tenants: Mapping[str, TenantConfig] = TENANTS
+) -> tuple[Api, Functions, Table]:
+    """Table, secrets and functions as the program wires them, then the API."""
+    settings = settings or StackSettings.for_stack("dev")
+    table = Table("table", settings)
+    secrets = PartnerSecrets("secrets", settings, tenants.values(), table.kms_key)
+    code = pulumi.AssetArchive({"gateway/__init__.py": pulumi.StringAsset("")})
+    functions = Functions("functions", settings, table, secrets, code, tenants.values())
+    api = Api("api", settings, functions, tenants, load_plans(plans_file()))
+    return api, functions, table
+
+
+def ready(api: Api, *more: pulumi.Output[Any]) -> pulumi.Output[list[Any]]:
+    """Resolves after the last resources of the API are registered."""
+    plans = [p.id for p in api.usage_plans.values()]
+    waf = [api.web_acl.id] if api.web_acl else []
+    return pulumi.Output.all(api.stage.id, api.rest_api.execution_arn, *plans, *waf, *more)
+
+
+def app_routes() -> set[tuple[str, str]]:
+    """(method, path) of every route of the Lambda's resolver, in API Gateway's syntax."""
+    app = build_resolver(SimpleNamespace(limits=None))  # type: ignore[arg-type]
+    found = app._static_routes + app._dynamic_routes
+    return {(r.method, r.path.replace("<", "{").replace(">", "}")) for r in found}
+
+
+def deployed_methods() -> dict[tuple[str, str], Any]:
+    """(method, full path) → recorded Method, rebuilt from the recorded resource tree."""
+    parts = {
+        f"{r.name}-id": (r.inputs["parentId"], r.inputs["pathPart"]) for r in resources_of(RESOURCE)
+    }
+
+    def path(resource_id: str) -> str:
+        if resource_id == "root-id":
+            return ""
+        parent, part = parts[resource_id]
+        return f"{path(parent)}/{part}"
+
+    return {(m.inputs["httpMethod"], path(m.inputs["resourceId"])): m for m in resources_of(METHOD)}
+
+
+def test_infra_routes_are_exactly_the_routes_of_the_lambda() -> None:
+    assert {(r.method, r.path) for r in routes.ROUTES} == app_routes()
+
+
+def test_only_routes_the_authorizer_has_no_tenant_for_are_public() -> None:
+    for route in routes.ROUTES:
+        has_tenant = route.path in WEBHOOK_RESOURCES or route.path.startswith(API_RESOURCE_PREFIX)
+        assert route.public is not has_tenant, route
+    assert {r.path for r in routes.ROUTES if r.public} == {"/healthz", "/openapi.json"}
+
+
+@pulumi.runtime.test
+def test_every_route_is_deployed_and_integrated_with_its_alias() -> Any:
+    api, functions, _ = build_stack()
+
+    def check(values: list[Any]) -> None:
+        ingest, query = values[-2:]
+        methods = deployed_methods()
+        assert set(methods) == app_routes()
+        integrations = {
+            (i.inputs["resourceId"], i.inputs["httpMethod"]): i for i in resources_of(INTEGRATION)
+        }
+        for (verb, path), method in methods.items():
+            integration = integrations[(method.inputs["resourceId"], verb)].inputs
+            assert (integration["type"], integration["integrationHttpMethod"]) == (
+                "AWS_PROXY",
+                "POST",
+            )
+            assert integration["uri"] == (ingest if verb == "POST" else query), path
+
+    return ready(api, functions.ingest.invoke_arn, functions.query.invoke_arn).apply(check)
+
+
+@pulumi.runtime.test
+def test_every_method_but_the_public_ones_needs_the_authorizer_and_an_api_key() -> Any:
+    api, _, _ = build_stack()
+
+    def check(_: Any) -> None:
+        authorizer = one("aws:apigateway/authorizer:Authorizer")
+        for (verb, path), method in deployed_methods().items():
+            inputs = method.inputs
+            if path in {"/healthz", "/openapi.json"}:
+                assert inputs["authorization"] == "NONE" and not inputs.get("apiKeyRequired")
+            else:
+                assert inputs["authorization"] == "CUSTOM", (verb, path)
+                assert inputs["authorizerId"] == f"{authorizer.name}-id", (verb, path)
+                assert inputs["apiKeyRequired"] is True, (verb, path)
+
+    return ready(api).apply(check)
+
+
+@pulumi.runtime.test
+def test_keys_come_from_a_request_authorizer_that_caches_nothing() -> Any:
+    api, functions, _ = build_stack()
+
+    def check(values: list[Any]) -> None:
+        rest = one("aws:apigateway/restApi:RestApi").inputs
+        assert rest["apiKeySource"] == "AUTHORIZER"
+        assert rest["endpointConfiguration"]["types"] == "REGIONAL"
+        authorizer = one("aws:apigateway/authorizer:Authorizer").inputs
+        assert authorizer["type"] == "REQUEST"
+        assert authorizer["authorizerResultTtlInSeconds"] == 0
+        assert authorizer["authorizerUri"] == values[-1]
+        # the one identity source is a stage variable every request of the stage carries
+        assert authorizer["identitySource"] == f"stageVariables.{IDENTITY_STAGE_VARIABLE}"
+        stage = one("aws:apigateway/stage:Stage").inputs
+        assert stage["variables"][IDENTITY_STAGE_VARIABLE]
+
+    return ready(api, functions.authorizer.invoke_arn).apply(check)
+
+
+@pulumi.runtime.test
+def test_lambda_permissions_name_this_api_and_only_its_methods() -> Any:
+    api, _, _ = build_stack()
+
+    def check(values: list[Any]) -> None:
+        execution_arn = values[1]
+        authorizer = one("aws:apigateway/authorizer:Authorizer")
+        permissions = {p.name: p.inputs for p in resources_of(PERMISSION)}
+        expected = {
+            "api-invoke-ingest": ("waybill-dev-ingest", f"{execution_arn}/*/POST/*"),
+            "api-invoke-query": ("waybill-dev-query", f"{execution_arn}/*/GET/*"),
+            "api-invoke-authorizer": (
+                "waybill-dev-authorizer",
+                f"{execution_arn}/authorizers/{authorizer.name}-id",
+            ),
+        }
+        assert set(permissions) == set(expected)
+        for name, (function, source_arn) in expected.items():
+            permission = permissions[name]
+            assert permission["principal"] == "apigateway.amazonaws.com"
+            assert permission["action"] == "lambda:InvokeFunction"
+            assert permission["function"] == function and permission["qualifier"] == "live"
+            assert permission["sourceArn"] == source_arn
+
+    return ready(api).apply(check)
+
+
+@pulumi.runtime.test
+def test_stage_throttles_logs_json_and_traces() -> Any:
+    settings = StackSettings.for_stack("dev", stage_rate_limit=42.0, stage_burst_limit=84)
+    api, _, _ = build_stack(settings)
+
+    def check(_: Any) -> None:
+        stage = one("aws:apigateway/stage:Stage").inputs
+        assert stage["stageName"] == STAGE and stage["xrayTracingEnabled"] is True
+        log_group = [
+            g
+            for g in resources_of("aws:cloudwatch/logGroup:LogGroup")
+            if g.name == "api-access-logs"
+        ]
+        assert log_group[0].inputs["retentionInDays"] == settings.log_retention_days
+        logs = stage["accessLogSettings"]
+        assert logs["destinationArn"].endswith(":api-access-logs")
+        fields = json.loads(logs["format"])
+        for field in ("requestId", "ip", "method", "path", "status", "latencyMs", "error"):
+            assert fields[field].startswith("$context."), field
+        assert fields["tenant"] == "$context.authorizer.tenant"
+        assert "$context.identity.apiKey" not in fields.values()  # the key's value itself
+        method_settings = one("aws:apigateway/methodSettings:MethodSettings").inputs
+        assert method_settings["methodPath"] == "*/*"
+        values = method_settings["settings"]
+        assert values["throttlingRateLimit"] == 42.0 and values["throttlingBurstLimit"] == 84
+        assert values["metricsEnabled"] is True and values["dataTraceEnabled"] is False
+        account = one("aws:apigateway/account:Account").inputs
+        assert account["cloudwatchRoleArn"].endswith(":api-cloudwatch-role")
+
+    return ready(api).apply(check)
+
+
+@pulumi.runtime.test
+def test_one_usage_plan_per_tier_with_the_limits_of_plans_toml() -> Any:
+    api, _, _ = build_stack()
+    plans = load_plans(plans_file())
+
+    def check(_: Any) -> None:
+        deployed = {
+            p.inputs["name"]: p.inputs for p in resources_of("aws:apigateway/usagePlan:UsagePlan")
+        }
+        assert set(deployed) == {f"waybill-dev-{tier}" for tier in plans}
+        assert set(api.usage_plans) == set(plans)
+        for tier, plan in plans.items():
+            usage = deployed[f"waybill-dev-{tier}"]
+            assert usage["throttleSettings"] == {"rateLimit": plan.rate, "burstLimit": plan.burst}
+            quota = usage["quotaSettings"]
+            assert (quota["limit"], quota["period"]) == (plan.quota, plan.quota_period.upper())
+            assert usage["apiStages"] == [{"apiId": "api-rest-id", "stage": STAGE}]
+
+    return ready(api).apply(check)
+
+
+@pytest.mark.parametrize("limit", [None, 20_000])
+@pulumi.runtime.test
+def test_a_web_acl_exists_iff_configured_and_rate_limits_per_ip(limit: int | None) -> Any:
+    api, _, _ = build_stack(StackSettings.for_stack("dev", waf_rate_limit=limit))
+
+    def check(values: list[Any]) -> None:
+        acls = resources_of("aws:wafv2/webAcl:WebAcl")
+        associations = resources_of("aws:wafv2/webAclAssociation:WebAclAssociation")
+        if limit is None:
+            assert acls == [] and associations == [] and api.web_acl is None
+            return
+        acl = acls[0].inputs
+        assert len(acls) == 1 and acl["scope"] == "REGIONAL"
+        (rule,) = acl["rules"]
+        rate = rule["statement"]["rateBasedStatement"]
+        assert (rate["limit"], rate["aggregateKeyType"]) == (limit, "IP")
+        assert rule["action"]["block"]["customResponse"]["responseCode"] == 429
+        (association,) = associations
+        assert association.inputs["resourceArn"] == values[-1]  # the stage's ARN
+
+    return ready(api, api.stage.arn).apply(check)
+
+
+@pulumi.runtime.test
+def test_gateway_refusals_and_throttling_answer_json_like_the_app() -> Any:
+    api, _, _ = build_stack()
+
+    def check(_: Any) -> None:
+        responses = {
+            r.inputs["responseType"]: r.inputs
+            for r in resources_of("aws:apigateway/response:Response")
+        }
+        expected = {
+            "UNAUTHORIZED": (401, "unauthenticated"),
+            "ACCESS_DENIED": (403, "forbidden"),
+            "THROTTLED": (429, "rate_limited"),
+            "QUOTA_EXCEEDED": (429, "quota_exceeded"),
+            "MISSING_AUTHENTICATION_TOKEN": (404, "not_found"),
+        }
+        for kind, (status, code) in expected.items():
+            response = responses[kind]
+            assert response["statusCode"] == str(status)
+            body = as_json(response["responseTemplates"]["application/json"])
+            assert set(body) == {"error"} and body["error"]["code"] == code
+            assert body["error"]["message"]
+        for kind in ("THROTTLED", "QUOTA_EXCEEDED"):
+            assert "gatewayresponse.header.Retry-After" in responses[kind]["responseParameters"]
+
+    return ready(api).apply(check)
+
+
+@pulumi.runtime.test
+def test_the_deployment_is_replaced_when_the_routes_change(monkeypatch: pytest.MonkeyPatch) -> Any:
+    api, _, _ = build_stack()
+    before = routes.fingerprint()
+
+    def check(_: Any) -> None:
+        triggers = one("aws:apigateway/deployment:Deployment").inputs["triggers"]
+        assert triggers["routes"] == before
+        monkeypatch.setattr(routes, "ROUTES", (*routes.ROUTES, routes.Route("GET", "/v1/new")))
+        assert routes.fingerprint() != before
+
+    return ready(api).apply(check)
+
+
+@pulumi.runtime.test
+def test_a_tenant_of_an_unknown_tier_is_refused() -> Any:
+    stray = {"x": TenantConfig.model_construct(id="x", name="X", plan="gold", carriers={})}
+    with pytest.raises(ValueError, match="gold"):
+        build_stack(tenants=stray)
+    return pulumi.Output.from_input(None)  # the decorator awaits what was registered

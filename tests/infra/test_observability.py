@@ -1,0 +1,189 @@
+"""Observability policies: every alarm exists, with its threshold, reporting to the topic."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pulumi
+
+from infra import dashboard, observability
+from infra.api import STAGE
+from infra.observability import Observability
+from infra.settings import StackSettings
+from tests.infra.helpers import as_json, one, resources_of
+from tests.infra.test_api import build_stack
+
+ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
+
+
+def build(settings: StackSettings) -> Observability:
+    api, functions, table = build_stack(settings)
+    return Observability("obs", settings, api, functions, table)
+
+
+def ready(obs: Observability) -> pulumi.Output[list[Any]]:
+    alarms = [a.id for a in obs.alarms.values()]
+    return pulumi.Output.all(obs.topic.arn, obs.budget.id, obs.dashboard.id, *alarms)
+
+
+def alarms() -> dict[str, dict[str, Any]]:
+    return {a.inputs["name"].removeprefix("waybill-dev-"): a.inputs for a in resources_of(ALARM)}
+
+
+def metric_names(alarm: dict[str, Any]) -> set[str]:
+    """The metric names an alarm reads, directly or in its metric math."""
+    names = {alarm["metricName"]} if alarm.get("metricName") else set()
+    queries = alarm.get("metricQueries") or []
+    return names | {q["metric"]["metricName"] for q in queries if q.get("metric")}
+
+
+@pulumi.runtime.test
+def test_every_alarm_exists_with_its_threshold_and_notifies_the_topic() -> Any:
+    obs = build(StackSettings.for_stack("dev"))
+
+    def check(values: list[Any]) -> None:
+        topic = values[0]
+        found = alarms()
+        expected = {
+            "api-5xx-rate": (observability.API_5XX_PERCENT, {"5XXError", "Count"}),
+            "api-throttled": (observability.THROTTLED_PER_5_MIN, {"Http429"}),
+            "hard-cap": (0, {"Rejected_hard_cap_reached"}),
+            "parked": (0, {"DeliveriesParked"}),
+            "dynamodb-throttles": (0, {"ReadThrottleEvents", "WriteThrottleEvents"}),
+        }
+        for function in ("ingest", "query", "authorizer"):
+            expected[f"lambda-errors-{function}"] = (0, {"Errors"})
+            expected[f"lambda-throttles-{function}"] = (0, {"Throttles"})
+        assert set(found) == set(expected)
+        assert set(obs.alarms) == set(expected)
+        for key, (threshold, metrics) in expected.items():
+            alarm = found[key]
+            assert alarm["threshold"] == threshold, key
+            assert alarm["comparisonOperator"] == "GreaterThanThreshold", key
+            assert metric_names(alarm) == metrics, key
+            assert alarm["alarmActions"] == [topic] and alarm["okActions"] == [topic], key
+            assert alarm["treatMissingData"] == "notBreaching", key
+
+    return ready(obs).apply(check)
+
+
+@pulumi.runtime.test
+def test_the_5xx_alarm_is_a_rate_over_five_minutes() -> Any:
+    obs = build(StackSettings.for_stack("dev"))
+
+    def check(_: Any) -> None:
+        alarm = alarms()["api-5xx-rate"]
+        queries = {q["id"]: q for q in alarm["metricQueries"]}
+        assert "100 * errors / requests" in queries["rate"]["expression"]
+        assert queries["rate"]["returnData"] is True
+        for qid in ("errors", "requests"):
+            metric = queries[qid]["metric"]
+            assert (metric["period"], metric["stat"]) == (300, "Sum")
+            assert metric["dimensions"] == {"ApiName": "waybill-dev", "Stage": STAGE}
+
+    return ready(obs).apply(check)
+
+
+@pulumi.runtime.test
+def test_app_alarms_read_the_powertools_namespace_and_lambda_alarms_each_function() -> Any:
+    obs = build(StackSettings.for_stack("dev"))
+
+    def check(_: Any) -> None:
+        found = alarms()
+        for key in ("parked", "hard-cap"):
+            assert found[key]["namespace"] == "Waybill"
+            assert found[key]["dimensions"] == {"service": "waybill-dev"}  # per stack
+        for function in ("ingest", "query", "authorizer"):
+            dimensions = found[f"lambda-errors-{function}"]["dimensions"]
+            assert dimensions == {"FunctionName": f"waybill-dev-{function}"}
+
+    return ready(obs).apply(check)
+
+
+@pulumi.runtime.test
+def test_throttling_is_counted_from_the_access_log_429s() -> Any:
+    obs = build(StackSettings.for_stack("dev"))
+
+    def check(_: Any) -> None:
+        log_filter = one("aws:cloudwatch/logMetricFilter:LogMetricFilter").inputs
+        assert log_filter["logGroupName"] == "/aws/apigateway/waybill-dev/access"
+        assert log_filter["pattern"] == "{ $.status = 429 }"
+        namespace, name = dashboard.throttled_metric("dev")
+        transformation = log_filter["metricTransformation"]
+        assert (transformation["namespace"], transformation["name"]) == (namespace, name)
+        alarm = alarms()["api-throttled"]
+        assert (alarm["namespace"], alarm["metricName"]) == (namespace, name)
+        assert alarm["evaluationPeriods"] == alarm["datapointsToAlarm"] == 3
+
+    return ready(obs).apply(check)
+
+
+@pulumi.runtime.test
+def test_email_subscription_iff_an_alarm_email_is_set() -> Any:
+    obs = build(StackSettings.for_stack("dev", alarm_email="ops@example.com"))
+
+    def check(values: list[Any]) -> None:
+        subscription = one("aws:sns/topicSubscription:TopicSubscription").inputs
+        assert subscription["protocol"] == "email" and subscription["endpoint"] == "ops@example.com"
+        assert subscription["topic"] == values[0]
+        policy = as_json(one("aws:sns/topicPolicy:TopicPolicy").inputs["policy"])
+        principals = policy["Statement"][0]["Principal"]["Service"]
+        assert set(principals) == {"cloudwatch.amazonaws.com", "budgets.amazonaws.com"}
+
+    return ready(obs).apply(check)
+
+
+@pulumi.runtime.test
+def test_no_email_subscription_without_an_alarm_email() -> Any:
+    obs = build(StackSettings.for_stack("dev"))
+
+    def check(_: Any) -> None:
+        assert resources_of("aws:sns/topicSubscription:TopicSubscription") == []
+        budget = one("aws:budgets/budget:Budget").inputs
+        assert all(not n.get("subscriberEmailAddresses") for n in budget["notifications"])
+
+    return ready(obs).apply(check)
+
+
+@pulumi.runtime.test
+def test_the_budget_is_monthly_with_the_configured_amount_and_both_notifications() -> Any:
+    settings = StackSettings.for_stack("dev", monthly_budget_usd=123.5, alarm_email="o@example.com")
+    obs = build(settings)
+
+    def check(values: list[Any]) -> None:
+        budget = one("aws:budgets/budget:Budget").inputs
+        assert (budget["budgetType"], budget["timeUnit"], budget["limitUnit"]) == (
+            "COST",
+            "MONTHLY",
+            "USD",
+        )
+        assert float(budget["limitAmount"]) == 123.5
+        notes = {(n["notificationType"], n["threshold"]) for n in budget["notifications"]}
+        assert notes == {("ACTUAL", 80.0), ("FORECASTED", 100.0)}
+        for note in budget["notifications"]:
+            assert note["subscriberSnsTopicArns"] == [values[0]]
+            assert note["subscriberEmailAddresses"] == ["o@example.com"]
+
+    return ready(obs).apply(check)
+
+
+@pulumi.runtime.test
+def test_the_dashboard_shows_outcomes_latency_throttles_and_modeled_cost() -> Any:
+    obs = build(StackSettings.for_stack("dev"))
+
+    def check(values: list[Any]) -> None:
+        body = json.loads(one("aws:cloudwatch/dashboard:Dashboard").inputs["dashboardBody"])
+        widgets = {w["properties"]["title"]: w["properties"] for w in body["widgets"]}
+        text = json.dumps(body)
+        for metric in (*dashboard.OUTCOMES, "SignatureFailures", "Rejected_hard_cap_reached"):
+            assert f'"{metric}"' in text, metric
+        latency = widgets["API latency (ms)"]["metrics"]
+        assert {m[-1]["stat"] for m in latency} == {"p50", "p99"}
+        cost = next(w for title, w in widgets.items() if title.startswith("Modeled cost"))
+        expressions = [m[0]["expression"] for m in cost["metrics"] if "expression" in m[0]]
+        assert any(str(dashboard.API_REQUEST_USD) in e for e in expressions)
+        assert all(w["region"] == "us-west-2" for w in widgets.values())
+        assert values[-1].endswith("#dashboards/dashboard/waybill-dev")
+
+    return pulumi.Output.all(ready(obs), obs.dashboard_url).apply(check)
