@@ -9,6 +9,7 @@ needs them, and a parked copy must not become a store of credentials.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -60,8 +61,13 @@ class ParkingLot:
         }
 
     def park(self, parked: ParkedDelivery, *, retention_days: int) -> bool:
-        """Store once; a retry of the same body is recognised by a read, not a second write."""
+        """Store once; a retry of the same body is recognised by a read, not a second write.
+
+        True when this call parked it. A write id tells our own put, resent by the SDK
+        after a lost response, from a put by another delivery.
+        """
         key = self._key(parked.tenant, parked.carrier, parked.body_sha256)
+        write_id = os.urandom(8)
         expires_at = int((parked.received_at + timedelta(days=retention_days)).timestamp())
         with store_errors():
             existing = self.client.get_item(
@@ -78,17 +84,20 @@ class ParkingLot:
                 "reason": {"S": parked.reason[:500]},
                 "received_at": {"S": instant_text(parked.received_at)},
                 "expires_at": {"N": str(expires_at)},
+                "wid": {"B": write_id},
             }
             try:
                 response = self.client.put_item(
                     TableName=self.table,
                     Item=item,
                     ConditionExpression="attribute_not_exists(pk)",
+                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
                     ReturnConsumedCapacity="TOTAL",
                 )
             except ClientError as exc:
                 if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-                    return False
+                    old: dict[str, Any] = exc.response.get("Item") or {}  # type: ignore[assignment]
+                    return bytes(old.get("wid", {}).get("B", b"")) == write_id
                 raise
         self.meter.add_write(response)
         return True
