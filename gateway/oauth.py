@@ -116,6 +116,7 @@ def verify_bearer(
 ) -> None:
     """Raise :class:`SignatureError` unless ``token`` is ours, unexpired, for this tenant and
     carrier, signed with one of ``secrets``, and issued to ``client_id``."""
+    secrets = [s for s in secrets if s]  # an empty key would let anyone mint tokens
     if not secrets:
         raise SignatureError("no OAuth client secret is configured", code="secret_missing")
     if not token:
