@@ -18,8 +18,16 @@ from typing import Any
 
 from gateway.adapter import Adapter, Delivery, ParsedEvent, ParseResult, map_status
 from gateway.errors import ParseError
-from gateway.models import Location, Status
-from gateway.payload import as_list, as_object, country_code, load_object, required_text, text
+from gateway.models import Status
+from gateway.payload import (
+    as_list,
+    as_object,
+    country_code,
+    load_object,
+    location,
+    required_text,
+    text,
+)
 from gateway.signing.spec import SignatureSpec
 from gateway.timeparse import parse_instant
 
@@ -93,17 +101,19 @@ def _event(raw: object, tracking: dict[str, Any], tracking_number: str) -> Parse
         detail = SUBTAG_DETAIL.get(subtag.lower())
     metadata = {k: found for k in ("slug", "raw_tag") if (found := text(point.get(k)))}
     lat, lon = _coordinate(point)
-    location = Location(
-        city=text(point.get("city")),
-        region=text(point.get("state")),
-        postal_code=text(point.get("postal_code")) or text(point.get("zip")),
-        country=country_code(
-            text(point.get("country_region")) or text(point.get("country_iso3")),
-            metadata,
-            table=ISO3_TO_ISO2,
-        ),
-        lat=lat,
-        lon=lon,
+    place = location(
+        {
+            "city": text(point.get("city")),
+            "region": text(point.get("state")),
+            "postal_code": text(point.get("postal_code")) or text(point.get("zip")),
+            "country": country_code(
+                text(point.get("country_region")) or text(point.get("country_iso3")),
+                metadata,
+                table=ISO3_TO_ISO2,
+            ),
+            "lat": lat,
+            "lon": lon,
+        }
     )
     return ParsedEvent(
         tracking_number=tracking_number,
@@ -114,7 +124,7 @@ def _event(raw: object, tracking: dict[str, Any], tracking_number: str) -> Parse
         carrier_code=subtag or tag,
         carrier_text=text(point.get("message")),
         detail=detail,
-        location=location,
+        location=place,
         estimated_delivery=_eta(tracking),
         signed_by=text(tracking.get("signed_by")) if status is Status.DELIVERED else None,
         metadata=metadata,

@@ -28,7 +28,15 @@ from pydantic import ValidationError
 from gateway.adapter import Adapter, Delivery, ParsedEvent, ParseResult, map_status
 from gateway.errors import ParseError
 from gateway.models import Location, Status, TzSource
-from gateway.payload import as_list, as_object, load_object, required_text, text
+from gateway.payload import (
+    NOWHERE,
+    as_list,
+    as_object,
+    load_object,
+    location,
+    required_text,
+    text,
+)
 from gateway.signing.spec import SignatureSpec
 from gateway.signing.standard import TOLERANCE_SECONDS
 from gateway.timeparse import parse_instant
@@ -39,10 +47,10 @@ _LOCATION_KEYS = ("city", "region", "postal_code", "country", "lat", "lon")
 
 def _location(raw: object) -> Location:
     if raw is None:
-        return Location()
+        return NOWHERE
     fields = as_object(raw, "location")
     try:
-        return Location(**{k: fields[k] for k in _LOCATION_KEYS if fields.get(k) is not None})
+        return location({k: fields[k] for k in _LOCATION_KEYS if fields.get(k) is not None})
     except ValidationError as exc:
         names = ", ".join(str(e["loc"][0]) for e in exc.errors())
         raise ParseError(f"invalid location field(s): {names}") from exc

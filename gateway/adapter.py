@@ -44,7 +44,7 @@ class Delivery:
         be able to choose which copy we read.
         """
         values = self.headers.get(name.lower(), ())
-        if len(set(values)) > 1:
+        if len(values) > 1 and len(set(values)) > 1:
             raise SignatureError(f"header {name} is repeated", code="header_repeated")
         return values[0] if values else None
 

@@ -41,8 +41,8 @@ from pydantic import (
 
 from gateway.adapter import Adapter, Delivery, ParsedEvent, ParseResult, map_status
 from gateway.errors import ParseError
-from gateway.models import Location, Status, TzSource
-from gateway.payload import as_list, as_object, collect, country_code, load_object, text
+from gateway.models import Status, TzSource
+from gateway.payload import as_list, as_object, collect, country_code, load_object, location, text
 from gateway.signing.hmacs import Algorithm, Encoding, SecretForm
 from gateway.signing.spec import Kind, SignatureSpec
 from gateway.timeparse import from_unix, parse_instant
@@ -181,13 +181,15 @@ def _event(fields: FieldMap, raw: object, body: dict[str, Any], what: str) -> Pa
     occurred_at, tz_source, local = _instant(get("occurred_at"), fields.occurred_at, what)
     native = _scalar(get("status"))
     metadata: dict[str, str] = {}
-    location = Location(
-        city=_scalar(get("city")),
-        region=_scalar(get("region")),
-        postal_code=_scalar(get("postal_code")),
-        country=country_code(_scalar(get("country")), metadata),
-        lat=_coordinate(get("lat"), 90, fields.lat, what),
-        lon=_coordinate(get("lon"), 180, fields.lon, what),
+    place = location(
+        {
+            "city": _scalar(get("city")),
+            "region": _scalar(get("region")),
+            "postal_code": _scalar(get("postal_code")),
+            "country": country_code(_scalar(get("country")), metadata),
+            "lat": _coordinate(get("lat"), 90, fields.lat, what),
+            "lon": _coordinate(get("lon"), 180, fields.lon, what),
+        }
     )
     return ParsedEvent(
         tracking_number=number,
@@ -197,7 +199,7 @@ def _event(fields: FieldMap, raw: object, body: dict[str, Any], what: str) -> Pa
         occurred_at_local=local,
         carrier_code=_scalar(get("code")) or native,
         carrier_text=_scalar(get("text")),
-        location=location,
+        location=place,
         estimated_delivery=_scalar(get("estimated_delivery")),
         metadata=metadata,
     )

@@ -73,13 +73,28 @@ def normalise_tracking_number(value: str) -> str:
     return cleaned
 
 
+_INSTANT_FORMAT = "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ"
+
+
 def instant_text(value: datetime) -> str:
     """Fixed-width UTC text of an instant, which sorts in time order.
 
     >>> instant_text(datetime(2024, 6, 1, 9, 2, tzinfo=UTC))
     '2024-06-01T09:02:00.000000Z'
     """
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    utc = value.astimezone(UTC)
+    if utc.year < 1000:  # strftime does not zero-pad such years: keep its exact text
+        return utc.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # The same text as that strftime, at about half its cost (it runs per event).
+    return _INSTANT_FORMAT % (
+        utc.year,
+        utc.month,
+        utc.day,
+        utc.hour,
+        utc.minute,
+        utc.second,
+        utc.microsecond,
+    )
 
 
 def _require_utc(value: datetime) -> datetime:

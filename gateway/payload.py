@@ -3,7 +3,8 @@
 Pure helpers; each failure is a :class:`~gateway.errors.ParseError` whose message
 names the field, never the body or a value from it. Besides the readers: the
 country rule (:func:`country_code`), the ``{city, state, zip, country}`` address
-(:func:`address`) and the per-item loop of a batch (:func:`collect`).
+(:func:`address`), a location from its parts (:func:`location`) and the per-item
+loop of a batch (:func:`collect`).
 
 Example:
     >>> body = load_object(b'{"data": {"tracking_number": " 1Z99 ", "events": null}}')
@@ -23,6 +24,14 @@ from gateway.models import Location
 
 Item = TypeVar("Item")
 Found = TypeVar("Found")
+
+NOWHERE = Location()
+"""The empty location (frozen: one instance serves every event without a place)."""
+
+# Location.model_validate without its per-call Python wrapper: the same validation.
+_validate_location: Callable[[Mapping[str, object]], Location] = (
+    Location.__pydantic_validator__.validate_python
+)
 
 
 def load_object(body: bytes) -> dict[str, Any]:
@@ -66,7 +75,9 @@ def text(value: object) -> str | None:
     >>> text("  Memphis "), text("   "), text(42)
     ('Memphis', None, None)
     """
-    return value.strip() if isinstance(value, str) and value.strip() else None
+    if isinstance(value, str) and (stripped := value.strip()):
+        return stripped
+    return None
 
 
 def required_text(container: Mapping[str, Any], key: str, what: str) -> str:
@@ -150,14 +161,30 @@ def address(
     """
     place = raw if isinstance(raw, dict) else {}
     lat, lon = coordinates
-    return Location(
-        city=text(place.get("city")),
-        region=text(place.get(region)),
-        postal_code=text(place.get(postal)),
-        country=country_code(place.get(country), metadata),
-        lat=lat,
-        lon=lon,
+    return location(
+        {
+            "city": text(place.get("city")),
+            "region": text(place.get(region)),
+            "postal_code": text(place.get(postal)),
+            "country": country_code(place.get(country), metadata),
+            "lat": lat,
+            "lon": lon,
+        }
     )
+
+
+def location(parts: Mapping[str, object]) -> Location:
+    """``parts`` validated as a :class:`Location`; the shared empty one when all are ``None``.
+
+    A Location is frozen, so events may share the empty one (nothing to validate).
+
+    >>> location({"city": "Memphis", "lat": None}).city, location({"city": None}) is NOWHERE
+    ('Memphis', True)
+    """
+    for value in parts.values():
+        if value is not None:
+            return _validate_location(parts)
+    return NOWHERE
 
 
 def collect(

@@ -10,12 +10,14 @@ Example:
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from gateway.errors import ParseError
 from gateway.models import TzSource
 
-_DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")  # ten characters (the value is stripped)
+_ZERO = timedelta(0)
+_WALL_FORMAT = "%04d-%02d-%02dT%02d:%02d:%02d"
 
 
 def parse_instant(
@@ -40,7 +42,7 @@ def parse_instant(
     """
     value = (text or "").strip()
     try:
-        if _DATE_ONLY.match(value):
+        if len(value) == 10 and _DATE_ONLY.match(value):  # the length check is cheaper
             day = datetime.fromisoformat(value).replace(tzinfo=UTC)
             return day, TzSource.DATE_ONLY, value
         parsed = datetime.fromisoformat(value)
@@ -50,9 +52,26 @@ def parse_instant(
     except (ValueError, OverflowError):  # its message quotes the value: not chained
         message = f"{where} has no readable {what}" if where else f"unreadable {what}"
         raise ParseError(message) from None
-    if parsed.utcoffset() == UTC.utcoffset(None) and value.upper().endswith(("Z", "+00:00")):
+    if parsed.utcoffset() == _ZERO and value.upper().endswith(("Z", "+00:00")):
         return instant, TzSource.CARRIER_UTC, None
-    return instant, TzSource.CARRIER_OFFSET, parsed.replace(tzinfo=None).isoformat()
+    return instant, TzSource.CARRIER_OFFSET, _wall_text(parsed)
+
+
+def _wall_text(moment: datetime) -> str:
+    """``moment.replace(tzinfo=None).isoformat()`` at about half its cost (it runs per event).
+
+    >>> _wall_text(datetime(2024, 6, 1, 9, 2, 5, 70)), _wall_text(datetime(24, 6, 1))
+    ('2024-06-01T09:02:05.000070', '0024-06-01T00:00:00')
+    """
+    wall = _WALL_FORMAT % (
+        moment.year,
+        moment.month,
+        moment.day,
+        moment.hour,
+        moment.minute,
+        moment.second,
+    )
+    return f"{wall}.{moment.microsecond:06d}" if moment.microsecond else wall
 
 
 def from_unix(seconds: float) -> datetime:
