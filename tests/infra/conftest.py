@@ -8,8 +8,10 @@ otherwise the assertions inside ``apply`` never run.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -77,10 +79,18 @@ class Mocks(pulumi.runtime.Mocks):
         return {}, []
 
 
+# Pulumi binds its futures to the event loop current when the mocks are set. A test
+# elsewhere in the session that runs ``asyncio.run`` leaves no current loop behind, and
+# the next Output would then wait on a future of another loop: every infra test runs
+# on this one loop.
+LOOP = asyncio.new_event_loop()
+asyncio.set_event_loop(LOOP)
 pulumi.runtime.set_mocks(Mocks(), project="waybill", stack="dev", preview=False)
 
 
 @pytest.fixture(autouse=True)
-def _fresh_resources() -> None:
-    """Each test sees only the resources it registered."""
+def _fresh_resources() -> Iterator[None]:
+    """Each test runs on the mocks' loop and sees only the resources it registered."""
+    asyncio.set_event_loop(LOOP)
     RESOURCES.clear()
+    yield
