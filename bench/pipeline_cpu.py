@@ -119,10 +119,9 @@ def build(registry: Registry | None = None) -> tuple[Pipeline, list[Case]]:
 
 def prepare(pipeline: Pipeline, delivery: Delivery) -> bool:
     """What ``Pipeline.ingest`` does before the store; False when the body is unreadable."""
-    tenant, adapter = pipeline._route(delivery)
-    pipeline._verify(adapter, delivery)
+    tenant, adapter = pipeline.authenticate(delivery)
     try:
-        parsed, _events, _failures = pipeline._read(tenant, adapter, delivery)
+        parsed, _events, _failures = pipeline.read(tenant, adapter, delivery)
     except Exception:  # the pipeline parks it: storage, not timed here
         return False
     if parsed.ignored is None and parsed.delivery_id is None:
@@ -143,9 +142,9 @@ def reference(body: bytes, key: bytes) -> Callable[[], object]:
 
 def pydantic_floor(pipeline: Pipeline, delivery: Delivery) -> Callable[[], object] | None:
     """Only validating the delivery's events and locations from plain data; None if none."""
-    tenant, adapter = pipeline._route(delivery)
+    tenant, adapter = pipeline.authenticate(delivery)
     try:
-        _parsed, events, _failures = pipeline._read(tenant, adapter, delivery)
+        _parsed, events, _failures = pipeline.read(tenant, adapter, delivery)
     except Exception:
         return None
     payloads = [event.model_dump() for event in events]
