@@ -9,17 +9,15 @@
   has the schema default ``method.request.header.Authorization`` and an empty string
   counts as unset (terraform-provider-aws#12069). That default would 401 every webhook
   and every ``/v1`` call without invoking the authorizer, so the identity source is a
-  stage variable the stage always sets (:data:`IDENTITY_STAGE_VARIABLE`): present on every
-  request, and with TTL 0 it keys no cache.
-- Stage ``v1``: JSON access logs, X-Ray, throttling for every method (``*/*``), detailed
-  metrics, execution logs at ``ERROR`` and **no** data trace (it would log ``x-api-key``).
+  stage variable the stage always sets (:data:`infra.stage.IDENTITY_STAGE_VARIABLE`):
+  present on every request, and with TTL 0 it keys no cache.
+- Stage ``api`` with its logs and API Gateway's CloudWatch role: :mod:`infra.stage`.
 - One usage plan per tier of ``plans.toml``; a web ACL with a per-IP rate rule when
-  ``waf_rate_limit`` is set (:func:`infra.routes.build_waf`).
+  ``waf_rate_limit`` is set (:func:`infra.edge_guards.build_waf`).
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 
 import pulumi
@@ -27,43 +25,12 @@ import pulumi_aws as aws
 
 from gateway.plans import Plan
 from gateway.tenants import TenantConfig
-from infra import routes
+from infra import edge_guards, routes
 from infra.functions import Functions
 from infra.settings import StackSettings
+from infra.stage import IDENTITY_STAGE_VARIABLE, build_stage
 
-STAGE = "api"  # URLs: …/api/webhooks/…, …/api/v1/shipments
-IDENTITY_STAGE_VARIABLE = "authorizer"
 IDENTITY_SOURCE = f"stageVariables.{IDENTITY_STAGE_VARIABLE}"
-ACCESS_LOG_FORMAT = {
-    "requestId": "$context.requestId",
-    "ip": "$context.identity.sourceIp",
-    "method": "$context.httpMethod",
-    "path": "$context.path",
-    "resource": "$context.resourcePath",
-    "status": "$context.status",
-    "latencyMs": "$context.responseLatency",
-    "integrationLatencyMs": "$context.integrationLatency",
-    "tenant": "$context.authorizer.tenant",
-    "apiKeyId": "$context.identity.apiKeyId",
-    "error": "$context.error.message",
-    "authorizerError": "$context.authorizer.error",
-    "integrationError": "$context.integration.error",
-    "wafResponse": "$context.wafResponseCode",
-}
-"""Never ``$context.identity.apiKey``: that is the key's value."""
-ASSUMED_BY_API_GATEWAY = json.dumps(
-    {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Service": "apigateway.amazonaws.com"},
-                "Action": "sts:AssumeRole",
-            }
-        ],
-    }
-)
-CLOUDWATCH_LOGS_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
 
 
 class Api(pulumi.ComponentResource):
@@ -120,7 +87,7 @@ class Api(pulumi.ComponentResource):
             {"ingest": functions.ingest, "query": functions.query},
             self,
         )
-        built += routes.build_gateway_responses(name, self.rest_api, self)
+        built += edge_guards.build_gateway_responses(name, self.rest_api, self)
         deployment = aws.apigateway.Deployment(
             f"{name}-deployment",
             rest_api=self.rest_api.id,
@@ -128,13 +95,15 @@ class Api(pulumi.ComponentResource):
             triggers={"routes": routes.fingerprint(), "identity": IDENTITY_SOURCE},
             opts=pulumi.ResourceOptions(parent=self, depends_on=built),
         )
-        self.stage = self._stage(name, settings, deployment, tags)
+        self.stage, self.access_logs = build_stage(
+            name, settings, self.rest_api, deployment, tags, self
+        )
         self.base_url = self.stage.invoke_url
         self.usage_plans = {
             tier: self._usage_plan(name, settings, tier, plan, tags)
             for tier, plan in sorted(plans.items())
         }
-        self.web_acl = routes.build_waf(name, settings, self.stage, tags, self)
+        self.web_acl = edge_guards.build_waf(name, settings, self.stage, tags, self)
         self.register_outputs({"base_url": self.base_url, "rest_api_id": self.rest_api.id})
 
     def _permissions(
@@ -160,74 +129,6 @@ class Api(pulumi.ComponentResource):
                 source_arn=source_arn,
                 opts=pulumi.ResourceOptions(parent=self),
             )
-
-    def _stage(
-        self,
-        name: str,
-        settings: StackSettings,
-        deployment: aws.apigateway.Deployment,
-        tags: dict[str, str],
-    ) -> aws.apigateway.Stage:
-        """Stage ``v1`` with access logs, X-Ray and per-method throttling and metrics."""
-        child = pulumi.ResourceOptions(parent=self)
-        role = aws.iam.Role(
-            f"{name}-cloudwatch-role",
-            assume_role_policy=ASSUMED_BY_API_GATEWAY,
-            tags=tags,
-            opts=child,
-        )
-        attached = aws.iam.RolePolicyAttachment(
-            f"{name}-cloudwatch-logs", role=role.name, policy_arn=CLOUDWATCH_LOGS_POLICY, opts=child
-        )
-        # A per-region account setting: every stack in the account sets the same kind of role.
-        account = aws.apigateway.Account(
-            f"{name}-account",
-            cloudwatch_role_arn=role.arn,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[attached]),
-        )
-        self.access_logs = aws.cloudwatch.LogGroup(
-            f"{name}-access-logs",
-            name=f"/aws/apigateway/waybill-{settings.stack}/access",
-            retention_in_days=settings.log_retention_days,
-            tags=tags,
-            opts=child,
-        )
-        execution_logs = aws.cloudwatch.LogGroup(  # created by API Gateway otherwise, forever
-            f"{name}-execution-logs",
-            name=pulumi.Output.concat("API-Gateway-Execution-Logs_", self.rest_api.id, f"/{STAGE}"),
-            retention_in_days=settings.log_retention_days,
-            tags=tags,
-            opts=child,
-        )
-        stage = aws.apigateway.Stage(
-            f"{name}-stage",
-            rest_api=self.rest_api.id,
-            deployment=deployment.id,
-            stage_name=STAGE,
-            xray_tracing_enabled=True,
-            variables={IDENTITY_STAGE_VARIABLE: "request"},
-            access_log_settings=aws.apigateway.StageAccessLogSettingsArgs(
-                destination_arn=self.access_logs.arn,
-                format=json.dumps(ACCESS_LOG_FORMAT, separators=(",", ":")),
-            ),
-            tags=tags,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[account]),
-        )
-        aws.apigateway.MethodSettings(
-            f"{name}-method-settings",
-            rest_api=self.rest_api.id,
-            stage_name=stage.stage_name,
-            method_path="*/*",
-            settings=aws.apigateway.MethodSettingsSettingsArgs(
-                metrics_enabled=True,
-                logging_level="ERROR",
-                data_trace_enabled=False,
-                throttling_rate_limit=settings.stage_rate_limit,
-                throttling_burst_limit=settings.stage_burst_limit,
-            ),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[account, execution_logs]),
-        )
-        return stage
 
     def _usage_plan(
         self, name: str, settings: StackSettings, tier: str, plan: Plan, tags: dict[str, str]

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 import pulumi
 
-from infra.api import STAGE
 from infra.settings import StackSettings
+from infra.stage import STAGE
 
 if TYPE_CHECKING:
     from infra.api import Api

@@ -1,24 +1,7 @@
 """Alarms, the dashboard and the monthly budget, all reporting to one SNS topic.
 
-Every alarm has the topic as alarm *and* OK action and treats missing data as not
-breaching (the counters below are absent, not zero, when nothing happens):
-
-- ``api-5xx-rate``: 5XXError / Count of the stage over 5 min above 5 % (with at least
-  :data:`MIN_REQUESTS` requests: one 5xx among three night-time requests is no outage;
-  the Lambda error alarms still catch it).
-- ``lambda-errors-{fn}`` / ``lambda-throttles-{fn}``: any, per function.
-- ``api-throttled``: sustained HTTP 429s. API Gateway REST has no throttling metric (a 429
-  is folded into 4XXError with every 401 and 404), so a metric filter on the stage's
-  access log counts ``status = 429``: usage-plan rate and quota, stage throttling, the
-  WAF and the app's hard cap alike. Alarm when above :data:`THROTTLED_PER_5_MIN` for 15
-  minutes: a single burst is the plan working; sustained, a tenant has outgrown its tier.
-- ``hard-cap``: ``Rejected_hard_cap_reached`` (the handler counts each refused error
-  code): the daily hard cap fired, i.e. the usage plan leaked or a client runs away.
-- ``parked``: ``DeliveriesParked`` > 0. The design has **no SQS queue and so no DLQ**: a
-  delivery whose body cannot be parsed is parked *in the table* and answered 202
-  (durably parked), and ops replay it with ``waybill parked replay``. Parked deliveries
-  are what a DLQ depth alarm would watch.
-- ``dynamodb-throttles``: read + write throttle events of the table.
+Every alarm (specified in :mod:`infra.alarms`) has the topic as alarm *and* OK action; the
+``api-throttled`` alarm reads a metric filter on the stage's access log, created here.
 
 The topic is not KMS-encrypted: CloudWatch alarms cannot publish to a topic under the
 AWS-managed SNS key, and alarm messages carry no secret. An e-mail subscription (when
@@ -30,46 +13,20 @@ silently sees nothing before): run a stack per account, or read it as an upper b
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 
 from infra import dashboard
-from infra.api import STAGE, Api
+from infra.alarms import PERIOD, AlarmSpec, alarm_specs
+from infra.api import Api
 from infra.functions import Functions
 from infra.settings import StackSettings
 from infra.table import Table
 
-PERIOD = 300
-MIN_REQUESTS = 10
-API_5XX_PERCENT = 5.0
-THROTTLED_PER_5_MIN = 100.0
 BUDGET_ACTUAL_PERCENT = 80.0
 BUDGET_FORECAST_PERCENT = 100.0
-APP_NAMESPACE = "Waybill"
-Query = aws.cloudwatch.MetricAlarmMetricQueryArgs
-
-
-@dataclass(frozen=True)
-class AlarmSpec:
-    """What one alarm watches: a single metric, or metric math over ``queries``."""
-
-    description: str
-    threshold: float
-    metric: tuple[str, str, dict[str, Any]] | None = None  # namespace, name, dimensions
-    queries: tuple[Query, ...] = ()
-    periods: int = 1
-
-
-def _metric(qid: str, namespace: str, name: str, dimensions: Any) -> Query:
-    return Query(
-        id=qid,
-        metric=aws.cloudwatch.MetricAlarmMetricQueryMetricArgs(
-            namespace=namespace, metric_name=name, dimensions=dimensions, period=PERIOD, stat="Sum"
-        ),
-    )
 
 
 class Observability(pulumi.ComponentResource):
@@ -121,7 +78,7 @@ class Observability(pulumi.ComponentResource):
         )
         self.alarms = {
             key: self._alarm(name, prefix, key, spec)
-            for key, spec in _specs(settings, api, functions, table, throttled).items()
+            for key, spec in alarm_specs(settings, api, functions, table, throttled).items()
         }
         self.dashboard = aws.cloudwatch.Dashboard(
             f"{name}-dashboard",
@@ -192,63 +149,6 @@ class Observability(pulumi.ComponentResource):
             ],
             opts=pulumi.ResourceOptions(parent=self),
         )
-
-
-def _specs(
-    settings: StackSettings,
-    api: Api,
-    functions: Functions,
-    table: Table,
-    throttled: tuple[str, str],
-) -> dict[str, AlarmSpec]:
-    stage = {"ApiName": api.rest_api.name, "Stage": STAGE}
-    app = {"service": settings.service}  # the handler's Powertools service, per stack
-    rate = f"IF(requests >= {MIN_REQUESTS}, 100 * errors / requests, 0)"
-    specs = {
-        "api-5xx-rate": AlarmSpec(
-            f"more than {API_5XX_PERCENT:g} % of API requests answered 5xx over 5 minutes",
-            API_5XX_PERCENT,
-            queries=(
-                _metric("errors", "AWS/ApiGateway", "5XXError", stage),
-                _metric("requests", "AWS/ApiGateway", "Count", stage),
-                Query(id="rate", expression=rate, label="5xx %", return_data=True),
-            ),
-        ),
-        "api-throttled": AlarmSpec(
-            f"more than {THROTTLED_PER_5_MIN:g} HTTP 429 per 5 minutes, for 15 minutes",
-            THROTTLED_PER_5_MIN,
-            metric=(*throttled, {}),
-            periods=3,
-        ),
-        "hard-cap": AlarmSpec(
-            "the daily hard cap refused requests: a usage plan leaked or a client runs away",
-            0,
-            metric=(APP_NAMESPACE, "Rejected_hard_cap_reached", app),
-        ),
-        "parked": AlarmSpec(
-            "deliveries were parked (authentic but unreadable): fix, then waybill parked replay",
-            0,
-            metric=(APP_NAMESPACE, "DeliveriesParked", app),
-        ),
-        "dynamodb-throttles": AlarmSpec(
-            "the table throttled reads or writes",
-            0,
-            queries=(
-                _metric("reads", "AWS/DynamoDB", "ReadThrottleEvents", {"TableName": table.name}),
-                _metric("writes", "AWS/DynamoDB", "WriteThrottleEvents", {"TableName": table.name}),
-                Query(id="throttles", expression="reads + writes", return_data=True),
-            ),
-        ),
-    }
-    for key, function in sorted(functions.functions.items()):
-        dimensions = {"FunctionName": function.name}
-        for metric in ("Errors", "Throttles"):
-            specs[f"lambda-{metric.lower()}-{key}"] = AlarmSpec(
-                f"the {key} function reported {metric.lower()}",
-                0,
-                metric=("AWS/Lambda", metric, dimensions),
-            )
-    return specs
 
 
 def _topic_policy(topic: aws.sns.Topic) -> pulumi.Output[str]:

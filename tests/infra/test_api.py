@@ -15,10 +15,11 @@ from gateway.handler import build_resolver
 from gateway.plans import load_plans, plans_file
 from gateway.tenants import TenantConfig
 from infra import routes
-from infra.api import IDENTITY_STAGE_VARIABLE, STAGE, Api
+from infra.api import Api
 from infra.functions import Functions
 from infra.secrets import PartnerSecrets
 from infra.settings import StackSettings
+from infra.stage import IDENTITY_STAGE_VARIABLE, STAGE
 from infra.table import Table
 from tests.infra.helpers import as_json, one, resources_of
 

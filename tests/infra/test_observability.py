@@ -7,10 +7,11 @@ from typing import Any
 
 import pulumi
 
-from infra import dashboard, observability
-from infra.api import STAGE
+from infra import dashboard
+from infra.alarms import API_5XX_PERCENT, THROTTLED_PER_5_MIN
 from infra.observability import Observability
 from infra.settings import StackSettings
+from infra.stage import STAGE
 from tests.infra.helpers import as_json, one, resources_of
 from tests.infra.test_api import build_stack
 
@@ -46,8 +47,8 @@ def test_every_alarm_exists_with_its_threshold_and_notifies_the_topic() -> Any:
         topic = values[0]
         found = alarms()
         expected = {
-            "api-5xx-rate": (observability.API_5XX_PERCENT, {"5XXError", "Count"}),
-            "api-throttled": (observability.THROTTLED_PER_5_MIN, {"Http429"}),
+            "api-5xx-rate": (API_5XX_PERCENT, {"5XXError", "Count"}),
+            "api-throttled": (THROTTLED_PER_5_MIN, {"Http429"}),
             "hard-cap": (0, {"Rejected_hard_cap_reached"}),
             "parked": (0, {"DeliveriesParked"}),
             "dynamodb-throttles": (0, {"ReadThrottleEvents", "WriteThrottleEvents"}),

@@ -1,0 +1,131 @@
+"""Stage ``api`` of the REST API and its logging: the access and execution log groups, the
+per-method settings and the account-wide CloudWatch role of API Gateway.
+
+- JSON access logs (:data:`ACCESS_LOG_FORMAT`), X-Ray, throttling for every method
+  (``*/*``), detailed metrics, execution logs at ``ERROR`` and **no** data trace (it
+  would log ``x-api-key``).
+- The stage always sets :data:`IDENTITY_STAGE_VARIABLE`, the authorizer's identity source
+  (see :mod:`infra.api`).
+
+Every resource is a child of ``parent``, the :class:`infra.api.Api` component.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import NamedTuple
+
+import pulumi
+import pulumi_aws as aws
+
+from infra.settings import StackSettings
+
+STAGE = "api"  # URLs: …/api/webhooks/…, …/api/v1/shipments
+IDENTITY_STAGE_VARIABLE = "authorizer"
+ACCESS_LOG_FORMAT = {
+    "requestId": "$context.requestId",
+    "ip": "$context.identity.sourceIp",
+    "method": "$context.httpMethod",
+    "path": "$context.path",
+    "resource": "$context.resourcePath",
+    "status": "$context.status",
+    "latencyMs": "$context.responseLatency",
+    "integrationLatencyMs": "$context.integrationLatency",
+    "tenant": "$context.authorizer.tenant",
+    "apiKeyId": "$context.identity.apiKeyId",
+    "error": "$context.error.message",
+    "authorizerError": "$context.authorizer.error",
+    "integrationError": "$context.integration.error",
+    "wafResponse": "$context.wafResponseCode",
+}
+"""Never ``$context.identity.apiKey``: that is the key's value."""
+ASSUMED_BY_API_GATEWAY = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "apigateway.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+)
+CLOUDWATCH_LOGS_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
+
+
+class Staged(NamedTuple):
+    """The stage and the log group of its access logs."""
+
+    stage: aws.apigateway.Stage
+    access_logs: aws.cloudwatch.LogGroup
+
+
+def build_stage(
+    name: str,
+    settings: StackSettings,
+    rest_api: aws.apigateway.RestApi,
+    deployment: aws.apigateway.Deployment,
+    tags: dict[str, str],
+    parent: pulumi.Resource,
+) -> Staged:
+    """Stage :data:`STAGE` with access logs, X-Ray and per-method throttling and metrics."""
+    child = pulumi.ResourceOptions(parent=parent)
+    role = aws.iam.Role(
+        f"{name}-cloudwatch-role",
+        assume_role_policy=ASSUMED_BY_API_GATEWAY,
+        tags=tags,
+        opts=child,
+    )
+    attached = aws.iam.RolePolicyAttachment(
+        f"{name}-cloudwatch-logs", role=role.name, policy_arn=CLOUDWATCH_LOGS_POLICY, opts=child
+    )
+    # A per-region account setting: every stack in the account sets the same kind of role.
+    account = aws.apigateway.Account(
+        f"{name}-account",
+        cloudwatch_role_arn=role.arn,
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=[attached]),
+    )
+    access_logs = aws.cloudwatch.LogGroup(
+        f"{name}-access-logs",
+        name=f"/aws/apigateway/waybill-{settings.stack}/access",
+        retention_in_days=settings.log_retention_days,
+        tags=tags,
+        opts=child,
+    )
+    execution_logs = aws.cloudwatch.LogGroup(  # created by API Gateway otherwise, forever
+        f"{name}-execution-logs",
+        name=pulumi.Output.concat("API-Gateway-Execution-Logs_", rest_api.id, f"/{STAGE}"),
+        retention_in_days=settings.log_retention_days,
+        tags=tags,
+        opts=child,
+    )
+    stage = aws.apigateway.Stage(
+        f"{name}-stage",
+        rest_api=rest_api.id,
+        deployment=deployment.id,
+        stage_name=STAGE,
+        xray_tracing_enabled=True,
+        variables={IDENTITY_STAGE_VARIABLE: "request"},
+        access_log_settings=aws.apigateway.StageAccessLogSettingsArgs(
+            destination_arn=access_logs.arn,
+            format=json.dumps(ACCESS_LOG_FORMAT, separators=(",", ":")),
+        ),
+        tags=tags,
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=[account]),
+    )
+    aws.apigateway.MethodSettings(
+        f"{name}-method-settings",
+        rest_api=rest_api.id,
+        stage_name=stage.stage_name,
+        method_path="*/*",
+        settings=aws.apigateway.MethodSettingsSettingsArgs(
+            metrics_enabled=True,
+            logging_level="ERROR",
+            data_trace_enabled=False,
+            throttling_rate_limit=settings.stage_rate_limit,
+            throttling_burst_limit=settings.stage_burst_limit,
+        ),
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=[account, execution_logs]),
+    )
+    return Staged(stage, access_logs)
