@@ -28,8 +28,9 @@ from typing import Any
 
 import httpx
 
-from bench.load import Call, LoadResult, MakeWorker, ServedGateway, percentile, run_load
+from bench.load import Call, LoadResult, MakeWorker, percentile, run_load
 from bench.report import Measure, print_rows
+from bench.served import ServedGateway
 from gateway.store.table import DEFAULT_TABLE_NAME as TABLE
 
 SECTION = "e2e_local"

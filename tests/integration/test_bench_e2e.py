@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from bench.e2e_latency import BASELINE, CONCURRENCY, KINDS, SECTION, TARGET_P50_RATIO, measure
-from bench.load import ServedGateway
+from bench.served import ServedGateway
 
 pytestmark = pytest.mark.integration
 
