@@ -34,11 +34,10 @@ from gateway.models import CanonicalEvent
 from gateway.pipeline import Pipeline
 from gateway.signing.spec import split_signed
 from gateway.tenants import TenantConfig
+from tests.support.fixtures import body_paths, carrier_headers
 
 SECTION = "pipeline_cpu"
 TARGET = 3.0
-FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "fixtures"
-SIDECARS = (".meta.json", ".expected.json", ".headers.json")
 TENANT = "bench"
 NOW = datetime(2025, 1, 1, 12, 0, tzinfo=UTC)
 
@@ -64,17 +63,10 @@ class Case:
     parses: bool  # False: the body is authentic but unreadable (the pipeline parks it)
 
 
-def fixture_bodies(adapter_id: str) -> list[Path]:
-    """The body files of an adapter's fixtures (sidecars excluded), sorted."""
-    folder = FIXTURES / adapter_id
-    return sorted(p for p in folder.glob("*.json") if not p.name.endswith(SIDECARS))
-
-
 def signed_delivery(adapter: Adapter, path: Path, secret: str) -> Delivery:
     """The fixture's exact bytes with the carrier's headers and signature, as the edge builds it."""
     body = path.read_bytes()
-    sidecar = path.with_name(path.name.removesuffix(".json") + ".headers.json")
-    extra: dict[str, str] = json.loads(sidecar.read_text("utf-8")) if sidecar.exists() else {}
+    extra = carrier_headers(path)
     headers, query = split_signed(extra | adapter.sign(body, secret, NOW.timestamp()))
     folded = {k.lower(): (v,) for k, v in headers.items()}
     folded.setdefault("content-type", (adapter.content_types[0],))
@@ -109,7 +101,7 @@ def build(registry: Registry | None = None) -> tuple[Pipeline, list[Case]]:
     )
     cases = []
     for adapter in adapters:
-        for path in fixture_bodies(adapter.id):
+        for path in body_paths(adapter.id):
             delivery = signed_delivery(adapter, path, secrets[adapter.id])
             name = f"{adapter.id}/{path.name.removesuffix('.json')}"
             parses = prepare(pipeline, delivery)  # raises if the signature does not verify

@@ -30,9 +30,8 @@ from gateway.errors import ParseError, SignatureError
 from gateway.models import Status
 from gateway.normalise import to_canonical
 from gateway.signing.spec import QUERY_PREFIX, SignatureSpec
+from tests.support.fixtures import FIXTURES, body_paths, carrier_headers
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
-SIDECARS = (".meta.json", ".expected.json", ".headers.json")
 TENANT = "acme"
 NOW = 1_700_000_000.0
 DAY = 86_400
@@ -61,7 +60,7 @@ class Case:
 
     def headers(self) -> dict[str, str]:
         """The non-signature headers the carrier sends (may be empty)."""
-        return dict(self.sidecar(".headers.json") or {})
+        return carrier_headers(self.body_path)
 
 
 def all_adapters() -> list[Adapter]:
@@ -69,11 +68,6 @@ def all_adapters() -> list[Adapter]:
     signature, the edge's API key authenticates) are tested on their own route instead."""
     registry = discovery.load_adapters()
     return [registry.adapters[k] for k in sorted(registry.adapters) if registry.adapters[k].webhook]
-
-
-def body_paths(adapter_id: str) -> list[Path]:
-    folder = FIXTURES / adapter_id
-    return sorted(p for p in folder.glob("*.json") if not p.name.endswith(SIDECARS))
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

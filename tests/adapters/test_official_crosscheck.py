@@ -25,8 +25,7 @@ from standardwebhooks.webhooks import Webhook
 from adapters import aftership, easypost, standard_webhooks
 from gateway.errors import SignatureError
 from gateway.signing import hmac_signature, key_bytes
-
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+from tests.support.fixtures import FIXTURES, body_paths
 
 
 def _fixture(carrier: str, name: str) -> tuple[bytes, dict[str, Any]]:
@@ -35,17 +34,12 @@ def _fixture(carrier: str, name: str) -> tuple[bytes, dict[str, Any]]:
     return body, meta
 
 
-def _bodies(carrier: str) -> list[Path]:
-    sidecars = (".meta.json", ".expected.json", ".headers.json")
-    return sorted(p for p in (FIXTURES / carrier).glob("*.json") if not p.name.endswith(sidecars))
-
-
 # --- EasyPost ----------------------------------------------------------------------
 
 EASYPOST_VECTOR = "vector_batch_created_sdk_tests"
 
 
-@pytest.mark.parametrize("path", _bodies("easypost"), ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", body_paths("easypost"), ids=lambda p: p.stem)
 @pytest.mark.parametrize("secret", ["plain-secret", "s\u00e9cret", "se\u0301cret", "\ufb01le"])
 def test_easypost_sign_passes_official_validate_webhook(path: Path, secret: str) -> None:
     body = path.read_bytes()
@@ -109,7 +103,7 @@ def _sw_headers(vector: dict[str, Any], signature: str) -> dict[str, str]:
     }
 
 
-@pytest.mark.parametrize("path", _bodies("standard_webhooks"), ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", body_paths("standard_webhooks"), ids=lambda p: p.stem)
 def test_deliveries_signed_by_standardwebhooks_verify(make_delivery: Any, path: Path) -> None:
     body = path.read_bytes()
     secret = "whsec_" + base64.b64encode(b"waybill-crosscheck-key-24b").decode()

@@ -20,7 +20,6 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -29,9 +28,9 @@ from gateway.discovery import load_adapters
 from gateway.models import STATUS_PRECEDENCE, CanonicalEvent
 from gateway.normalise import to_canonical
 from gateway.signing.spec import split_signed
+from tests.support.fixtures import FIXTURES
 from tests.support.gateway import Harness, Reply
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 ADAPTERS = load_adapters().adapters
 TENANT = "hooli"  # the test tenant with every webhook carrier enabled
 PARTNER_SECRETS: dict[str, str] = {

@@ -41,13 +41,12 @@ from gateway.http import MAX_BODY_BYTES
 from gateway.local.proxy_event import Route, build_event, match_route
 from gateway.signing.spec import split_signed
 from gateway.tenants import load_tenants
+from tests.support.fixtures import FIXTURES, body_paths, carrier_headers
 from tests.support.gateway import TENANTS_DIR
 
 ROOT = Path(__file__).resolve().parents[2]
-FIXTURES = ROOT / "tests" / "fixtures"
 NOW = datetime(2025, 6, 2, 12, 0, tzinfo=UTC)
 TENANT = "hooli"  # every webhook carrier, and UPS v2 OAuth (tests/fixtures/tenants/hooli.toml)
-SIDECARS = (".meta.json", ".expected.json", ".headers.json")
 
 Headers = tuple[tuple[str, str], ...]
 Signer = Callable[[bytes], tuple[dict[str, str], dict[str, str]]]
@@ -149,17 +148,6 @@ def secret_for(tenant: str, key: str) -> str:
     return f"{seed.decode()}-s\u00e9cret"
 
 
-def body_fixtures(carrier: str) -> list[Path]:
-    """Every body fixture of a carrier."""
-    folder = FIXTURES / carrier
-    return sorted(p for p in folder.glob("*.json") if not p.name.endswith(SIDECARS))
-
-
-def _fixture_headers(path: Path) -> dict[str, str]:
-    sidecar = path.with_name(path.name.removesuffix(".json") + ".headers.json")
-    return dict(json.loads(sidecar.read_text("utf-8"))) if sidecar.exists() else {}
-
-
 def _webhook(
     tenant: str, carrier: str, body: bytes, extra: dict[str, str], signer: Signer, body_bound: bool
 ) -> FuzzRequest:
@@ -219,8 +207,8 @@ def webhook_seeds() -> list[FuzzRequest]:
             continue
         signer = _adapter_signer(adapter, secret_for(TENANT, adapter.id))
         bound = adapter.scheme.kind != "token"
-        for path in body_fixtures(adapter.id):
-            extra = _fixture_headers(path)
+        for path in body_paths(adapter.id):
+            extra = carrier_headers(path)
             body = path.read_bytes()
             seeds.append(_webhook(TENANT, adapter.id, body, extra, signer, bound))
             if adapter.id == "ups":

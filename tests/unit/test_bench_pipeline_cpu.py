@@ -10,9 +10,10 @@ from dataclasses import replace
 
 import pytest
 
-from bench.pipeline_cpu import build, fixture_bodies, measure, prepare
+from bench.pipeline_cpu import build, measure, prepare
 from gateway.discovery import load_adapters
 from gateway.errors import SignatureError
+from tests.support.fixtures import body_paths
 
 
 def fixture_names() -> set[str]:
@@ -21,7 +22,7 @@ def fixture_names() -> set[str]:
         f"{adapter.id}/{path.name.removesuffix('.json')}"
         for adapter in registry.adapters.values()
         if adapter.webhook
-        for path in fixture_bodies(adapter.id)
+        for path in body_paths(adapter.id)
     }
 
 
