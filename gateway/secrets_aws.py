@@ -46,7 +46,27 @@ def plan_key_secret_id(prefix: str, tenant: str) -> str:
     return f"{prefix}plan_keys/{tenant}"
 
 
-class SecretsManagerProvider:
+class SecretsManagerNames:
+    """What the Lambda's reader and the CLI's store share: the key-set names under
+    ``prefix``, and a Secrets Manager client made on first use."""
+
+    prefix: str
+    _client: Any | None
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            import boto3
+
+            self._client = boto3.client("secretsmanager")
+        return self._client
+
+    def secret_id(self, tenant: str, carrier: str) -> str:
+        """The Secrets Manager name of a (tenant, carrier) key set."""
+        return secret_id(self.prefix, tenant, carrier)
+
+
+class SecretsManagerProvider(SecretsManagerNames):
     """A :class:`~gateway.keysets.SecretsProvider` backed by Secrets Manager."""
 
     def __init__(
@@ -64,18 +84,6 @@ class SecretsManagerProvider:
         self._cache_seconds = cache_seconds
         self._monotonic = monotonic
         self._cache: dict[str, tuple[float, KeySet | None]] = {}
-
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            import boto3
-
-            self._client = boto3.client("secretsmanager")
-        return self._client
-
-    def secret_id(self, tenant: str, carrier: str) -> str:
-        """The Secrets Manager name of a (tenant, carrier) key set."""
-        return secret_id(self.prefix, tenant, carrier)
 
     def keyset(self, tenant: str, carrier: str) -> KeySet | None:
         """The key set, from the cache when fresh."""

@@ -33,7 +33,7 @@ from typing import Any
 
 from gateway.keyset_store import K, KeySetStore
 from gateway.keysets import KeySet
-from gateway.secrets_aws import secret_id, stack_prefix
+from gateway.secrets_aws import SecretsManagerNames, stack_prefix
 
 CURRENT = "AWSCURRENT"
 STAGING_LABEL = "WAYBILL_NEXT"
@@ -45,7 +45,7 @@ class SecretStoreError(Exception):
     """An AWS call failed or kept conflicting; the message names the secret, never a value."""
 
 
-class SecretsManagerStore(KeySetStore):
+class SecretsManagerStore(SecretsManagerNames, KeySetStore):
     """Key sets by (tenant, carrier) in Secrets Manager, under ``prefix``."""
 
     def __init__(self, prefix: str, client: Any | None = None) -> None:
@@ -56,18 +56,6 @@ class SecretsManagerStore(KeySetStore):
     def for_stack(cls, stack: str, client: Any | None = None) -> SecretsManagerStore:
         """The store of a stack's secrets (``waybill/{stack}/``)."""
         return cls(stack_prefix(stack), client)
-
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            import boto3
-
-            self._client = boto3.client("secretsmanager")
-        return self._client
-
-    def secret_id(self, tenant: str, carrier: str) -> str:
-        """The Secrets Manager name of a (tenant, carrier) key set."""
-        return secret_id(self.prefix, tenant, carrier)
 
     def get(self, tenant: str, carrier: str) -> KeySet | None:
         """The current key set of (tenant, carrier), if any."""
