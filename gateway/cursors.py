@@ -31,6 +31,7 @@ import hmac
 import json
 import logging
 import os
+import re
 import secrets
 import stat
 from collections.abc import Mapping
@@ -51,8 +52,28 @@ def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).decode().rstrip("=")
 
 
+_ALPHABET = re.compile(r"[A-Za-z0-9_-]+")
+
+
 def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    """The bytes of unpadded base64url text in its one canonical spelling, else ValueError.
+
+    Only what :func:`_b64` writes decodes: no padding, no character outside the alphabet
+    (a lenient decoder drops them), no unused trailing bits set.
+
+    >>> _unb64("aGk")
+    b'hi'
+    >>> _unb64("aGl")  # the same bytes, with an unused bit set
+    Traceback (most recent call last):
+    ...
+    ValueError: not canonical base64url
+    """
+    if not _ALPHABET.fullmatch(text):
+        raise ValueError("not canonical base64url")
+    data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    if _b64(data) != text:
+        raise ValueError("not canonical base64url")
+    return data
 
 
 class CursorCodec:
@@ -81,7 +102,7 @@ class CursorCodec:
             raise invalid from None
         if not hmac.compare_digest(given, self._mac(tenant, raw)):
             raise invalid
-        payload = json.loads(raw)  # ours: we signed it
+        payload = json.loads(raw)  # ours: we signed it, and only ever sign canonical text
         if not isinstance(payload, dict):
             raise invalid
         return payload

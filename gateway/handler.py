@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -30,6 +31,7 @@ from gateway.http import (
     raw_body,
     request_headers,
 )
+from gateway.routes import route_pattern
 from gateway.services import Services
 
 # A request that counts nothing (e.g. /healthz) is normal, not worth a warning per call.
@@ -57,10 +59,22 @@ def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> Resp
     return Response(status, "application/json", json.dumps(body, default=str), headers)
 
 
+class _Resolver(APIGatewayRestResolver):
+    """Powertools' REST resolver, matching paths by :func:`gateway.routes.route_pattern`.
+
+    Its own rule admits trailing slashes and only some characters in a parameter, so the
+    edge and the handler would route different paths; with ours they route the same.
+    """
+
+    @staticmethod
+    def _compile_regex(rule: str, base_regex: str = "") -> re.Pattern[str]:
+        return route_pattern(rule)
+
+
 def build_resolver(services: Services) -> APIGatewayRestResolver:
     """The routes of DESIGN.md's HTTP surface, bound to ``services``."""
-    app = APIGatewayRestResolver()
-    if services.limits is not None:  # the daily hard cap: every tenant-attributed request
+    app = _Resolver()
+    if services.limits is not None:  # the daily hard cap of /v1 requests (keyed tenants)
         app.use(middlewares=[services.limits.middleware])
 
     def tenant_of_request() -> str:

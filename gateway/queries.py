@@ -25,11 +25,11 @@ MAX_POSITION_CHARS = 300
 
 
 def tracking(value: str) -> str:
-    """The normalised tracking number of a path; 400 when empty."""
+    """The normalised tracking number of a path; 400 when it is not one Waybill can store."""
     try:
         return normalise_tracking_number(value)
-    except ValueError as exc:
-        raise BadRequestError("tracking number is empty", code="invalid_tracking_number") from exc
+    except ValueError as exc:  # its message says what is wrong, never quotes the value
+        raise BadRequestError(str(exc), code="invalid_tracking_number") from None
 
 
 def page_limit(params: Mapping[str, str]) -> int:

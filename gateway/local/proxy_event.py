@@ -2,7 +2,7 @@
 
 Example::
 
-    route = match_route(b"/v1/shipments/1Z999")
+    route = match_route("/v1/shipments/1Z999")
     event = build_event(route, method="GET", path="/v1/shipments/1Z999", ...)
     status, headers, body = http_response(handler(event, LocalContext.new(...)))
 """
@@ -10,63 +10,18 @@ Example::
 from __future__ import annotations
 
 import base64
-import re
 import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl, unquote
+from urllib.parse import parse_qsl
 
-#: The API's resources, as API Gateway names them (``resource`` / ``resourcePath``).
-RESOURCES = (
-    "/webhooks/{tenant}/{carrier}",
-    "/oauth/{tenant}/{carrier}/token",
-    "/v1/events",
-    "/v1/shipments",
-    "/v1/shipments/{tracking_number}",
-    "/v1/shipments/{tracking_number}/events",
-    "/v1/shipments/{tracking_number}/locations",
-    "/healthz",
-    "/openapi.json",
-)
+from gateway.routes import Route
+
 FUNCTION_NAME = "waybill-local"
 REGION = "us-west-2"
 ACCOUNT_ID = "000000000000"
 TIMEOUT_MS = 29_000  # API Gateway's integration timeout
-
-
-@dataclass(frozen=True)
-class Route:
-    """A matched resource: its template and its URL-decoded path parameters."""
-
-    resource: str
-    path_parameters: dict[str, str]
-
-    @property
-    def needs_api_key(self) -> bool:
-        """``/v1/*`` is authorised by ``x-api-key``; webhooks, health and docs are not."""
-        return self.resource.startswith("/v1/")
-
-
-def _compile(template: str) -> re.Pattern[bytes]:
-    pattern = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(template))
-    return re.compile(f"^{pattern}$".encode())
-
-
-_PATTERNS = [(template, _compile(template)) for template in RESOURCES]
-
-
-def match_route(raw_path: bytes) -> Route | None:
-    """The resource for a raw (still percent-encoded) path, or None.
-
-    Matching the raw path keeps an encoded ``%2F`` inside one parameter.
-    """
-    for template, pattern in _PATTERNS:
-        found = pattern.match(raw_path)
-        if found:
-            params = {k: unquote(v.decode("latin-1")) for k, v in found.groupdict().items()}
-            return Route(template, params)
-    return None
 
 
 def _single_and_multi(

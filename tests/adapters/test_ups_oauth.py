@@ -21,7 +21,8 @@ from adapters import ups
 from gateway import oauth
 from gateway.adapter import Delivery, Secrets
 from gateway.errors import SignatureError
-from gateway.local.proxy_event import LocalContext, build_event, match_route
+from gateway.local.proxy_event import LocalContext, build_event
+from gateway.routes import match_route
 from tests.support.gateway import Harness, Reply, moto_harness
 
 TENANT = "upsco"
@@ -212,7 +213,7 @@ def test_good_basic_auth_gets_a_short_lived_bearer(gw: Harness) -> None:
 
 def test_token_responses_are_not_cached(gw: Harness) -> None:
     # Reply drops multiValueHeaders, so read the proxy response itself.
-    route = match_route(TOKEN_URL.encode())
+    route = match_route(TOKEN_URL)
     assert route is not None
     event = build_event(
         route,

@@ -16,7 +16,8 @@ from moto import mock_aws
 from adapters import easypost
 from gateway import handler as handler_module
 from gateway.keysets import new_keyset
-from gateway.local.proxy_event import LocalContext, build_event, match_route
+from gateway.local.proxy_event import LocalContext, build_event
+from gateway.routes import match_route
 from gateway.store.table import ensure_table
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "easypost"
@@ -40,7 +41,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 def invoke(
     method: str, path: str, body: bytes = b"", headers: Any = (), tenant: str | None = None
 ) -> Any:
-    route = match_route(path.encode())
+    route = match_route(path)
     assert route is not None
     event = build_event(
         route,

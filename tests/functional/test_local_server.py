@@ -202,15 +202,33 @@ def test_an_empty_request_has_none_for_body_query_and_params() -> None:
     assert event["pathParameters"] is None
 
 
-def test_path_parameters_are_url_decoded_and_an_encoded_slash_stays_in_one() -> None:
+def test_the_path_is_decoded_once_and_routed_as_the_handler_routes_it() -> None:
     handler = Recorder()
     app = build_asgi_app(handler, resolve)
     response = request(
-        app, "GET", "/v1/shipments/1Z%2F99%20X/events", headers={"x-api-key": "key-acme"}
+        app, "GET", "/v1/shipments/1Z%2399%20X/events", headers={"x-api-key": "key-acme"}
     )
     assert response.status_code == 200
-    assert handler.event["pathParameters"] == {"tracking_number": "1Z/99 X"}
+    assert handler.event["pathParameters"] == {"tracking_number": "1Z#99 X"}
+    assert handler.event["path"] == "/v1/shipments/1Z#99 X/events"
     assert handler.event["resource"] == "/v1/shipments/{tracking_number}/events"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/v1/shipments/1Z%2F99/events",  # an encoded slash is a slash: a different shape
+        "/webhooks/acme/easypost%2F",  # no trailing slash, encoded or not
+        "/webhooks/acme/easypost/",
+        "/webhooks/acme%2Feasypost/ups",
+    ],
+)
+def test_a_path_that_decodes_to_another_shape_is_no_route(path: str) -> None:
+    handler = Recorder()
+    app = build_asgi_app(handler, resolve)
+    response = request(app, "POST", path, headers={"x-api-key": "key-acme"})
+    assert (response.status_code, error_of(response)["code"]) == (404, "not_found")
+    assert handler.events == []
 
 
 def test_a_body_that_is_not_utf8_is_passed_as_base64() -> None:
@@ -363,15 +381,19 @@ def test_a_base64_response_body_is_decoded_and_a_missing_body_is_empty() -> None
     assert empty.content == b""
 
 
-def test_the_admission_hook_is_asked_per_tenant_and_can_refuse_with_retry_after() -> None:
+def test_the_admission_hooks_are_asked_per_tenant_and_can_refuse_with_retry_after() -> None:
     asked: list[str] = []
 
     def admit(tenant: str) -> float | None:
-        asked.append(tenant)
+        asked.append(f"key:{tenant}")
         return 2.5 if tenant == "globex" else None
 
+    def admit_route(tenant: str) -> float | None:
+        asked.append(f"route:{tenant}")
+        return 1.0 if tenant == "globex" else None
+
     handler = Recorder()
-    app = build_asgi_app(handler, resolve, admit=admit)
+    app = build_asgi_app(handler, resolve, admit=admit, admit_route=admit_route)
     assert (
         request(app, "GET", "/v1/shipments", headers={"x-api-key": "key-acme"}).status_code == 200
     )
@@ -380,9 +402,10 @@ def test_the_admission_hook_is_asked_per_tenant_and_can_refuse_with_retry_after(
     assert refused.headers["retry-after"] == "3"
     assert error_of(refused)["code"] == "throttled"
     assert request(app, "POST", "/webhooks/globex/ups", content=b"{}").status_code == 429
+    assert request(app, "POST", "/webhooks/acme/ups", content=b"{}").status_code == 200
     assert request(app, "GET", "/healthz").status_code == 200
-    assert asked == ["acme", "globex", "globex"]
-    assert len(handler.events) == 2
+    assert asked == ["key:acme", "key:globex", "route:globex", "route:acme"]
+    assert len(handler.events) == 3
 
 
 def test_an_admission_hook_that_raises_names_the_limit_and_the_body_is_never_read() -> None:
@@ -392,7 +415,7 @@ def test_an_admission_hook_that_raises_names_the_limit_and_the_body_is_never_rea
         )
 
     handler = Recorder()
-    app = build_asgi_app(handler, resolve, admit=admit)
+    app = build_asgi_app(handler, resolve, admit_route=admit)
     sent, received = asgi_call(app, "/webhooks/acme/ups", [b"x" * 10] * 5)
     assert sent[0]["status"] == 429
     assert (b"retry-after", b"3600") in sent[0]["headers"]

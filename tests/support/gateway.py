@@ -10,14 +10,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import boto3
 from moto import mock_aws
 
 from gateway.handler import LambdaHandler, make_handler
 from gateway.handler import count as emf_count
-from gateway.local.proxy_event import LocalContext, build_event, match_route
+from gateway.local.proxy_event import LocalContext, build_event
+from gateway.routes import match_route
 from gateway.services import Services, build_services
 from gateway.store.table import ensure_table
 
@@ -66,12 +67,14 @@ class Harness:
         tenant: str | None = None,
     ) -> Reply:
         parts = urlsplit(url)
-        route = match_route(parts.path.encode())
-        assert route is not None, url
+        path = unquote(parts.path)  # decoded once, as the edge does
+        route = match_route(path)
+        if route is None:  # the edge answers it: the handler never sees such a path
+            return Reply(404, {}, {"error": {"code": "not_found", "message": "no such route"}})
         event = build_event(
             route,
             method=method,
-            path=parts.path,
+            path=path,
             headers=list(headers.items()) if isinstance(headers, Mapping) else list(headers or []),
             query_string=parts.query.encode(),
             body=body,

@@ -71,3 +71,37 @@ def test_the_key_on_aws_comes_from_the_environment_or_a_secret() -> None:
         boto3.client("secretsmanager").create_secret(Name="waybill/cursor", SecretString="s" * 40)
         key = cursor_key_from_environment({"CURSOR_KEY_SECRET": "waybill/cursor"})
     assert key == b"s" * 40
+
+
+def _other_spellings(part: str) -> list[str]:
+    """Texts a lenient base64url decoder reads as the same bytes as ``part``."""
+    last = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    index = last.index(part[-1])
+    unused = {2: 4, 3: 2}.get(len(part) % 4, 0)  # bits of the last character never read
+    flipped = [part[:-1] + last[index ^ bit] for bit in range(1, 2**unused)]
+    return [
+        part + "=",
+        part + "==",
+        part[:2] + "\x00" + part[2:],
+        part[:2] + "\n" + part[2:],
+        part[:2] + "!" + part[2:],
+        part.replace("-", "+").replace("_", "/"),
+        *flipped,
+    ]
+
+
+@pytest.mark.parametrize("which", ["payload", "mac"])
+def test_only_the_canonical_spelling_of_a_cursor_is_accepted(which: str) -> None:
+    codec = CursorCodec(b"a" * 32)
+    for n in range(40):  # payloads of every length modulo 4, and MACs (43 characters)
+        cursor = codec.encode("acme", {"a": "E#" + "1" * n})
+        body, mac = cursor.split(".")
+        spellings = _other_spellings(body if which == "payload" else mac)
+        assert spellings, cursor
+        for spelling in spellings:
+            forged = f"{spelling}.{mac}" if which == "payload" else f"{body}.{spelling}"
+            if forged == cursor:
+                continue  # "-" and "_" absent: that spelling is the cursor itself
+            with pytest.raises(BadRequestError) as refused:
+                codec.decode("acme", forged)
+            assert refused.value.code == "invalid_cursor", forged
