@@ -1,6 +1,8 @@
 """The daily hard cap: an atomic DynamoDB counter per tenant and UTC day, counted cheaply.
 
-API Gateway usage plans are best effort; this cap holds whatever the edge lets through.
+API Gateway usage plans are best effort; this cap holds whatever the edge lets through. It
+counts authenticated requests only: ``/v1`` calls whose API key the authorizer resolved, and
+webhook deliveries once ingest has verified their signature.
 Each process counts the requests it admits and adds them to the table with one
 ``UpdateItem ADD`` every ``flush_every`` requests or ``flush_seconds`` seconds (checked on
 each request), to one of ``shards`` items, so that a hot tenant's writes spread over a
@@ -51,14 +53,19 @@ def counter_key(tenant: str, day: str, shard: int) -> dict[str, Any]:
     return {"pk": {"S": f"L#{tenant}#{day}#{shard}"}, "sk": {"S": "L"}}
 
 
-def tenant_of(event: Mapping[str, Any]) -> str | None:
-    """The tenant a proxy event is attributed to: the authorizer's, else the path's.
+def keyed_tenant(event: Mapping[str, Any]) -> str | None:
+    """The tenant the authorizer resolved from the request's API key, if any.
 
-    >>> tenant_of({"pathParameters": {"tenant": "acme", "carrier": "ups"}})
+    A webhook names its tenant in the path, which anyone can write: it is counted by
+    ingest once its signature is verified, never here.
+
+    >>> keyed_tenant({"requestContext": {"authorizer": {"tenant": "acme"}}})
     'acme'
+    >>> keyed_tenant({"pathParameters": {"tenant": "acme", "carrier": "ups"}}) is None
+    True
     """
     authorizer = (event.get("requestContext") or {}).get("authorizer") or {}
-    tenant = authorizer.get("tenant") or (event.get("pathParameters") or {}).get("tenant")
+    tenant = authorizer.get("tenant")
     return tenant if isinstance(tenant, str) and tenant else None
 
 
@@ -130,8 +137,12 @@ class HardCap:
             )
 
     def middleware(self, app: Any, next_middleware: Callable[[Any], Any]) -> Any:
-        """A Powertools middleware: every tenant-attributed request is admitted first."""
-        self.admit(tenant_of(app.current_event.raw_event))
+        """A Powertools middleware: a request with an authenticated API key is admitted first.
+
+        Webhook deliveries are admitted by ingest after their signature is verified
+        (:attr:`gateway.pipeline.Pipeline.usage`), so unsigned junk spends nothing.
+        """
+        self.admit(keyed_tenant(app.current_event.raw_event))
         return next_middleware(app)
 
     def flush(self) -> None:

@@ -108,4 +108,5 @@ def services_from_environment() -> Services:
     )
     plans = plan_of(services.pipeline.tenants)
     limits = HardCap(client, services.store.table, plans, meter=services.store.meter)
-    return replace(services, limits=limits)
+    pipeline = replace(services.pipeline, usage=limits.admit)  # verified deliveries
+    return replace(services, pipeline=pipeline, limits=limits)

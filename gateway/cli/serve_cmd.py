@@ -57,7 +57,10 @@ def run(args: argparse.Namespace) -> int:
         )
         write_runtime(state_dir, dynamodb_endpoint=ddb.endpoint_url, table_name=DEFAULT_TABLE_NAME)
         app = build_asgi_app(
-            gateway.handler, gateway.resolve_api_key, admit=getattr(gateway, "admit", None)
+            gateway.handler,
+            gateway.resolve_api_key,
+            admit=gateway.admit,
+            admit_route=gateway.admit_route,
         )
         data = "in memory" if data_dir is None else f"in {data_dir}"
 

@@ -46,8 +46,8 @@ from gateway.local.proxy_event import (
     MalformedResponseError,
     build_event,
     http_response,
-    match_route,
 )
+from gateway.routes import match_route
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 ResolveApiKey = Callable[[str], str | None]
@@ -65,12 +65,15 @@ def build_asgi_app(
     *,
     max_body_bytes: int = MAX_BODY_BYTES,
     admit: Admit | None = None,
+    admit_route: Admit | None = None,
 ) -> ASGIApp:
     """The ASGI application in front of ``handler``, a Lambda handler run in a thread.
 
-    ``admit(tenant)`` is called for each request that names a tenant (the path's for
-    webhooks, the API key's for ``/v1``) after authentication, before the body is read.
-    A :class:`ThrottledError` it raises is answered 429 with its code and ``Retry-After``.
+    Before the body is read, ``admit(tenant)`` is called for a ``/v1`` request whose API
+    key resolved to the tenant, and ``admit_route(tenant)`` for a request that only names
+    a tenant in its path (a webhook: its signature is checked later, by the handler, which
+    counts it against the tenant's quota once verified). A :class:`ThrottledError` either
+    raises is answered 429 with its code and ``Retry-After``.
     """
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
@@ -87,15 +90,15 @@ def build_asgi_app(
         logger.info('%s "%s %s" %s %.1fms', client, method, path, status, elapsed_ms)
 
     async def serve(scope: Scope, receive: Receive, send: Send) -> int:
-        route = match_route(scope.get("raw_path") or scope["path"].encode())
+        route = match_route(scope["path"])  # decoded once, matched as the handler matches it
         if route is None:
             return await send_error(send, NotFoundError("no such route"))
         headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
         try:
             tenant = _authorise(route.needs_api_key, headers, resolve_api_key)
-            subject = tenant or route.path_parameters.get("tenant")
-            if admit is not None and subject is not None:
-                retry_after = admit(subject)
+            gate, subject = (admit, tenant) if tenant else (admit_route, route.named_tenant)
+            if gate is not None and subject is not None:
+                retry_after = gate(subject)
                 if retry_after is not None:
                     seconds = max(1, math.ceil(retry_after))
                     raise ThrottledError("rate limit exceeded", retry_after=seconds)

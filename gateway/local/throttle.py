@@ -2,6 +2,9 @@
 
 Per tenant, in this order: the daily hard cap, the quota of the plan's period (UTC day
 or calendar month), then a token bucket (``rate`` tokens a second, ``burst`` at most).
+Only authenticated requests count against the quota and the hard cap: ``/v1`` requests
+with a resolved API key, and webhook deliveries once ingest has verified them; a webhook
+route has a bucket of its own in front of the signature check (see :class:`EdgeThrottle`).
 A refused request consumes nothing. State is kept for known tenants only, so a flood of
 made-up tenant ids in webhook paths costs no memory (the handler answers them 404).
 
@@ -31,11 +34,17 @@ from gateway.plans import Plan, day_window, month_window, retry_after
 
 
 @dataclass
-class _Usage:
-    """One tenant's bucket and counters; windows are reset when their key changes."""
+class _Bucket:
+    """A token bucket: ``rate`` tokens a second, ``burst`` at most."""
 
     tokens: float
     refilled_at: float
+
+
+@dataclass
+class _Counts:
+    """One tenant's quota and hard-cap counters; a window resets when its key changes."""
+
     quota_window: str = ""
     quota_used: int = 0
     cap_window: str = ""
@@ -43,12 +52,20 @@ class _Usage:
 
 
 class EdgeThrottle:
-    """Token bucket, quota and hard cap per tenant, with an injectable clock.
+    """Token buckets, quota and hard cap per tenant, with an injectable clock.
 
-    ``plan_of(tenant)`` gives the tenant's plan (None: unknown, not throttled here).
-    ``admit(tenant)`` returns None or raises :class:`ThrottledError` whose ``code`` names
-    the limit hit (``rate_limited``, ``quota_exceeded``, ``hard_cap_reached``) and whose
-    ``retry_after`` says when it lifts.
+    ``plan_of(tenant)`` gives the tenant's plan (None: unknown, not throttled here). Three
+    doors, each raising :class:`ThrottledError` whose ``code`` names the limit hit
+    (``rate_limited``, ``quota_exceeded``, ``hard_cap_reached``) and whose ``retry_after``
+    says when it lifts:
+
+    - :meth:`admit`: a ``/v1`` request whose API key resolved to the tenant: the key's
+      bucket, the quota and the hard cap;
+    - :meth:`admit_route`: a request that only *names* the tenant in its path (a webhook,
+      before its signature is checked): the route's own bucket, nothing else, so a
+      stranger can slow the route but never spend the tenant's quota, day or ``/v1`` rate;
+    - :meth:`admit_verified`: a webhook delivery whose signature ingest verified: the
+      quota and the hard cap.
     """
 
     def __init__(
@@ -56,48 +73,72 @@ class EdgeThrottle:
     ) -> None:
         self.plan_of = plan_of
         self.clock = clock
-        self._usage: dict[str, _Usage] = {}
+        self._buckets: dict[tuple[str, str], _Bucket] = {}
+        self._counts: dict[str, _Counts] = {}
         self._lock = threading.Lock()
 
     def admit(self, tenant: str) -> None:
-        """Count one request of ``tenant`` or refuse it (see the class)."""
+        """Count one authenticated ``/v1`` request of ``tenant`` or refuse it."""
+        self._admit(tenant, bucket="key", counted=True)
+
+    def admit_route(self, tenant: str) -> None:
+        """Let one request to ``tenant``'s webhook route through its bucket, or refuse it."""
+        self._admit(tenant, bucket="route", counted=False)
+
+    def admit_verified(self, tenant: str) -> None:
+        """Count one verified delivery of ``tenant`` against its quota and hard cap."""
+        self._admit(tenant, bucket=None, counted=True)
+
+    def _admit(self, tenant: str, *, bucket: str | None, counted: bool) -> None:
         plan = self.plan_of(tenant)
         if plan is None:
             return
         now = self.clock()
         with self._lock:
-            usage = self._usage.setdefault(tenant, _Usage(float(plan.burst), now))
-            self._check(usage, plan, now)
-            usage.tokens -= 1
-            usage.quota_used += 1
-            usage.cap_used += 1
+            counts = self._counts.setdefault(tenant, _Counts()) if counted else None
+            tokens = None
+            if bucket is not None:
+                tokens = self._buckets.setdefault((bucket, tenant), _Bucket(plan.burst, now))
+            if counts is not None:
+                _check_counts(counts, plan, now)
+            if tokens is not None:
+                _check_bucket(tokens, plan, now)
+                tokens.tokens -= 1
+            if counts is not None:
+                counts.quota_used += 1
+                counts.cap_used += 1
 
-    def _check(self, usage: _Usage, plan: Plan, now: float) -> None:
-        """Roll the windows and refill the bucket; raise for the first limit hit."""
-        day, day_end = day_window(now)
-        if usage.cap_window != day:
-            usage.cap_window, usage.cap_used = day, 0
-        if usage.cap_used >= plan.hard_cap:
-            raise ThrottledError(
-                f"daily hard cap of {plan.hard_cap} requests reached",
-                code="hard_cap_reached",
-                retry_after=retry_after(day_end - now),
-            )
-        window, window_end = (day, day_end) if plan.quota_period == "day" else month_window(now)
-        if usage.quota_window != window:
-            usage.quota_window, usage.quota_used = window, 0
-        if usage.quota_used >= plan.quota:
-            raise ThrottledError(
-                f"quota of {plan.quota} requests per {plan.quota_period} exceeded",
-                code="quota_exceeded",
-                retry_after=retry_after(window_end - now),
-            )
-        elapsed = max(0.0, now - usage.refilled_at)  # a clock stepping back refills nothing
-        usage.tokens = min(float(plan.burst), usage.tokens + elapsed * plan.rate)
-        usage.refilled_at = max(usage.refilled_at, now)
-        if usage.tokens < 1:
-            raise ThrottledError(
-                f"rate limit of {plan.rate:g}/s (burst {plan.burst}) exceeded",
-                code="rate_limited",
-                retry_after=retry_after((1 - usage.tokens) / plan.rate),
-            )
+
+def _check_counts(counts: _Counts, plan: Plan, now: float) -> None:
+    """Roll the windows; raise when the hard cap or the quota is reached."""
+    day, day_end = day_window(now)
+    if counts.cap_window != day:
+        counts.cap_window, counts.cap_used = day, 0
+    if counts.cap_used >= plan.hard_cap:
+        raise ThrottledError(
+            f"daily hard cap of {plan.hard_cap} requests reached",
+            code="hard_cap_reached",
+            retry_after=retry_after(day_end - now),
+        )
+    window, window_end = (day, day_end) if plan.quota_period == "day" else month_window(now)
+    if counts.quota_window != window:
+        counts.quota_window, counts.quota_used = window, 0
+    if counts.quota_used >= plan.quota:
+        raise ThrottledError(
+            f"quota of {plan.quota} requests per {plan.quota_period} exceeded",
+            code="quota_exceeded",
+            retry_after=retry_after(window_end - now),
+        )
+
+
+def _check_bucket(bucket: _Bucket, plan: Plan, now: float) -> None:
+    """Refill the bucket; raise when it holds less than one token."""
+    elapsed = max(0.0, now - bucket.refilled_at)  # a clock stepping back refills nothing
+    bucket.tokens = min(float(plan.burst), bucket.tokens + elapsed * plan.rate)
+    bucket.refilled_at = max(bucket.refilled_at, now)
+    if bucket.tokens < 1:
+        raise ThrottledError(
+            f"rate limit of {plan.rate:g}/s (burst {plan.burst}) exceeded",
+            code="rate_limited",
+            retry_after=retry_after((1 - bucket.tokens) / plan.rate),
+        )

@@ -9,7 +9,7 @@ throttle (token bucket, quota, hard cap) for API Gateway's usage plans.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +37,8 @@ class LocalGateway:
     handler: LambdaHandler
     resolve_api_key: Callable[[str], str | None]
     services: Services
-    admit: Callable[[str], float | None] | None = None
+    admit: Callable[[str], float | None] | None = None  # /v1, by the key's tenant
+    admit_route: Callable[[str], float | None] | None = None  # webhooks, before verification
 
 
 def local_dynamodb(endpoint_url: str) -> Any:
@@ -65,9 +66,13 @@ def build_local_gateway(
     )
     keys = LocalApiKeyStore(state_dir)
     throttle = EdgeThrottle(plan_of(services.pipeline.tenants))
+    audit, clock = services.pipeline.audit, services.clock
+    # Verified deliveries count against the quota and hard cap inside ingest.
+    services = replace(services, pipeline=replace(services.pipeline, usage=throttle.admit_verified))
     return LocalGateway(
         handler=make_handler(services),
         resolve_api_key=keys.resolve,
         services=services,
-        admit=audited_admission(throttle.admit, services.pipeline.audit, services.clock),
+        admit=audited_admission(throttle.admit, audit, clock),
+        admit_route=audited_admission(throttle.admit_route, audit, clock),
     )

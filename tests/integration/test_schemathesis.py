@@ -127,7 +127,7 @@ def live_gateway(
         table_name=f"st-{uuid.uuid4().hex[:8]}",
     )
     api_key = LocalApiKeyStore(state).issue("demo", now=utc_now()).plaintext
-    app = build_asgi_app(gateway.handler, gateway.resolve_api_key, admit=_admit)
+    app = build_asgi_app(gateway.handler, gateway.resolve_api_key, admit=_admit, admit_route=_admit)
     server = make_server(app, "127.0.0.1", 0)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -132,7 +132,7 @@ def test_hard_cap_per_utc_day_comes_before_a_larger_monthly_quota() -> None:
     assert error.message == "daily hard cap of 20 requests reached"
     clock.now = START + TO_MIDNIGHT  # next day: the cap lifts, the monthly quota carries on
     admit_n(edge, "acme", 10)
-    assert edge._usage["acme"].quota_used == 30
+    assert edge._counts["acme"].quota_used == 30
 
 
 def test_the_limit_named_is_the_first_hit_cap_then_quota_then_rate() -> None:
@@ -155,7 +155,9 @@ def test_an_unknown_tenant_is_admitted_and_not_remembered() -> None:
     edge = throttle(Clock(), acme=plan())
     for n in range(100):
         edge.admit(f"made-up-{n}")
-    assert edge._usage == {}
+        edge.admit_route(f"made-up-{n}")
+        edge.admit_verified(f"made-up-{n}")
+    assert (edge._buckets, edge._counts) == ({}, {})
 
 
 def test_a_plan_change_takes_effect_at_once_and_clamps_the_bucket() -> None:
