@@ -73,13 +73,15 @@ class ParseResult:
     """What a body contained: events (maybe none), the carrier's delivery id, or why ignored.
 
     ``failures`` names the items of a batch that could not be read: the good items
-    are stored and the delivery is also parked, so nothing is lost.
+    are stored and the delivery is also parked, so nothing is lost. ``ignored_items``
+    says why readable items carried nothing to store (the answer repeats it).
     """
 
     events: Sequence[ParsedEvent] = ()
     delivery_id: str | None = None
     ignored: str | None = None
     failures: Sequence[str] = ()
+    ignored_items: Sequence[str] = ()
 
 
 class Secrets(list[str]):
@@ -97,6 +99,19 @@ class Secrets(list[str]):
     def slot(self, name: str) -> list[str]:
         """The valid secrets of the named slot (empty when none is set)."""
         return self._slots(name) if self._slots else []
+
+
+SHIPMENT_STATUS = "shipment_status"
+
+
+def shipment_status_metadata(time_field: str) -> dict[str, str]:
+    """The metadata that marks an event read from a shipment's own status, not from a scan
+    (a body with a status but no scan event), and names the field that timed it.
+
+    >>> shipment_status_metadata("updated_at")
+    {'event_kind': 'shipment_status', 'time_field': 'updated_at'}
+    """
+    return {"event_kind": SHIPMENT_STATUS, "time_field": time_field}
 
 
 Verify = Callable[[Delivery, Sequence[str], float], None]

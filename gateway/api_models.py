@@ -16,9 +16,14 @@ from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel
+from pydantic.json_schema import SkipJsonSchema
 
 from gateway.canonical_format import CanonicalBatch, CanonicalItem
 from gateway.models import CanonicalEvent, EventSummary, Status
+
+MAX_IGNORED_REASONS = 10
+"""At most this many reasons in a webhook answer's ``ignored_items`` (the last one says how
+many more there were)."""
 
 
 class _Body(BaseModel):
@@ -160,6 +165,11 @@ class WebhookStored(_Body):
     duplicates: int = Field(ge=0, description="events already known")
     events: list[str] = Field(description="ids of the accepted, then the duplicate events")
     duplicate_delivery: bool = Field(description="the same delivery was seen before")
+    ignored_items: list[str] | SkipJsonSchema[None] = Field(
+        default=None,
+        max_length=MAX_IGNORED_REASONS,
+        description="why items of a batch carried nothing to store (absent when none did)",
+    )
 
 
 class WebhookIgnored(_Body):

@@ -81,6 +81,24 @@ class StoreUnavailableError(GatewayError):
     status, code = 503, "store_unavailable"
 
 
+class UnstorableError(GatewayError):
+    """The content can never be stored as it is (too large, invalid text, a key DynamoDB
+    refuses): a deterministic refusal, so retrying cannot help and nothing was written.
+
+    Ingest parks such a delivery (202); elsewhere it is a 400, never a retryable 503.
+    """
+
+    status, code = 400, "unstorable"
+
+
+class ItemIgnored(Exception):
+    """Raised by an adapter's item reader for an authentic item that carries nothing to
+    store (e.g. a status with no time for it); its message says why, never a value.
+
+    :func:`gateway.payload.collect` records the reason; the delivery's answer says it.
+    """
+
+
 class ParseError(Exception):
     """Raised by an adapter's ``parse`` for an authentic body it cannot read.
 

@@ -216,7 +216,7 @@ def parse_with(fields: FieldMap, delivery: Delivery) -> ParseResult:
     def read(item: object, where: str) -> list[ParsedEvent]:
         return [_event(fields, item, body, f"{where}: event")]
 
-    events, failures = collect(items, read, "event {}")
+    events, failures, _ = collect(items, read, "event {}")
     return ParseResult(events=events, delivery_id=delivery_id, failures=failures)
 
 

@@ -7,7 +7,8 @@ Example:
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import re
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -61,31 +62,55 @@ class TzSource(StrEnum):
     DATE_ONLY = "date_only"
 
 
+TRACKING_NUMBER_MAX_BYTES = 64
+"""Longest tracking number kept (UPS 18, USPS 22-34, DHL up to 39 characters): far below
+DynamoDB's key limits, and the same bound as the query API's path parameter."""
+_TRACKING_NUMBER = re.compile(r"[A-Z0-9._-]+")
+
+
 def normalise_tracking_number(value: str) -> str:
     """Strip whitespace and upper-case, as carriers are inconsistent about both.
 
+    A tracking number is ASCII letters, digits, ``.``, ``_`` and ``-``, at most 64
+    characters: anything else (``#``, ``/``, ``%``, non-ASCII letters) could not be
+    read back through every layer of the query API, so it is refused here.
+
     >>> normalise_tracking_number(" 1zabc 12 ")
     '1ZABC12'
+    >>> normalise_tracking_number("1Z#99")
+    Traceback (most recent call last):
+    ...
+    ValueError: tracking number may hold only ASCII letters, digits, '.', '_' and '-'
     """
-    cleaned = "".join(value.split()).upper()
+    cleaned = "".join(value.split())
     if not cleaned:
         raise ValueError("tracking number is empty")
+    if len(cleaned) > TRACKING_NUMBER_MAX_BYTES:  # checked first: never scan a huge value
+        raise ValueError(f"tracking number is longer than {TRACKING_NUMBER_MAX_BYTES} characters")
+    cleaned = cleaned.upper()
+    if not (cleaned.isascii() and _TRACKING_NUMBER.fullmatch(cleaned)):
+        raise ValueError("tracking number may hold only ASCII letters, digits, '.', '_' and '-'")
     return cleaned
 
 
 _INSTANT_FORMAT = "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ"
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+FUTURE_TOLERANCE = timedelta(days=3)
+"""How far past its receipt an event time may lie and still be believed (time zones
+mis-stamped by a carrier shift it by hours, never by days)."""
 
 
 def instant_text(value: datetime) -> str:
-    """Fixed-width UTC text of an instant, which sorts in time order.
+    """Fixed-width UTC text of an instant, which sorts in time order for every year 1..9999.
 
     >>> instant_text(datetime(2024, 6, 1, 9, 2, tzinfo=UTC))
     '2024-06-01T09:02:00.000000Z'
+    >>> instant_text(datetime(999, 1, 1, tzinfo=UTC))
+    '0999-01-01T00:00:00.000000Z'
     """
     utc = value.astimezone(UTC)
-    if utc.year < 1000:  # strftime does not zero-pad such years: keep its exact text
-        return utc.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    # The same text as that strftime, at about half its cost (it runs per event).
+    # Zero-padded like ISO 8601 (strftime's %Y is not, below year 1000), at about half
+    # strftime's cost (it runs per event).
     return _INSTANT_FORMAT % (
         utc.year,
         utc.month,
@@ -95,6 +120,20 @@ def instant_text(value: datetime) -> str:
         utc.second,
         utc.microsecond,
     )
+
+
+def plausible_time(occurred_at: datetime, received_at: datetime) -> bool:
+    """True for an event time a carrier can mean: from 1970 to a few days after receipt.
+
+    >>> received = datetime(2025, 6, 1, tzinfo=UTC)
+    >>> plausible_time(datetime(2025, 5, 30, tzinfo=UTC), received)
+    True
+    >>> plausible_time(datetime(25, 5, 30, tzinfo=UTC), received)  # a two-digit-year bug
+    False
+    >>> plausible_time(datetime(2025, 6, 9, tzinfo=UTC), received)
+    False
+    """
+    return occurred_at >= EPOCH and occurred_at - received_at <= FUTURE_TOLERANCE
 
 
 def _require_utc(value: datetime) -> datetime:
@@ -161,14 +200,32 @@ class CanonicalEvent(_ScanFacts):
         default_factory=dict
     )
 
+    def plausible(self) -> bool:
+        """True unless the event's time is one no carrier means (:func:`plausible_time`)."""
+        return plausible_time(self.occurred_at, self.received_at)
+
+    def status_rank(self) -> int:
+        """What this event can say about the shipment's current status (invariant 4).
+
+        3: it informs the status; 2: it only revises the ETA (its status is the carrier's
+        placeholder, e.g. UPS type U); 1: it carries no status (``unknown``); 0: its time
+        is one no carrier means (before 1970, or more than :data:`FUTURE_TOLERANCE` after
+        we received it: a two-digit-year or clock bug). Every event joins the history; a
+        lower rank never replaces a higher one as the current state, whatever its time.
+        """
+        if not self.plausible():
+            return 0
+        if self.status is Status.UNKNOWN:
+            return 1
+        return 2 if self.eta_only else 3
+
     def ordering_key(self) -> str:
-        """Sortable key: event time, then status precedence, then identity.
+        """Sortable key: :meth:`status_rank`, then event time, status precedence and identity.
 
         The shipment's current state is the event with the greatest key.
         """
-        return (
-            f"{instant_text(self.occurred_at)}#{STATUS_PRECEDENCE[self.status]:02d}#{self.event_id}"
-        )
+        rank, precedence = self.status_rank(), STATUS_PRECEDENCE[self.status]
+        return f"{rank}#{instant_text(self.occurred_at)}#{precedence:02d}#{self.event_id}"
 
 
 SUMMARY_TEXT_LIMIT = 100

@@ -16,14 +16,18 @@ Example:
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar
 
-from gateway.errors import ParseError
+from gateway.errors import ItemIgnored, ParseError
 from gateway.models import Location
 
 Item = TypeVar("Item")
 Found = TypeVar("Found")
+
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+"""A JSON escape of a UTF-16 surrogate: a body without one cannot decode to invalid text."""
 
 NOWHERE = Location()
 """The empty location (frozen: one instance serves every event without a place)."""
@@ -34,17 +38,16 @@ _validate_location: Callable[[Mapping[str, object]], Location] = (
 )
 
 
-def load_object(body: bytes) -> dict[str, Any]:
-    """The body decoded as a JSON object.
+def load_json(body: bytes) -> Any:
+    """The body decoded as JSON whose every string (keys included) is valid Unicode.
 
-    Invalid JSON or UTF-8, nesting too deep to decode, or a top level that is not an
-    object raise :class:`ParseError`.
+    Invalid JSON or UTF-8, nesting too deep to decode, or a lone UTF-16 surrogate
+    (``"\\ud800"``: valid JSON, but text that can be neither hashed nor stored) raise
+    :class:`ParseError` naming where, never the value.
 
-    >>> load_object(b'{"id": "evt_1"}')
-    {'id': 'evt_1'}
-    >>> load_object(b"[1, 2]")
+    >>> load_json(b'{"a": ["\\\\ud83d\\\\ude00", "\\\\ud800"]}')
     Traceback (most recent call last):
-    gateway.errors.ParseError: body is not an object
+    gateway.errors.ParseError: body.a[1] is not valid Unicode text (a lone surrogate)
     """
     try:
         value = json.loads(body)
@@ -52,7 +55,69 @@ def load_object(body: bytes) -> dict[str, Any]:
         raise ParseError("body is not valid JSON") from exc
     except RecursionError:
         raise ParseError("body is nested too deeply") from None
-    return as_object(value, "body")
+    if _SURROGATE_ESCAPE.search(body):  # rare: only then walk the whole value
+        where = invalid_text_at(value, "body")
+        if where is not None:
+            raise ParseError(f"{where} is not valid Unicode text (a lone surrogate)")
+    return value
+
+
+def load_object(body: bytes) -> dict[str, Any]:
+    """The body decoded as a JSON object (see :func:`load_json`).
+
+    Invalid JSON or UTF-8, nesting too deep to decode, invalid text, or a top level that
+    is not an object raise :class:`ParseError`.
+
+    >>> load_object(b'{"id": "evt_1"}')
+    {'id': 'evt_1'}
+    >>> load_object(b"[1, 2]")
+    Traceback (most recent call last):
+    gateway.errors.ParseError: body is not an object
+    """
+    return as_object(load_json(body), "body")
+
+
+def is_valid_text(value: str) -> bool:
+    """True unless ``value`` holds a lone surrogate (which UTF-8 cannot encode).
+
+    >>> is_valid_text("caf\\u00e9 \\U0001f69a"), is_valid_text("\\ud800")
+    (True, False)
+    """
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def valid_text(value: str) -> str:
+    """``value`` with each lone surrogate replaced by ``?`` (for messages and logs).
+
+    >>> valid_text("a\\ud800b")
+    'a?b'
+    """
+    return value if is_valid_text(value) else value.encode("utf-8", "replace").decode()
+
+
+def invalid_text_at(value: object, where: str) -> str | None:
+    """Where in a decoded JSON value a string (or key) is not valid Unicode; None if nowhere.
+
+    >>> invalid_text_at({"ok": ["x", {"k\\udfff": 1}]}, "item")
+    'item.ok[1] (a key)'
+    """
+    if isinstance(value, str):
+        return None if is_valid_text(value) else where
+    if isinstance(value, list):
+        for index, inner in enumerate(value):
+            if (found := invalid_text_at(inner, f"{where}[{index}]")) is not None:
+                return found
+    elif isinstance(value, dict):
+        for key, inner in value.items():
+            if not is_valid_text(key):
+                return f"{where} (a key)"
+            if (found := invalid_text_at(inner, f"{where}.{key}")) is not None:
+                return found
+    return None
 
 
 def as_object(value: object, what: str) -> dict[str, Any]:
@@ -187,29 +252,47 @@ def location(parts: Mapping[str, object]) -> Location:
     return NOWHERE
 
 
+class Collected(NamedTuple, Generic[Found]):
+    """What :func:`collect` read from a batch: everything found, why items failed, and why
+    readable items carried nothing to store."""
+
+    found: list[Found]
+    failures: list[str]
+    ignored: list[str]
+
+
 def collect(
     items: Iterable[Item], read: Callable[[Item, str], Iterable[Found]], where: str
-) -> tuple[list[Found], list[str]]:
-    """Read each item of a batch on its own: ``(everything read, failures)``.
+) -> Collected[Found]:
+    """Read each item of a batch on its own: ``(everything read, failures, ignored)``.
 
     ``read(item, label)`` gets the item's label, ``where`` with ``{}`` standing for
     its position. A :class:`ParseError` becomes a failure with its own message (it
     names fields, never values); a ``ValueError`` (a model check, whose
-    message may quote values) becomes "<label> has an invalid field".
+    message may quote values) becomes "<label> has an invalid field"; an
+    :class:`ItemIgnored` is a reason in ``ignored``.
 
     >>> def read(item, label):
+    ...     if item == "-":
+    ...         raise ItemIgnored(f"{label} has no time")
     ...     return [int(item)] if item else as_list(None, label, required=True)
-    >>> collect(["1", "", "x"], read, "trackings[{}]")
-    ([1], ['trackings[1] is not a list', 'trackings[2] has an invalid field'])
+    >>> found, failures, ignored = collect(["1", "", "x", "-"], read, "trackings[{}]")
+    >>> found, ignored
+    ([1], ['trackings[3] has no time'])
+    >>> failures
+    ['trackings[1] is not a list', 'trackings[2] has an invalid field']
     """
     found: list[Found] = []
     failures: list[str] = []
+    ignored: list[str] = []
     for index, item in enumerate(items):
         label = where.replace("{}", str(index))
         try:
             found.extend(read(item, label))
+        except ItemIgnored as exc:
+            ignored.append(str(exc))
         except ParseError as exc:
             failures.append(str(exc))
         except ValueError:
             failures.append(f"{label} has an invalid field")
-    return found, failures
+    return Collected(found, failures, ignored)

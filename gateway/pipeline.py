@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -18,6 +18,7 @@ from typing import Any, Protocol
 from pydantic import ValidationError
 
 from gateway.adapter import Adapter, Delivery, ParseResult, Secrets
+from gateway.api_models import MAX_IGNORED_REASONS
 from gateway.audit import NO_AUDIT, Auditor, audit_delivery
 from gateway.discovery import Registry
 from gateway.errors import (
@@ -31,6 +32,7 @@ from gateway.generic import build_adapter
 from gateway.keysets import SecretsProvider
 from gateway.models import CanonicalEvent, Status
 from gateway.normalise import to_canonical
+from gateway.payload import is_valid_text, valid_text
 from gateway.store.dynamo import DynamoStore
 from gateway.store.parked import ParkedDelivery, ParkingLot, safe_headers
 from gateway.tenants import TenantConfig
@@ -42,6 +44,12 @@ class Counter(Protocol):
     """Where the pipeline counts outcomes (EMF metrics on AWS); no tenant dimension."""
 
     def __call__(self, name: str, value: float = 1) -> None: ...
+
+
+Usage = Callable[[str], None]
+"""Counts one verified delivery of a tenant against its quota and daily hard cap, or
+raises :class:`~gateway.errors.ThrottledError`. Called after the signature check, so a
+stranger who knows a webhook URL never spends the tenant's day."""
 
 
 @dataclass(frozen=True)
@@ -63,19 +71,26 @@ class Pipeline:
     parking: ParkingLot
     count: Counter
     audit: Auditor = NO_AUDIT
+    usage: Usage = lambda tenant: None
 
     def ingest(self, delivery: Delivery) -> IngestResponse:
         """Verify, parse, normalise and store one carrier delivery; audit its outcome."""
         tenant, adapter = self.authenticate(delivery)
+        self.usage(tenant.id)  # quota and hard cap count verified deliveries only
         try:
             parsed, events, failures = self.read(tenant, adapter, delivery)
-        except Exception as exc:  # authentic but unreadable: park it, never drop it
+            stored = self._store(tenant, delivery, parsed, events)
+        except StoreUnavailableError:
+            raise  # an outage: the carrier retries, and dedupe makes that safe
+        except Exception as exc:  # authentic but unreadable or unstorable: park, never drop
             return self._audited(delivery, self._park(tenant, adapter, delivery, exc), [])
-        stored = self._store(tenant, delivery, parsed, events)
         if not failures:
             return self._audited(delivery, stored, events)
-        # A batch with bad items: the good ones are stored, the delivery is parked too.
+        # Items that could not be read: the delivery is parked (202 if nothing else was
+        # read), and the good items of a batch are stored as well (200).
         parked = self._park(tenant, adapter, delivery, ParseError("; ".join(failures)))
+        if not events:
+            return self._audited(delivery, parked, [])
         body = stored.body | parked.body | {"failed_items": len(failures)}
         return self._audited(delivery, IngestResponse(200, body), events)
 
@@ -128,6 +143,8 @@ class Pipeline:
         No I/O: what ``bench/pipeline_cpu.py`` times, with :meth:`authenticate`.
         """
         parsed = adapter.parse(delivery)
+        if parsed.delivery_id is not None and not is_valid_text(parsed.delivery_id):
+            raise ParseError("delivery id is not valid Unicode text")
         events: list[CanonicalEvent] = []
         failures = list(parsed.failures)
         for index, item in enumerate(parsed.events):
@@ -194,10 +211,13 @@ class Pipeline:
         parsed: ParseResult,
         events: list[CanonicalEvent],
     ) -> IngestResponse:
-        if parsed.ignored is not None:
+        ignored = parsed.ignored
+        if ignored is None and not events and not parsed.failures:  # never a silent 200
+            ignored = _summary(parsed.ignored_items) or "the delivery carries no tracking event"
+        if ignored is not None:
             self.count("DeliveriesIgnored")
-            body = {"accepted": 0, "duplicates": 0, "events": [], "ignored": parsed.ignored}
-            return IngestResponse(200, body)
+            nothing = {"accepted": 0, "duplicates": 0, "events": [], "ignored": ignored}
+            return IngestResponse(200, nothing)
         key = (
             f"id:{parsed.delivery_id}" if parsed.delivery_id else f"sha256:{_sha256(delivery.body)}"
         )
@@ -212,20 +232,20 @@ class Pipeline:
         self.count("UnmappedStatus", sum(1 for e in events if e.status is Status.UNKNOWN))
         if result.duplicate_delivery:
             self.count("DeliveriesDuplicate")
-        return IngestResponse(
-            200,
-            {
-                "accepted": len(result.accepted),
-                "duplicates": len(result.duplicates),
-                "events": result.accepted + result.duplicates,
-                "duplicate_delivery": result.duplicate_delivery,
-            },
-        )
+        body: dict[str, Any] = {
+            "accepted": len(result.accepted),
+            "duplicates": len(result.duplicates),
+            "events": result.accepted + result.duplicates,
+            "duplicate_delivery": result.duplicate_delivery,
+        }
+        if parsed.ignored_items:
+            body["ignored_items"] = _reasons(parsed.ignored_items)
+        return IngestResponse(200, body)
 
     def _park(
         self, tenant: TenantConfig, adapter: Adapter, delivery: Delivery, exc: Exception
     ) -> IngestResponse:
-        reason = f"{type(exc).__name__}: {exc}"[:500]
+        reason = valid_text(f"{type(exc).__name__}: {exc}")[:500]
         parked = ParkedDelivery(
             tenant=tenant.id,
             carrier=adapter.id,
@@ -237,8 +257,24 @@ class Pipeline:
         )
         fresh = self.parking.park(parked, retention_days=tenant.retention_days)
         self.count("DeliveriesParked" if fresh else "DeliveriesParkedAgain")
-        log.warning("delivery parked: carrier=%s error=%s", adapter.id, type(exc).__name__)
+        log.warning("delivery parked: carrier=%s reason=%s", adapter.id, reason)
         return IngestResponse(202, {"parked": True, "already_parked": not fresh})
+
+
+def _reasons(reasons: Sequence[str]) -> list[str]:
+    """At most :data:`MAX_IGNORED_REASONS` reasons, the last one saying how many more."""
+    if len(reasons) <= MAX_IGNORED_REASONS:
+        return list(reasons)
+    kept = MAX_IGNORED_REASONS - 1
+    return [*reasons[:kept], f"and {len(reasons) - kept} more"]
+
+
+def _summary(reasons: Sequence[str]) -> str | None:
+    """One line for a delivery none of whose items carried anything to store."""
+    if not reasons:
+        return None
+    more = f" (and {len(reasons) - 1} more)" if len(reasons) > 1 else ""
+    return reasons[0] + more
 
 
 def _why(exc: ValueError) -> str:

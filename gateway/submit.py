@@ -29,19 +29,21 @@ import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from pydantic import ValidationError
-
 from gateway.adapter import Adapter, ParsedEvent, ParseResult, map_status
 from gateway.canonical_format import MAX_BATCH, CanonicalItem, describe
 from gateway.errors import BadRequestError, NotFoundError, ParseError, UnsupportedMediaTypeError
-from gateway.models import CanonicalEvent, Location, Status
+from gateway.models import FUTURE_TOLERANCE, CanonicalEvent, Location, Status, plausible_time
 from gateway.normalise import to_canonical
+from gateway.payload import invalid_text_at
 from gateway.tenants import TenantConfig
 
 if TYPE_CHECKING:
     from gateway.services import Services
 
 CARRIER = "canonical"
+IMPLAUSIBLE = (
+    f"timestamp: must lie between 1970 and {FUTURE_TOLERANCE.days} days after it is submitted"
+)
 
 
 def read_items(body: bytes) -> list[Any]:
@@ -87,7 +89,10 @@ def to_parsed(item: CanonicalItem, status_map: Mapping[str, Status]) -> ParsedEv
 
 
 def parse_item(raw: object, status_map: Mapping[str, Status]) -> ParsedEvent:
-    """Validate one raw item; pydantic's ValidationError (a ValueError) when invalid."""
+    """Validate one raw item; a ValueError (pydantic's ValidationError is one) when invalid."""
+    where = invalid_text_at(raw, "item")
+    if where is not None:
+        raise ValueError(f"{where} is not valid Unicode text (a lone surrogate)")
     return to_parsed(CanonicalItem.model_validate(raw), status_map)
 
 
@@ -102,7 +107,7 @@ def parse_body(body: bytes, status_map: Mapping[str, Status]) -> ParseResult:
     for index, raw in enumerate(items):
         try:
             events.append(parse_item(raw, status_map))
-        except ValidationError as exc:
+        except ValueError as exc:  # pydantic's ValidationError is one
             failures.append(f"item {index}: {describe(exc)}")
     return ParseResult(events=events, failures=failures)
 
@@ -130,6 +135,8 @@ def submit(
     for raw in read_items(body):
         try:
             parsed = parse_item(raw, adapter.status_map)
+            if not plausible_time(parsed.occurred_at, received_at):
+                raise ValueError(IMPLAUSIBLE)
             outcomes.append(
                 to_canonical(
                     parsed,

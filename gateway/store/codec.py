@@ -1,23 +1,60 @@
-"""Items ↔ canonical models. Events are stored as one JSON document attribute."""
+"""Items ↔ canonical models. Events are stored as one JSON document attribute.
+
+Every item the write path builds is checked against DynamoDB's limits before the first
+write (:func:`storable`), so content DynamoDB would refuse is refused here, with nothing
+written.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
+from gateway.errors import UnstorableError
 from gateway.models import CanonicalEvent, EventSummary, ShipmentState, Status
+from gateway.store.capacity import item_bytes
 from gateway.store.keys import STATE_PREFIX, event_sk, shipment_pk
 
+MAX_ITEM_BYTES = 400 * 1024
+MAX_PARTITION_KEY_BYTES = 2048
+MAX_SORT_KEY_BYTES = 1024
 
-def event_item(event: CanonicalEvent, expires_at: int) -> dict[str, Any]:
-    """The item of one event."""
-    return {
+
+def storable(item: dict[str, Any], what: str) -> dict[str, Any]:
+    """``item`` when DynamoDB can store it; :class:`UnstorableError` naming ``what`` if not.
+
+    >>> storable({"pk": {"S": "S#a#1"}, "sk": {"S": "x" * 1025}}, "event 0")
+    Traceback (most recent call last):
+    ...
+    gateway.errors.UnstorableError: event 0 has a key longer than DynamoDB allows
+    """
+    pk, sk = item["pk"]["S"].encode(), item["sk"]["S"].encode()
+    if not pk or not sk or len(pk) > MAX_PARTITION_KEY_BYTES or len(sk) > MAX_SORT_KEY_BYTES:
+        raise UnstorableError(f"{what} has a key longer than DynamoDB allows")
+    if item_bytes(item) > MAX_ITEM_BYTES:
+        raise UnstorableError(f"{what} is larger than DynamoDB's 400 KB item limit")
+    return item
+
+
+def document(model: CanonicalEvent | EventSummary, what: str) -> str:
+    """The JSON document of a model; :class:`UnstorableError` if its text is not valid
+    Unicode (a lone surrogate that slipped past the body's check)."""
+    try:
+        return model.model_dump_json(exclude_none=True)
+    except ValueError:  # pydantic's serialisation error: never quote the text
+        raise UnstorableError(f"{what} has text that is not valid Unicode") from None
+
+
+def event_item(event: CanonicalEvent, expires_at: int, what: str = "event") -> dict[str, Any]:
+    """The item of one event, checked against DynamoDB's limits."""
+    item = {
         "pk": {"S": shipment_pk(event.tenant, event.tracking_number)},
         "sk": {"S": event_sk(event.occurred_at, event.event_id)},
         "carrier": {"S": event.carrier},
-        "doc": {"S": event.model_dump_json(exclude_none=True)},
+        "doc": {"S": document(event, what)},
         "expires_at": {"N": str(expires_at)},
     }
+    return storable(item, what)
 
 
 def event_from_item(item: dict[str, Any]) -> CanonicalEvent:
@@ -27,7 +64,7 @@ def event_from_item(item: dict[str, Any]) -> CanonicalEvent:
 
 def last_event_doc(event: CanonicalEvent) -> str:
     """The bounded summary of the latest event kept on the state item."""
-    return EventSummary.of(event).model_dump_json(exclude_none=True)
+    return document(EventSummary.of(event), "the latest event")
 
 
 def state_from_item(tenant: str, tracking_number: str, item: dict[str, Any]) -> ShipmentState:

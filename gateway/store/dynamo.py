@@ -2,6 +2,8 @@
 
 Write path for one delivery (see ``record``):
 
+0. every item the delivery would write is built and checked against DynamoDB's limits
+   first, so content DynamoDB would refuse fails before anything is written;
 1. one strongly consistent read of each shipment's state item, which carries the
    8-byte prefixes of every known event fingerprint and the last few delivery keys;
 2. a conditional put (``attribute_not_exists``) for each event not yet known: the
@@ -82,7 +84,12 @@ class DynamoStore(StateUpdates, ShipmentReads):
         now: datetime,
         retention_days: int,
     ) -> RecordResult:
-        """Store the new events of one delivery and advance each shipment's state."""
+        """Store the new events of one delivery and advance each shipment's state.
+
+        Every item is built and checked before the first write, so content DynamoDB
+        would refuse raises :class:`~gateway.errors.UnstorableError` with nothing
+        written (a deterministic failure leaves no partial shipment).
+        """
         result = RecordResult()
         groups: dict[ShipmentKey, dict[str, CanonicalEvent]] = {}
         for event in events:
@@ -92,37 +99,28 @@ class DynamoStore(StateUpdates, ShipmentReads):
         expires_at = int((now + timedelta(days=retention_days)).timestamp())
         with store_errors():
             states = self._read_states(list(groups))
-            replayed = [
-                digest in states.get(key, {}).get("dlv", {}).get("BS", []) for key in groups
-            ]
-            for key, batch in groups.items():
-                self._record_shipment(
-                    key, list(batch.values()), states.get(key), digest, now, expires_at, result
-                )
+        plans = [
+            _plan(key, list(batch.values()), states.get(key), digest, expires_at)
+            for key, batch in groups.items()
+        ]
+        with store_errors():
+            for plan in plans:
+                result.duplicates.extend(plan.known)
+                if plan.fresh:
+                    self._write(plan, now, expires_at, result)
+        replayed = [digest in plan.ring for plan in plans]
         return RecordResult(result.accepted, result.duplicates, bool(replayed) and all(replayed))
 
-    def _record_shipment(
-        self,
-        key: ShipmentKey,
-        events: list[CanonicalEvent],
-        state: dict[str, Any] | None,
-        digest: bytes,
-        now: datetime,
-        expires_at: int,
-        result: RecordResult,
+    def _write(
+        self, plan: ShipmentWrite, now: datetime, expires_at: int, result: RecordResult
     ) -> None:
-        known = set(state["fps"]["BS"]) if state else set()
-        ring = list(state.get("dlv", {}).get("BS", [])) if state else []
-        fresh = [e for e in events if fingerprint_prefix(e) not in known]
-        result.duplicates.extend(e.event_id for e in events if fingerprint_prefix(e) in known)
-        if not fresh:
-            return
+        """Put each new event (the put is the dedupe), then update the state."""
         write_id = os.urandom(8)
-        for event in fresh:
-            stored = self._put_new(codec.event_item(event, expires_at), write_id)
+        for event, item in zip(plan.fresh, plan.items, strict=True):
+            stored = self._put_new(item, write_id)
             (result.accepted if stored else result.duplicates).append(event.event_id)
-        ring = ([digest] + [d for d in ring if d != digest])[:DELIVERY_RING]
-        self._update_state(key, state, fresh, ring, now, expires_at)
+        ring = ([plan.digest] + [d for d in plan.ring if d != plan.digest])[:DELIVERY_RING]
+        self._update_state(plan.key, plan.state, plan.fresh, ring, now, expires_at)
 
     def _put_new(self, item: dict[str, Any], write_id: bytes) -> bool:
         """Put unless the key exists; True when this call's write is the one stored.
@@ -163,3 +161,39 @@ class DynamoStore(StateUpdates, ShipmentReads):
             if "Item" in response:
                 found[key] = response["Item"]
         return found
+
+
+@dataclass(frozen=True)
+class ShipmentWrite:
+    """What one delivery will write for one shipment, built and checked before any write."""
+
+    key: ShipmentKey
+    state: dict[str, Any] | None
+    digest: bytes
+    ring: list[bytes]  # the delivery digests the state knew
+    known: list[str]  # event ids the state already knows
+    fresh: list[CanonicalEvent]
+    items: list[dict[str, Any]]  # one checked item per fresh event
+
+
+def _plan(
+    key: ShipmentKey,
+    events: list[CanonicalEvent],
+    state: dict[str, Any] | None,
+    digest: bytes,
+    expires_at: int,
+) -> ShipmentWrite:
+    known = set(state["fps"]["BS"]) if state else set()
+    fresh = [e for e in events if fingerprint_prefix(e) not in known]
+    items = [codec.event_item(e, expires_at, f"event {e.event_id}") for e in fresh]
+    if fresh:
+        codec.last_event_doc(max(fresh, key=CanonicalEvent.ordering_key))  # its text too
+    return ShipmentWrite(
+        key=key,
+        state=state,
+        digest=digest,
+        ring=list(state.get("dlv", {}).get("BS", [])) if state else [],
+        known=[e.event_id for e in events if fingerprint_prefix(e) in known],
+        fresh=fresh,
+        items=items,
+    )

@@ -19,6 +19,10 @@ from gateway.store.index import INDEX_PK, index_keys
 from gateway.store.keys import shipment_pk, state_sk
 
 FINGERPRINT_PREFIX_BYTES = 8
+ORDER_KEY = "order_key"
+"""The current event's :meth:`~gateway.models.CanonicalEvent.ordering_key` (it replaced
+``latest_key``, whose text sorted years before 1000 wrongly: a state that still has only
+that attribute is moved by the next event, once)."""
 _CONDITION_FAILED = "ConditionalCheckFailedException"
 
 ShipmentKey = tuple[str, str, str]  # tenant, tracking number, carrier
@@ -62,17 +66,23 @@ class StateUpdates:
             ":exp": {"N": str(expires_at)},
         }
         base = "ADD fps :fps SET dlv = :dlv, last_received_at = :now, expires_at = :exp"
-        # Once a state exists, an ETA-only event (UPS type U) moves the ETA, never the status.
+        # Once a state exists, an ETA-only event (UPS type U) moves the ETA, never the status;
+        # the ETA follows the newest event that gave one (``eta_at``).
         movers = [e for e in fresh if not (state and e.eta_only)]
-        revisions = [e for e in fresh if state and e.eta_only and e.estimated_delivery]
+        revisions = [
+            e for e in fresh if state and e.eta_only and e.estimated_delivery and e.plausible()
+        ]
         if revisions and not movers:
-            newest = max(revisions, key=CanonicalEvent.ordering_key)
+            newest = max(revisions, key=lambda e: e.occurred_at)
             eta = {
                 ":eta": {"S": str(newest.estimated_delivery)},
-                ":lk": {"S": newest.ordering_key()},
+                ":eta_at": {"S": instant_text(newest.occurred_at)},
             }
             if self._conditional_update(
-                request, base + ", eta = :eta", values | eta, "latest_key < :lk"
+                request,
+                base + ", eta = :eta, eta_at = :eta_at",
+                values | eta,
+                "attribute_not_exists(eta_at) OR eta_at < :eta_at",
             ):
                 return
         latest = max(movers, key=CanonicalEvent.ordering_key) if movers else None
@@ -98,10 +108,10 @@ class StateUpdates:
         is kept under the guard ``#status = :prev`` (no index write); if that fails,
         another delivery moved the status meanwhile, so the index keys are rewritten too.
         """
-        current_key = state.get("latest_key", {}).get("S") if state else None
+        current_key = state.get(ORDER_KEY, {}).get("S") if state else None
         if current_key is not None and latest.ordering_key() <= current_key:
             return False
-        newer = "(attribute_not_exists(latest_key) OR latest_key < :lk)"
+        newer = f"(attribute_not_exists({ORDER_KEY}) OR {ORDER_KEY} < :lk)"
         prev = state.get("status", {}).get("S") if state and INDEX_PK in state else None
         if prev == latest.status.value:
             expression, advance = _advance(base, values, latest, {})
@@ -147,7 +157,7 @@ def _advance(
         ":st": {"S": latest.status.value},
         ":le": {"S": codec.last_event_doc(latest)},
     }
-    sets = ", latest_key = :lk, #status = :st, le = :le"
+    sets = f", {ORDER_KEY} = :lk, #status = :st, le = :le"
     for name, value in index.items():
         advance[f":{name}"] = value
         sets += f", {name} = :{name}"
@@ -156,5 +166,6 @@ def _advance(
         sets += ", detail = :detail"
     if latest.estimated_delivery is not None:
         advance[":eta"] = {"S": latest.estimated_delivery}
-        sets += ", eta = :eta"
+        advance[":eta_at"] = {"S": instant_text(latest.occurred_at)}
+        sets += ", eta = :eta, eta_at = :eta_at"
     return base + sets + ("" if latest.detail is not None else " REMOVE detail"), advance

@@ -123,10 +123,10 @@ class Durability:
         assert not missing, f"acknowledged events are not stored: {missing}"
         key = {"pk": {"S": shipment_pk(TENANT, number)}, "sk": {"S": state_sk(carrier)}}
         read = self.client.get_item(TableName=self.store.table, Key=key, ConsistentRead=True)
-        state = read.get("Item", {"fps": {"BS": []}, "latest_key": {"S": ""}})
+        state = read.get("Item", {"fps": {"BS": []}, "order_key": {"S": ""}})
         known = {bytes(b) for b in state["fps"]["BS"]}
         assert {fingerprint_prefix(e) for e in events} <= known, "acknowledged, not in state"
-        assert state["latest_key"]["S"] >= max(e.ordering_key() for e in events)
+        assert state["order_key"]["S"] >= max(e.ordering_key() for e in events)
 
     def parked(self, carrier: str, body: bytes) -> None:
         """A 202: the raw delivery is parked."""

@@ -9,7 +9,7 @@ from collections.abc import Callable
 import pytest
 
 from gateway import payload
-from gateway.errors import ParseError
+from gateway.errors import ItemIgnored, ParseError
 from gateway.models import Location
 from gateway.payload import (
     address,
@@ -272,19 +272,19 @@ def read_pair(item: object, where: str) -> list[tuple[str, int]]:
 
 
 def test_collect_reads_every_item_with_its_label() -> None:
-    found, failures = collect([{"n": 1}, {"n": 5}], read_pair, "trackings[{}]")
+    found, failures, ignored = collect([{"n": 1}, {"n": 5}], read_pair, "trackings[{}]")
     assert found == [
         ("trackings[0]", 1),
         ("trackings[0]", 2),
         ("trackings[1]", 5),
         ("trackings[1]", 6),
     ]
-    assert failures == []
+    assert failures == ignored == []
 
 
 def test_collect_keeps_the_good_items_and_names_the_bad_ones() -> None:
     items: list[object] = [{"n": 1}, SECRETISH, "model", {"n": 3}]
-    found, failures = collect(items, read_pair, "completeTrackResults[2].trackResults[{}]")
+    found, failures, _ = collect(items, read_pair, "completeTrackResults[2].trackResults[{}]")
     assert found == [
         ("completeTrackResults[2].trackResults[0]", 1),
         ("completeTrackResults[2].trackResults[0]", 2),
@@ -305,8 +305,22 @@ def test_collect_label_may_be_any_template() -> None:
     assert collect(["a", "b"], refuse, "event {}") == (
         [],
         ["event 0: event has no at", "event 1: event has no at"],
+        [],
     )
-    assert collect([], refuse, "event {}") == ([], [])
+    assert collect([], refuse, "event {}") == ([], [], [])
+
+
+def test_collect_keeps_why_a_readable_item_carried_nothing() -> None:
+    def silent(item: object, where: str) -> list[object]:
+        if item == "quiet":
+            raise ItemIgnored(f"{where} has a status but no time")
+        return [item]
+
+    assert collect(["a", "quiet", "b"], silent, "data[{}]") == (
+        ["a", "b"],
+        [],
+        ["data[1] has a status but no time"],
+    )
 
 
 def test_collect_lets_other_errors_through() -> None:
