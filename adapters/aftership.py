@@ -10,13 +10,26 @@ by ``subtag`` (tables below; enums are open strings, unknown tags become ``unkno
 time, assumed UTC. ISO alpha-3 countries convert only through the table below (others
 are kept as ``country_raw``). Event types other than ``tracking_update`` (``edd_revise``,
 ``tracking_pending_time``) carry no new checkpoint and are acknowledged and ignored.
+
+A ``tracking_update`` without checkpoints (a tracking marked completed, a carrier that
+gives only a status) still carries the tracking's ``tag``/``subtag``: it becomes one event
+(``metadata["event_kind"] = "shipment_status"``) timed by ``shipment_delivery_date`` when
+delivered, else by ``updated_at`` (named in ``metadata["time_field"]``); with neither, or
+with no tag at all, the delivery is ignored with the reason.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from gateway.adapter import Adapter, Delivery, ParsedEvent, ParseResult, map_status
+from gateway.adapter import (
+    Adapter,
+    Delivery,
+    ParsedEvent,
+    ParseResult,
+    map_status,
+    shipment_status_metadata,
+)
 from gateway.errors import ParseError
 from gateway.models import Status
 from gateway.payload import (
@@ -44,6 +57,10 @@ STATUS_MAP: dict[str, Status] = {
     "exception": Status.EXCEPTION,
     "expired": Status.EXPIRED,
 }
+# AfterShip's documented tags are these nine only (aftership.com/docs/tracking enum
+# delivery-statuses; SDK enum TagV1): there is no ``Returned`` tag. A return is ``Exception``
+# with subtag Exception_010/011 (SDK Tracking.return_to_sender doc), so a ``Returned_001``
+# subtag is undocumented and stays ``unknown``.
 # Subtags refine the tag only when they belong to it (``Exception_010`` under ``Exception``).
 SUBTAG_STATUS: dict[str, Status] = {
     "exception_010": Status.RETURNED,
@@ -88,6 +105,14 @@ def _eta(tracking: dict[str, Any]) -> str | None:
     return text(tracking.get("expected_delivery"))
 
 
+def _status(tag: str | None, subtag: str | None) -> tuple[Status, str | None]:
+    """The tag's status, refined by a subtag that belongs to it; and the subtag's detail."""
+    status = map_status(STATUS_MAP, tag)
+    if tag and subtag and subtag.lower().startswith(tag.lower() + "_"):
+        return SUBTAG_STATUS.get(subtag.lower(), status), SUBTAG_DETAIL.get(subtag.lower())
+    return status, None
+
+
 def _event(raw: object, tracking: dict[str, Any], tracking_number: str) -> ParsedEvent:
     point = as_object(raw, "checkpoint")
     stamp = text(point.get("checkpoint_time"))
@@ -95,10 +120,7 @@ def _event(raw: object, tracking: dict[str, Any], tracking_number: str) -> Parse
         raise ParseError("checkpoint has no checkpoint_time")
     occurred_at, tz_source, local = parse_instant(stamp, "checkpoint_time", where="checkpoint")
     tag, subtag = text(point.get("tag")), text(point.get("subtag"))
-    status, detail = map_status(STATUS_MAP, tag), None
-    if tag and subtag and subtag.lower().startswith(tag.lower() + "_"):
-        status = SUBTAG_STATUS.get(subtag.lower(), status)
-        detail = SUBTAG_DETAIL.get(subtag.lower())
+    status, detail = _status(tag, subtag)
     metadata = {k: found for k in ("slug", "raw_tag") if (found := text(point.get(k)))}
     lat, lon = _coordinate(point)
     place = location(
@@ -131,6 +153,34 @@ def _event(raw: object, tracking: dict[str, Any], tracking_number: str) -> Parse
     )
 
 
+def _tracking_status(tracking: dict[str, Any], tracking_number: str) -> ParsedEvent | str:
+    """The tracking's own tag as one event, or why there is none (no tag, or no time)."""
+    tag, subtag = text(tracking.get("tag")), text(tracking.get("subtag"))
+    if tag is None and subtag is None:
+        return "tracking has no checkpoint and no status"
+    status, detail = _status(tag, subtag)
+    delivered = text(tracking.get("shipment_delivery_date"))
+    field = "shipment_delivery_date" if status is Status.DELIVERED and delivered else "updated_at"
+    stamp = text(tracking.get(field))
+    if stamp is None:
+        return "tracking has a status but no checkpoint and no time"
+    occurred_at, tz_source, local = parse_instant(stamp, field, where="msg")
+    facts = {"slug": text(tracking.get("slug"))} | shipment_status_metadata(field)
+    return ParsedEvent(
+        tracking_number=tracking_number,
+        status=status,
+        occurred_at=occurred_at,
+        tz_source=tz_source,
+        occurred_at_local=local,
+        carrier_code=subtag or tag,
+        carrier_text=text(tracking.get("subtag_message")),
+        detail=detail,
+        estimated_delivery=_eta(tracking),
+        signed_by=text(tracking.get("signed_by")) if status is Status.DELIVERED else None,
+        metadata={k: v for k, v in facts.items() if v},
+    )
+
+
 def parse(delivery: Delivery) -> ParseResult:
     """Read a ``tracking_update``; other event types are acknowledged and ignored."""
     payload = load_object(delivery.body)
@@ -143,6 +193,11 @@ def parse(delivery: Delivery) -> ParseResult:
     tracking = as_object(payload.get("msg"), "msg")
     tracking_number = required_text(tracking, "tracking_number", "msg")
     checkpoints = as_list(tracking.get("checkpoints") or [], "msg.checkpoints")
+    if not checkpoints:
+        found = _tracking_status(tracking, tracking_number)
+        if isinstance(found, str):
+            return ParseResult(delivery_id=delivery_id, ignored=found)
+        return ParseResult(events=[found], delivery_id=delivery_id)
     events = [_event(item, tracking, tracking_number) for item in checkpoints]
     return ParseResult(events=events, delivery_id=delivery_id)
 
@@ -158,5 +213,9 @@ ADAPTER = Adapter(
     identity="`event_id` (kept across retries) for the delivery; each checkpoint by content",
     time_handling="`checkpoint_time` is often naïve local time: kept as local wall time and "
     "assumed UTC (`assumed_utc`); an offset gives `carrier_offset`",
-    notes="Full history (`msg.checkpoints`) in every delivery; subtags refine the tag.",
+    notes="Full history (`msg.checkpoints`) in every delivery; subtags refine the tag. No "
+    "`Returned` tag exists (returns are `Exception` + `Exception_010`/`011`). Without "
+    "checkpoints, the tracking's tag is one event (`metadata.event_kind` `shipment_status`) timed "
+    "by `shipment_delivery_date` (delivered) else `updated_at`; with no tag or no time the "
+    "delivery is ignored with the reason.",
 )

@@ -10,13 +10,25 @@ normalised pair, stable across carriers); the upstream carrier's raw code and
 sends names) become ``None`` with the raw value kept as ``country_raw``. The Tracker's
 current ``est_delivery_date`` applies to each detail that has none of its own.
 Non-tracker events (``batch.created``…) are acknowledged and ignored.
+
+A Tracker without tracking details but with a known ``status`` becomes one event built
+from the Tracker itself (``metadata["event_kind"] = "shipment_status"``), timed by its
+``updated_at``; a new Tracker (``status`` ``unknown``, as the docs show right after a label
+is bought) or one without ``updated_at`` is ignored with the reason.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from gateway.adapter import Adapter, Delivery, ParsedEvent, ParseResult, map_status
+from gateway.adapter import (
+    Adapter,
+    Delivery,
+    ParsedEvent,
+    ParseResult,
+    map_status,
+    shipment_status_metadata,
+)
 from gateway.errors import ParseError
 from gateway.models import Status
 from gateway.payload import address, as_list, as_object, load_object, required_text, text
@@ -48,16 +60,25 @@ REFINEMENTS: dict[tuple[str, str], tuple[Status, str | None]] = {
 DETAILS_BY_STATUS: dict[str, str] = {"return_to_sender": "returned_to_sender"}
 
 
+def _codes(item: dict[str, Any]) -> tuple[str, str]:
+    """``(status, status_detail)`` lower-cased, ``""`` when absent."""
+    return (text(item.get("status")) or "").lower(), (text(item.get("status_detail")) or "").lower()
+
+
+def _status(status: str, detail: str) -> tuple[Status, str | None]:
+    """The canonical status of a (status, status_detail) pair, and its detail."""
+    canonical, refined = REFINEMENTS.get((status, detail), (map_status(STATUS_MAP, status), None))
+    return canonical, refined or DETAILS_BY_STATUS.get(status)
+
+
 def _event(raw: object, tracker: dict[str, Any], tracking_number: str) -> ParsedEvent:
     item = as_object(raw, "tracking detail")
-    status = (text(item.get("status")) or "").lower()
-    detail = (text(item.get("status_detail")) or "").lower()
+    status, detail = _codes(item)
     stamp = text(item.get("datetime"))
     if stamp is None:
         raise ParseError("tracking detail has no datetime")
     occurred_at, tz_source, local = parse_instant(stamp, "datetime", where="tracking detail")
-    canonical = map_status(STATUS_MAP, status)
-    canonical, refined = REFINEMENTS.get((status, detail), (canonical, None))
+    canonical, refined = _status(status, detail)
     raw = {"upstream_carrier": tracker.get("carrier"), "source": item.get("source")}
     raw["native_code"] = item.get("carrier_code")
     metadata = {k: found for k, v in raw.items() if (found := text(v))}
@@ -69,12 +90,39 @@ def _event(raw: object, tracker: dict[str, Any], tracking_number: str) -> Parsed
         occurred_at_local=local,
         carrier_code="/".join(p for p in (status, detail) if p) or None,
         carrier_text=text(item.get("message")) or text(item.get("description")),
-        detail=refined or DETAILS_BY_STATUS.get(status),
+        detail=refined,
         location=address(item.get("tracking_location"), metadata),
         estimated_delivery=text(item.get("est_delivery_date"))
         or text(tracker.get("est_delivery_date")),
         signed_by=text(tracker.get("signed_by")) if canonical is Status.DELIVERED else None,
         metadata=metadata,
+    )
+
+
+def _tracker_status(tracker: dict[str, Any], tracking_number: str) -> ParsedEvent | str:
+    """The Tracker's own status as one event, or why there is none."""
+    status, detail = _codes(tracker)
+    if status in ("", "unknown"):
+        return "tracker has no tracking detail and no known status"
+    stamp = text(tracker.get("updated_at"))
+    if stamp is None:
+        return "tracker has a status but no tracking detail and no time"
+    occurred_at, tz_source, local = parse_instant(stamp, "updated_at", where="Tracker")
+    canonical, refined = _status(status, detail)
+    facts = {"upstream_carrier": text(tracker.get("carrier"))} | shipment_status_metadata(
+        "updated_at"
+    )
+    return ParsedEvent(
+        tracking_number=tracking_number,
+        status=canonical,
+        occurred_at=occurred_at,
+        tz_source=tz_source,
+        occurred_at_local=local,
+        carrier_code="/".join(p for p in (status, detail) if p),
+        detail=refined,
+        estimated_delivery=text(tracker.get("est_delivery_date")),
+        signed_by=text(tracker.get("signed_by")) if canonical is Status.DELIVERED else None,
+        metadata={k: v for k, v in facts.items() if v},
     )
 
 
@@ -90,6 +138,11 @@ def parse(delivery: Delivery) -> ParseResult:
         return ParseResult(delivery_id=delivery_id, ignored=f"{description[:60]} is not a tracker")
     tracking_number = required_text(result, "tracking_code", "Tracker")
     details = as_list(result.get("tracking_details") or [], "Tracker.tracking_details")
+    if not details:
+        found = _tracker_status(result, tracking_number)
+        if isinstance(found, str):
+            return ParseResult(delivery_id=delivery_id, ignored=found)
+        return ParseResult(events=[found], delivery_id=delivery_id)
     events = [_event(item, result, tracking_number) for item in details]
     return ParseResult(events=events, delivery_id=delivery_id)
 
@@ -112,5 +165,7 @@ ADAPTER = Adapter(
     time_handling="`datetime` is ISO `Z` (`carrier_utc`), though EasyPost warns it may be "
     "local time when the location is unknown",
     notes="Full history (`result.tracking_details`) in every delivery; non-tracker events "
-    "(e.g. `batch.created`) are acknowledged and ignored.",
+    "(e.g. `batch.created`) are acknowledged and ignored. A Tracker without details but with "
+    "a known `status` is one event (`metadata.event_kind` `shipment_status`) at its `updated_at`; "
+    "a new Tracker (`status` `unknown`) is ignored with the reason.",
 )

@@ -10,14 +10,27 @@ event. Status comes from ``derivedStatusCode``, else ``eventType`` (table below)
 ``carrier_code`` is ``eventType`` (else the derived code). A trackResult that cannot be
 read goes to ``ParseResult.failures`` (its position and the field at fault, never a
 value) and the others are still returned.
+
+A trackResult without ``scanEvents`` stands for its ``latestStatusDetail``: one event
+(``metadata["event_kind"] = "shipment_status"``) timed by the ``dateAndTimes`` entry that
+dates that status (``STATUS_TIMES``: ``ACTUAL_DELIVERY`` for DL…). Without such a time,
+or without a status, it yields nothing; a body that yields no event at all is ignored
+with the first such reason.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from gateway.adapter import Adapter, Delivery, ParsedEvent, ParseResult, map_status
-from gateway.errors import ParseError
+from gateway.adapter import (
+    Adapter,
+    Delivery,
+    ParsedEvent,
+    ParseResult,
+    map_status,
+    shipment_status_metadata,
+)
+from gateway.errors import ItemIgnored, ParseError
 from gateway.models import Status
 from gateway.payload import address, as_list, as_object, collect, load_object, required_text, text
 from gateway.signing.spec import SignatureSpec
@@ -35,6 +48,19 @@ STATUS_MAP: dict[str, Status] = {
     "ca": Status.CANCELLED,
     "hl": Status.AVAILABLE_FOR_PICKUP,
     "rs": Status.RETURNED,
+    # "Arriving early" / "arriving on time": added by FedEx's Track API changelog of
+    # 2021-10-15 (POLLING.md §5, CONFIRMED there); both describe a parcel still on its way.
+    "ae": Status.IN_TRANSIT, "ao": Status.IN_TRANSIT,
+}  # fmt: skip
+# Not mapped on purpose: "SP" ("Split status": the pieces of one shipment are in several
+# states, per FedEx's Track Service code list as quoted by 3P code) has no single status.
+# The ``dateAndTimes[].type`` that dates a latestStatusDetail code (types: FedEx Track API
+# OpenAPI TrackingDateAndTime enum, as generated in github alexdupre/fedex-scala and named
+# in POLLING.md §5). Only the pairs whose type *is* that status's time; others have none.
+STATUS_TIMES: dict[str, str] = {
+    "dl": "ACTUAL_DELIVERY",
+    "pu": "ACTUAL_PICKUP",
+    "oc": "SHIPMENT_DATA_RECEIVED", "in": "SHIPMENT_DATA_RECEIVED",
 }  # fmt: skip
 
 
@@ -46,11 +72,32 @@ def _eta(result: dict[str, Any]) -> str | None:
         bounds = [found for k in ("begins", "ends") if (found := text(span.get(k)))]
         if bounds:
             return "/".join(bounds)
+    return _dated(result, "ESTIMATED_DELIVERY")
+
+
+def _dated(result: dict[str, Any], kind: str) -> str | None:
+    """The ``dateTime`` of the ``dateAndTimes`` entry of that type, if any."""
     dated = result.get("dateAndTimes")
     for item in dated if isinstance(dated, list) else []:
-        if isinstance(item, dict) and text(item.get("type")) == "ESTIMATED_DELIVERY":
+        if isinstance(item, dict) and text(item.get("type")) == kind:
             return text(item.get("dateTime"))
     return None
+
+
+def _metadata(result: dict[str, Any], **extra: object) -> dict[str, str]:
+    info = result["trackingNumberInfo"]
+    raw = {
+        "tracking_number_unique_id": info.get("trackingNumberUniqueId"),
+        "fedex_carrier_code": info.get("carrierCode"),
+        **extra,
+    }
+    return {k: found for k, v in raw.items() if (found := text(v))}
+
+
+def _signer(result: dict[str, Any], status: Status) -> str | None:
+    details = result.get("deliveryDetails")
+    signer = text(details.get("receivedByName")) if isinstance(details, dict) else None
+    return signer if status is Status.DELIVERED else None
 
 
 def _scan(raw: object, result: dict[str, Any], number: str, what: str) -> ParsedEvent:
@@ -61,16 +108,9 @@ def _scan(raw: object, result: dict[str, Any], number: str, what: str) -> Parsed
     status = map_status(STATUS_MAP, derived)
     if status is Status.UNKNOWN:
         status = map_status(STATUS_MAP, kind)
-    info = result["trackingNumberInfo"]
-    raw_meta = {
-        "tracking_number_unique_id": info.get("trackingNumberUniqueId"),
-        "fedex_carrier_code": info.get("carrierCode"),
-        "derived_status_code": derived,
-        "exception_code": scan.get("exceptionCode"),
-    }
-    metadata = {k: found for k, v in raw_meta.items() if (found := text(v))}
-    details = result.get("deliveryDetails")
-    signer = text(details.get("receivedByName")) if isinstance(details, dict) else None
+    metadata = _metadata(
+        result, derived_status_code=derived, exception_code=scan.get("exceptionCode")
+    )
     return ParsedEvent(
         tracking_number=number,
         status=status,
@@ -87,19 +127,62 @@ def _scan(raw: object, result: dict[str, Any], number: str, what: str) -> Parsed
             country="countryCode",
         ),
         estimated_delivery=_eta(result),
-        signed_by=signer if status is Status.DELIVERED else None,
+        signed_by=_signer(result, status),
+        metadata=metadata,
+    )
+
+
+def _latest_status(result: dict[str, Any], number: str, what: str) -> ParsedEvent | str:
+    """A trackResult without scans: its ``latestStatusDetail`` as one event, or why not."""
+    latest = result.get("latestStatusDetail")
+    latest = latest if isinstance(latest, dict) else {}
+    code, derived = text(latest.get("code")), text(latest.get("derivedCode"))
+    if code is None and derived is None:
+        return f"{what} has no scan event and no status"
+    status = map_status(STATUS_MAP, derived)
+    if status is Status.UNKNOWN:
+        status = map_status(STATUS_MAP, code)
+    kind = STATUS_TIMES.get((derived or code or "").lower())
+    stamp = _dated(result, kind) if kind else None
+    if kind is None or stamp is None:
+        return f"{what} has a status but no scan event and no time for it"
+    occurred_at, tz_source, local = parse_instant(stamp, "dateTime", where=f"{what}.dateAndTimes")
+    metadata = _metadata(result, derived_status_code=derived) | shipment_status_metadata(kind)
+    return ParsedEvent(
+        tracking_number=number,
+        status=status,
+        occurred_at=occurred_at,
+        tz_source=tz_source,
+        occurred_at_local=local,
+        carrier_code=code or derived,
+        carrier_text=text(latest.get("description")) or text(latest.get("statusByLocale")),
+        location=address(
+            latest.get("scanLocation"),
+            metadata,
+            region="stateOrProvinceCode",
+            postal="postalCode",
+            country="countryCode",
+        ),
+        estimated_delivery=_eta(result),
+        signed_by=_signer(result, status),
         metadata=metadata,
     )
 
 
 def _track_result(raw: object, what: str) -> list[ParsedEvent]:
+    """The scans of a trackResult; without scans, its status (else ItemIgnored: why not)."""
     result = as_object(raw, what)
     if result.get("error") is not None:
         raise ParseError(f"{what} reports an error")
     info = as_object(result.get("trackingNumberInfo"), f"{what}.trackingNumberInfo")
     number = required_text(info, "trackingNumber", f"{what}.trackingNumberInfo")
     scans = as_list(result.get("scanEvents"), f"{what}.scanEvents")
-    return [_scan(s, result, number, f"{what}.scanEvents[{i}]") for i, s in enumerate(scans)]
+    if scans:
+        return [_scan(s, result, number, f"{what}.scanEvents[{i}]") for i, s in enumerate(scans)]
+    found = _latest_status(result, number, what)
+    if isinstance(found, str):
+        raise ItemIgnored(found)
+    return [found]
 
 
 def parse(delivery: Delivery) -> ParseResult:
@@ -111,13 +194,15 @@ def parse(delivery: Delivery) -> ParseResult:
     )
     events: list[ParsedEvent] = []
     failures: list[str] = []
+    ignored: list[str] = []
     for i, group in enumerate(complete):
         where = f"completeTrackResults[{i}]"
         results = as_list(as_object(group, where).get("trackResults"), f"{where}.trackResults")
-        read, failed = collect(results, _track_result, where + ".trackResults[{}]")
-        events += read
-        failures += failed
-    return ParseResult(events=events, failures=failures)
+        read = collect(results, _track_result, where + ".trackResults[{}]")
+        events += read.found
+        failures += read.failures
+        ignored += read.ignored
+    return ParseResult(events=events, failures=failures, ignored_items=ignored)
 
 
 ADAPTER = Adapter(
@@ -134,5 +219,9 @@ ADAPTER = Adapter(
     "wall time kept); the estimated-delivery window is kept as given",
     notes="Signature is DOC-EXCERPT; the payload shape is 3P (the Track API response, "
     "which integrators say pushes follow; no verbatim push body is published). Several "
-    "shipments per POST: an unreadable trackResult is parked while the others are stored.",
+    "shipments per POST: an unreadable trackResult is parked while the others are stored. "
+    "A trackResult without scans is one event from `latestStatusDetail` (`metadata.event_kind` "
+    "`shipment_status`) when `dateAndTimes` dates that status (DL: `ACTUAL_DELIVERY`, PU: "
+    "`ACTUAL_PICKUP`, OC/IN: `SHIPMENT_DATA_RECEIVED`); otherwise nothing, and a body with "
+    "no event at all is ignored with the reason. `SP` (split status) stays `unknown`.",
 )

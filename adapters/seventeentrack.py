@@ -12,6 +12,11 @@ with its ``stage`` kept. ``time_utc`` gives the instant (``carrier_utc``) and
 ``time_iso`` (with the local offset) is kept as given. ``TRACKING_STOPPED`` is
 acknowledged and ignored. Some variants put a list of such objects in ``data``: each
 item is read on its own, and one that cannot be read goes to ``ParseResult.failures``.
+
+An item without provider events stands for its ``track_info.latest_status``: one event
+(``metadata["event_kind"] = "shipment_status"``) timed, placed and described by
+``latest_event``. Without ``latest_event`` time (a number not found yet), or without a
+status, it yields nothing; a body that yields no event at all is ignored with the reason.
 """
 
 from __future__ import annotations
@@ -19,8 +24,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from gateway.adapter import Adapter, Delivery, ParsedEvent, ParseResult, map_status
-from gateway.errors import ParseError
+from gateway.adapter import (
+    Adapter,
+    Delivery,
+    ParsedEvent,
+    ParseResult,
+    map_status,
+    shipment_status_metadata,
+)
+from gateway.errors import ItemIgnored, ParseError
 from gateway.models import Location, Status, TzSource
 from gateway.payload import address, as_list, as_object, collect, load_object, required_text, text
 from gateway.signing.spec import SignatureSpec
@@ -95,6 +107,38 @@ def _when(item: dict[str, Any], what: str) -> tuple[datetime, TzSource, str | No
     return occurred_at, tz_source, iso
 
 
+def _latest_status(
+    info: dict[str, Any], base: dict[str, str], number: str, what: str
+) -> ParsedEvent | str:
+    """An item without events: ``latest_status`` as one event at ``latest_event``'s time."""
+    latest = info.get("latest_status")
+    latest = latest if isinstance(latest, dict) else {}
+    code = text(latest.get("sub_status")) or text(latest.get("status"))
+    if code is None:
+        return f"{what} has no event and no status"
+    event = info.get("latest_event")
+    event = event if isinstance(event, dict) else {}
+    if not (text(event.get("time_utc")) or text(event.get("time_iso"))):
+        return f"{what} has a status but no event and no time"
+    occurred_at, tz_source, local = _when(event, f"{what}.track_info.latest_event")
+    status, detail = _status(code)
+    extra = {"stage": event.get("stage"), **shipment_status_metadata("latest_event")}
+    metadata = base | {k: found for k, v in extra.items() if (found := text(v))}
+    return ParsedEvent(
+        tracking_number=number,
+        status=status,
+        occurred_at=occurred_at,
+        tz_source=tz_source,
+        occurred_at_local=local,
+        carrier_code=code,
+        carrier_text=text(latest.get("sub_status_descr")) or text(event.get("description")),
+        detail=detail,
+        location=_location(event.get("address"), metadata),
+        estimated_delivery=_eta(info),
+        metadata=metadata,
+    )
+
+
 def _event(
     raw: object, base: dict[str, str], number: str, eta: str | None, what: str
 ) -> ParsedEvent:
@@ -119,7 +163,12 @@ def _event(
     )
 
 
+def _base(**raw: object) -> dict[str, str]:
+    return {k: str(v).strip() for k, v in raw.items() if v not in (None, "")}
+
+
 def _shipment(raw: object, what: str) -> list[ParsedEvent]:
+    """Every provider event of one item; without any, its status (else ItemIgnored: why not)."""
     data = as_object(raw, what)
     number = required_text(data, "number", what)
     info = as_object(data.get("track_info"), f"{what}.track_info")
@@ -130,16 +179,22 @@ def _shipment(raw: object, what: str) -> list[ParsedEvent]:
         where = f"{what}.providers[{i}]"
         block = as_object(entry, where)
         provider = block["provider"] if isinstance(block.get("provider"), dict) else {}
-        raw_base = {
-            "carrier_key": data.get("carrier"),
-            "tag": data.get("tag"),
-            "provider_key": provider.get("key"),
-            "provider_name": provider.get("name"),
-        }
-        base = {k: str(v).strip() for k, v in raw_base.items() if v not in (None, "")}
+        base = _base(
+            carrier_key=data.get("carrier"),
+            tag=data.get("tag"),
+            provider_key=provider.get("key"),
+            provider_name=provider.get("name"),
+        )
         for j, item in enumerate(as_list(block.get("events"), f"{where}.events")):
             events.append(_event(item, base, number, eta, f"{where}.events[{j}]"))
-    return events
+    if events:
+        return events
+    found = _latest_status(
+        info, _base(carrier_key=data.get("carrier"), tag=data.get("tag")), number, what
+    )
+    if isinstance(found, str):
+        raise ItemIgnored(found)
+    return [found]
 
 
 def parse(delivery: Delivery) -> ParseResult:
@@ -152,9 +207,12 @@ def parse(delivery: Delivery) -> ParseResult:
         return ParseResult(ignored=f"{kind[:60]} carries no tracking update")
     data = payload.get("data")
     if not isinstance(data, list):
-        return ParseResult(events=_shipment(data, "data"))
-    events, failures = collect(data, _shipment, "data[{}]")
-    return ParseResult(events=events, failures=failures)
+        try:
+            return ParseResult(events=_shipment(data, "data"))
+        except ItemIgnored as exc:
+            return ParseResult(ignored=str(exc))
+    events, failures, ignored = collect(data, _shipment, "data[{}]")
+    return ParseResult(events=events, failures=failures, ignored_items=ignored)
 
 
 ADAPTER = Adapter(
@@ -174,5 +232,8 @@ ADAPTER = Adapter(
     notes="UNCONFIRMED: the `sign` scheme (3P handlers agree); the payload is 3P (v2 structs "
     "of the wksw/17track-golang-sdk; per-event `sub_status` from 3P handlers). Full history "
     "in every delivery; `TRACKING_STOPPED` is acknowledged and ignored; a list in `data` "
-    "is a batch whose unreadable items are parked while the others are stored.",
+    "is a batch whose unreadable items are parked while the others are stored. An item "
+    "without events is one event from `latest_status` at `latest_event`'s time "
+    "(`metadata.event_kind` `shipment_status`); without that time, nothing, and a body with no "
+    "event at all is ignored with the reason.",
 )

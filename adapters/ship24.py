@@ -10,13 +10,27 @@ by its ``statusCode`` where the table below lists it; ``carrier_code`` is the
 naïve local time: kept as local wall time and assumed UTC. ``eventId`` (a UUID) is kept
 in metadata. A tracking that cannot be read goes to ``ParseResult.failures``; the
 others are returned.
+
+A tracking without events stands for its ``shipment`` status: one event
+(``metadata["event_kind"] = "shipment_status"``) timed by the ``statistics.timestamps`` entry
+of that milestone (``deliveredDatetime`` for ``delivered``…). Without that time (a
+``pending`` tracking has none) or without a status, it yields nothing; a body that yields
+no event at all is ignored with the reason.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from gateway.adapter import Adapter, Delivery, ParsedEvent, ParseResult, map_status
+from gateway.adapter import (
+    Adapter,
+    Delivery,
+    ParsedEvent,
+    ParseResult,
+    map_status,
+    shipment_status_metadata,
+)
+from gateway.errors import ItemIgnored
 from gateway.models import Status
 from gateway.payload import as_list, as_object, collect, load_object, required_text, text
 from gateway.signing.spec import SignatureSpec
@@ -36,9 +50,38 @@ STATUS_MAP: dict[str, Status] = {
 }
 # ``statusCode`` values that decide the status whatever the milestone says (only the
 # documented ones: other codes are kept as ``carrier_code`` and leave the milestone's).
+# Codes other than delivery_delivered: Ship24's statusCode list (POLLING.md §4, from
+# ship24/ship24-ai-plugin data/statuses.json and docs.ship24.com/status); kept only where the
+# code alone names a canonical status (customs_*, transit_*… leave the milestone's).
 STATUS_CODES: dict[str, Status] = {
     "delivery_delivered": Status.DELIVERED,
+    "delivery_out_for_delivery": Status.OUT_FOR_DELIVERY,
+    "delivery_attempted": Status.ATTEMPT_FAIL,
+    "delivery_available_for_pickup": Status.AVAILABLE_FOR_PICKUP,
+    "exception_return": Status.RETURNED,
+    "data_order_cancelled": Status.CANCELLED,
 }
+# The ``statistics.timestamps`` entry that dates each milestone (Ship24 OpenAPI
+# spec/ship24-tracking-api.yaml, example response-result-tracker; POLLING.md §4).
+MILESTONE_TIMES: dict[str, str] = {
+    "info_received": "infoReceivedDatetime",
+    "in_transit": "inTransitDatetime",
+    "out_for_delivery": "outForDeliveryDatetime",
+    "failed_attempt": "failedAttemptDatetime",
+    "available_for_pickup": "availableForPickupDatetime",
+    "exception": "exceptionDatetime",
+    "delivered": "deliveredDatetime",
+}
+
+
+def _status(milestone: str | None, code: str | None) -> Status:
+    return STATUS_CODES.get((code or "").lower()) or map_status(STATUS_MAP, milestone)
+
+
+def _delivery(tracking: dict[str, Any]) -> dict[str, Any]:
+    shipment = tracking.get("shipment")
+    delivery = shipment.get("delivery") if isinstance(shipment, dict) else None
+    return delivery if isinstance(delivery, dict) else {}
 
 
 def _event(raw: object, tracking: dict[str, Any], number: str, what: str) -> ParsedEvent:
@@ -46,7 +89,7 @@ def _event(raw: object, tracking: dict[str, Any], number: str, what: str) -> Par
     stamp = text(item.get("occurrenceDatetime"))
     occurred_at, tz_source, local = parse_instant(stamp, "occurrenceDatetime", where=what)
     milestone, code = text(item.get("statusMilestone")), text(item.get("statusCode"))
-    status = STATUS_CODES.get((code or "").lower()) or map_status(STATUS_MAP, milestone)
+    status = _status(milestone, code)
     raw_meta = {
         "event_id": item.get("eventId"),
         "status_milestone": milestone,
@@ -55,9 +98,7 @@ def _event(raw: object, tracking: dict[str, Any], number: str, what: str) -> Par
         "location_raw": item.get("location"),
     }
     metadata = {k: found for k, v in raw_meta.items() if (found := text(v))}
-    shipment = tracking.get("shipment")
-    delivery = shipment.get("delivery") if isinstance(shipment, dict) else None
-    delivery = delivery if isinstance(delivery, dict) else {}
+    delivery = _delivery(tracking)
     signer = text(delivery.get("signedBy"))
     return ParsedEvent(
         tracking_number=number,
@@ -73,20 +114,57 @@ def _event(raw: object, tracking: dict[str, Any], number: str, what: str) -> Par
     )
 
 
+def _shipment_status(tracking: dict[str, Any], number: str, what: str) -> ParsedEvent | str:
+    """A tracking without events: its shipment status as one event, or why not."""
+    shipment = tracking.get("shipment")
+    shipment = shipment if isinstance(shipment, dict) else {}
+    milestone, code = text(shipment.get("statusMilestone")), text(shipment.get("statusCode"))
+    if milestone is None and code is None:
+        return f"{what} has no event and no status"
+    statistics = tracking.get("statistics")
+    stamps = statistics.get("timestamps") if isinstance(statistics, dict) else None
+    field = MILESTONE_TIMES.get((milestone or "").lower())
+    stamp = text(stamps.get(field)) if isinstance(stamps, dict) and field else None
+    if field is None or stamp is None:
+        return f"{what} has a status but no event and no time for it"
+    occurred_at, tz_source, local = parse_instant(stamp, field, where=f"{what}.statistics")
+    status = _status(milestone, code)
+    facts = {"status_milestone": milestone, "status_category": shipment.get("statusCategory")}
+    metadata = {k: found for k, v in facts.items() if (found := text(v))}
+    delivery = _delivery(tracking)
+    return ParsedEvent(
+        tracking_number=number,
+        status=status,
+        occurred_at=occurred_at,
+        tz_source=tz_source,
+        occurred_at_local=local,
+        carrier_code=code or milestone,
+        estimated_delivery=text(delivery.get("estimatedDeliveryDate")),
+        signed_by=text(delivery.get("signedBy")) if status is Status.DELIVERED else None,
+        metadata=metadata | shipment_status_metadata(field),
+    )
+
+
 def _tracking(raw: object, what: str) -> list[ParsedEvent]:
+    """Every event of a tracking; without any, its status (else ItemIgnored: why not)."""
     tracking = as_object(raw, what)
     tracker = as_object(tracking.get("tracker"), f"{what}.tracker")
     number = required_text(tracker, "trackingNumber", f"{what}.tracker")
     events = as_list(tracking.get("events"), f"{what}.events")
-    return [_event(e, tracking, number, f"{what}.events[{i}]") for i, e in enumerate(events)]
+    if events:
+        return [_event(e, tracking, number, f"{what}.events[{i}]") for i, e in enumerate(events)]
+    found = _shipment_status(tracking, number, what)
+    if isinstance(found, str):
+        raise ItemIgnored(found)
+    return [found]
 
 
 def parse(delivery: Delivery) -> ParseResult:
     """Every event of every tracking; unreadable trackings become failures."""
     body = load_object(delivery.body)
     trackings = as_list(body.get("trackings"), "trackings", required=True)
-    events, failures = collect(trackings, _tracking, "trackings[{}]")
-    return ParseResult(events=events, failures=failures)
+    events, failures, ignored = collect(trackings, _tracking, "trackings[{}]")
+    return ParseResult(events=events, failures=failures, ignored_items=ignored)
 
 
 ADAPTER = Adapter(
@@ -104,5 +182,8 @@ ADAPTER = Adapter(
     "assumed UTC (`assumed_utc`); an offset or `Z`, if sent, is honoured",
     notes="Static bearer secret: it authenticates the sender but does not bind the body. "
     "`trackings[]` may group several shipments (a dashboard setting); an unreadable "
-    "tracking is parked while the others are stored. Fields from docs.ship24.com excerpts.",
+    "tracking is parked while the others are stored. Fields from docs.ship24.com excerpts. "
+    "A tracking without events is one event from its `shipment` status (`metadata.event_kind` "
+    "`shipment_status`) timed by `statistics.timestamps` for that milestone; without it "
+    "(e.g. `pending`), nothing, and a body with no event at all is ignored with the reason.",
 )

@@ -11,8 +11,11 @@ Authentication (the two schemes can be combined, as Shippo allows):
   header neither helps nor hurts). The header is not a credential, so it may be parked.
 
 Every entry of ``data.tracking_history`` (the full history, oldest first) is an event;
-with an empty history, ``data.tracking_status`` stands in. ``object_id`` is regenerated
-on every response, so it is never an identity: events are fingerprinted by content.
+with an empty history, ``data.tracking_status`` stands in as one event marked
+``metadata["event_kind"] = "shipment_status"``, timed by its own ``status_date``; a Track with
+neither (or a status without ``status_date``) is ignored with the reason. ``object_id`` is
+regenerated on every response, so it is never an identity: events are fingerprinted by
+content.
 Status from ``status``, refined by ``substatus.code`` while not terminal. Events other than
 ``track_updated`` are acknowledged and ignored; a missing ``event`` counts as a track
 payload (Shippo's OpenAPI marks it optional). One unreadable history entry is reported as
@@ -22,6 +25,7 @@ a failed item: the others are stored and the delivery is parked too.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from gateway.adapter import (
@@ -31,6 +35,7 @@ from gateway.adapter import (
     ParseResult,
     Secrets,
     map_status,
+    shipment_status_metadata,
     spec_request,
 )
 from gateway.errors import ParseError
@@ -132,15 +137,22 @@ def parse(delivery: Delivery) -> ParseResult:
     track = as_object(payload["data"], "data")
     tracking_number = required_text(track, "tracking_number", "data")
     history = as_list(track.get("tracking_history"), "data.tracking_history")
-    latest = track.get("tracking_status")
-    if not history and isinstance(latest, dict) and text(latest.get("status_date")):
-        history = [latest]  # a new Track may carry its status before any history
     test = payload.get("test") is True
+    if not history:  # a new Track may carry its status before any history
+        latest = track.get("tracking_status")
+        latest = latest if isinstance(latest, dict) else {}
+        if text(latest.get("status")) is None:
+            return ParseResult(ignored="track has no tracking history and no tracking status")
+        if text(latest.get("status_date")) is None:
+            return ParseResult(ignored="track has a tracking status but no history and no time")
+        found = _event(latest, track, tracking_number, test, "data.tracking_status")
+        standing_in = {**found.metadata, **shipment_status_metadata("status_date")}
+        return ParseResult(events=[replace(found, metadata=standing_in)])
 
     def read(item: object, where: str) -> list[ParsedEvent]:
         return [_event(item, track, tracking_number, test, f"{where}: tracking status")]
 
-    events, failures = collect(history, read, "tracking_history[{}]")
+    events, failures, _ = collect(history, read, "tracking_history[{}]")
     return ParseResult(events=events, failures=failures)
 
 
@@ -164,5 +176,7 @@ ADAPTER = Adapter(
     "(`data.tracking_history`) in every delivery; `substatus.code` refines non-terminal "
     "statuses (`out_for_delivery`, `delivery_attempted`, `pickup_available`, "
     "`information_received`; Shippo's full code list was not retrieved). Events other than "
-    "`track_updated` are ignored; `test: true` is kept as metadata.",
+    "`track_updated` are ignored; `test: true` is kept as metadata. With an empty history, "
+    "`tracking_status` is one event (`metadata.event_kind` `shipment_status`) at its "
+    "`status_date`; without a status or that date the delivery is ignored with the reason.",
 )

@@ -16,9 +16,10 @@ Payload (Waybill's documented format; the spec leaves it to us)::
                                        "country" (ISO alpha-2), "lat", "lon"},
                           "estimated_delivery": "...", "signed_by": "..."}]}}
 
-Types not starting with ``tracking.`` are acknowledged and ignored. ``carrier_code``
-is ``code`` when given, else the status as sent; a status that is not a canonical
-name becomes ``unknown`` (never a guess).
+Types not starting with ``tracking.`` are acknowledged and ignored, and so is a message
+whose ``events`` list is empty (with that reason). ``carrier_code`` is ``code`` when
+given, else the status as sent; a status that is not a canonical name becomes
+``unknown`` (never a guess).
 """
 
 from __future__ import annotations
@@ -93,6 +94,8 @@ def parse(delivery: Delivery) -> ParseResult:
     data = as_object(message.get("data"), "data")
     tracking_number = required_text(data, "tracking_number", "data")
     events = as_list(data.get("events"), "data.events", required=True)
+    if not events:
+        return ParseResult(delivery_id=delivery_id, ignored=f"{kind[:60]} has no event")
     upstream = text(data.get("carrier"))
     parsed = [_event(item, tracking_number, upstream) for item in events]
     return ParseResult(events=parsed, delivery_id=delivery_id)
@@ -118,5 +121,6 @@ ADAPTER = Adapter(
     confidence="CONFIRMED",
     identity="`webhook-id` (stable across retries) for the delivery; each event by content",
     time_handling="`occurred_at` must carry an offset or `Z`; naïve times are refused (parked)",
-    notes="Payload is Waybill's documented tracking format; non-tracking types are ignored.",
+    notes="Payload is Waybill's documented tracking format; non-tracking types, and messages "
+    "with an empty `events` list, are acknowledged and ignored with the reason.",
 )

@@ -9,7 +9,9 @@ Fixture files live in ``tests/fixtures/<adapter id>/``:
 - ``<name>.expected.json``: the outcome of ``parse`` + ``to_canonical`` (tenant "acme"),
   one of ``{"delivery_id", "ignored": null, "events": [...]}`` (events without
   ``received_at``/``delivery_id``), ``{"delivery_id", "ignored": "<reason>", "events": []}``
-  or ``{"parse_error": "<message fragment>"}``.
+  or ``{"parse_error": "<message fragment>"}``. An event whose status is ``unknown`` on
+  purpose is excused by ``"unknown_on_purpose": {"<carrier_code>": "<why>"}`` (checked by
+  ``test_status_tables.py``; the shared suite does not compare it with the parse).
 """
 
 from __future__ import annotations

@@ -163,6 +163,8 @@ def test_an_empty_history_falls_back_to_the_tracking_status() -> None:
     envelope["data"]["tracking_history"] = []
     result = ADAPTER.parse(build_delivery("shippo", json.dumps(envelope).encode(), {}))
     assert [e.status.value for e in result.events] == ["delivered"]
+    assert result.events[0].metadata["event_kind"] == "shipment_status"
     envelope["data"]["tracking_status"] = {"status": "UNKNOWN", "status_date": None}
     result = ADAPTER.parse(build_delivery("shippo", json.dumps(envelope).encode(), {}))
-    assert (result.events, result.failures) == ([], [])
+    assert (list(result.events), list(result.failures)) == ([], [])
+    assert result.ignored == "track has a tracking status but no history and no time"
