@@ -38,7 +38,8 @@ from gateway.adapter import Adapter
 from gateway.discovery import load_adapters
 from gateway.generic import build_adapter
 from gateway.http import MAX_BODY_BYTES
-from gateway.local.proxy_event import Route, build_event, match_route
+from gateway.local.proxy_event import build_event
+from gateway.routes import Route, match_route
 from gateway.signing.spec import split_signed
 from gateway.tenants import load_tenants
 from tests.support.fixtures import FIXTURES, body_paths, carrier_headers
@@ -522,6 +523,55 @@ def wrong_types(rng: random.Random, body: bytes) -> bytes:
 
 
 @body_mutator
+def lone_surrogate(rng: random.Random, body: bytes) -> bytes:
+    """A lone UTF-16 surrogate (valid JSON, invalid text) in some string."""
+    bad = rng.choice(["\ud800", "\udfff", "x\udbff", "\udc00y"])
+    return _rewrite(body, lambda v: bad if isinstance(v, str) and rng.random() < 0.2 else v, _same)
+
+
+@body_mutator
+def nul_in_text(rng: random.Random, body: bytes) -> bytes:
+    """A NUL inside some strings."""
+
+    def leaf(v: Any) -> Any:
+        return v[:2] + "\x00" + v[2:] if isinstance(v, str) and rng.random() < 0.2 else v
+
+    return _rewrite(body, leaf, _same)
+
+
+_DATE = re.compile(r"^(?:19|20)\d\d(?=-\d\d-\d\d|\d{4}$)")
+
+
+@body_mutator
+def implausible_year(rng: random.Random, body: bytes) -> bytes:
+    """Dates moved to a year no carrier means (two-digit-year bugs, far future, the ends)."""
+    year = rng.choice(["0001", "0025", "0999", "1969", "2999", "9999"])
+    return _rewrite(body, lambda v: _DATE.sub(year, v) if isinstance(v, str) else v, _same)
+
+
+TRACKING_KEYS = re.compile(r"tracking|number|parcel|code", re.IGNORECASE)
+
+
+@body_mutator
+def odd_tracking_number(rng: random.Random, body: bytes) -> bytes:
+    """A tracking-number-like field made unreadable through a URL or too long for a key."""
+    odd = rng.choice(
+        ["1Z#9", "1Z/9", "1Z%2F9", "1Z?9", "\u00c49", "9" * 3000, "\u20ac" * 700, "1Z 9\x00"]
+    )
+
+    def obj(d: dict[str, Any]) -> dict[str, Any]:
+        return {
+            k: odd if TRACKING_KEYS.search(k) and isinstance(v, str) else v for k, v in d.items()
+        }
+
+    return _rewrite(body, lambda v: v, obj)
+
+
+def _same(d: dict[str, Any]) -> dict[str, Any]:
+    return d
+
+
+@body_mutator
 def byte_flips(rng: random.Random, body: bytes) -> bytes:
     data = bytearray(body)
     for _ in range(rng.randint(1, 8)):
@@ -719,7 +769,7 @@ def generate(rng: random.Random, seeds: Sequence[FuzzRequest]) -> Case:
 
 def to_event(req: FuzzRequest) -> dict[str, Any]:
     """The proxy event API Gateway would build for ``req`` (any path, even unroutable)."""
-    route = match_route(req.path.encode("utf-8", "surrogatepass")) or Route(req.path or "/", {})
+    route = match_route(req.path) or Route(req.path or "/", {})
     event = build_event(
         route,
         method=req.method,
