@@ -35,6 +35,7 @@ from urllib.parse import urlencode
 from adapters.shippo import sign_hmac
 from adapters.ups import sign_v2
 from gateway.adapter import Adapter
+from gateway.cursors import PROCESS_KEY, CursorCodec
 from gateway.discovery import load_adapters
 from gateway.generic import build_adapter
 from gateway.http import MAX_BODY_BYTES
@@ -649,6 +650,44 @@ def query(rng: random.Random, req: FuzzRequest) -> FuzzRequest:
     return req.tagged("query", query=merged)
 
 
+ALTERED = "cursor_spelling"
+
+
+def _respelled(rng: random.Random, cursor: str) -> str:
+    """A spelling of ``cursor`` that a lenient base64url decoder reads as the same bytes."""
+    body, mac = cursor.split(".")
+    part = rng.choice(["body", "mac"])
+    text = body if part == "body" else mac
+    way = rng.randrange(4)
+    if way == 0:
+        text += rng.choice(["=", "=="])
+    elif way == 1:
+        at = rng.randrange(len(text))
+        text = text[:at] + rng.choice(["\x00", "\n", " ", "!", "."]) + text[at:]
+    elif way == 2:  # unused low bits of the last character (a 43-character MAC has two)
+        alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+        text = text[:-1] + alphabet[alphabet.index(text[-1]) ^ rng.choice([1, 2, 3])]
+    else:
+        text = text.replace("-", "+").replace("_", "/") + (
+            "" if "-" in text or "_" in text else "="
+        )
+    return f"{text}.{mac}" if part == "body" else f"{body}.{text}"
+
+
+@mutator
+def cursor_spelling(rng: random.Random, req: FuzzRequest) -> FuzzRequest:
+    """A genuine cursor of this tenant and request, respelled: it must be refused."""
+    number = "1Z204W4R0308071865"
+    kind = rng.choice(["events", "locations"])
+    payload = {"k": kind, "n": number, "c": None, "a": "E#2024-04-23T13:15:19.000000Z#ev_0"}
+    cursor = CursorCodec(PROCESS_KEY).encode(TENANT, payload)
+    altered = _respelled(rng, cursor)
+    path = f"/v1/shipments/{number}/{kind}"
+    return req.tagged(
+        ALTERED, method="GET", path=path, query=(("cursor", altered),), tenant=TENANT, body=b""
+    )
+
+
 @mutator
 def authorizer(rng: random.Random, req: FuzzRequest) -> FuzzRequest:
     tenant = rng.choice([None, "acme", "umbrella", "nosuch", "", "HOOLI", "../hooli", TENANT])
@@ -832,6 +871,9 @@ def check(case: Case, event: dict[str, Any], response: Any) -> list[str]:
             problems.append(f"error body of the wrong shape: {reply!r:.200}")
         elif error["code"] not in known_error_codes():
             problems.append(f"unknown error code {error['code']!r}")
+    altered = case.request.tags[-1:] == (ALTERED,) and not case.event_mutators
+    if altered and status < 400:
+        problems.append(f"an altered cursor was accepted ({status})")
     if case.authentic and status not in (200, 202):
         problems.append(f"authentic delivery answered {status}: {reply!r:.200}")
     elif case.authentic and status == 200 and not {"accepted", "ignored"} & set(reply):
