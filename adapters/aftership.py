@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.adapter import (
+from gateway.carriers.adapter import (
     Adapter,
     Delivery,
     ParsedEvent,
@@ -30,9 +30,7 @@ from gateway.adapter import (
     map_status,
     shipment_status_metadata,
 )
-from gateway.errors import ParseError
-from gateway.models import Status
-from gateway.payload import (
+from gateway.carriers.payload import (
     as_list,
     as_object,
     country_code,
@@ -41,8 +39,10 @@ from gateway.payload import (
     required_text,
     text,
 )
+from gateway.carriers.timeparse import parse_instant
+from gateway.errors import ParseError
+from gateway.models import Status
 from gateway.signing.spec import SignatureSpec
-from gateway.timeparse import parse_instant
 
 HEADER = "aftership-hmac-sha256"
 

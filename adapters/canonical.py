@@ -9,7 +9,7 @@ nothing. The scheme names ``x-api-key`` only so the header is treated as a
 credential (never logged or parked).
 
 The format (one item or ``{"events": [...]}``, per-item validation) is described in
-:mod:`gateway.canonical_format`, and published as
+:mod:`gateway.ingest.canonical_format`, and published as
 ``docs/schemas/canonical-events.schema.json``.
 
 Example:
@@ -24,11 +24,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from gateway.adapter import Adapter, Delivery, ParseResult
+from gateway.api.submit import parse_body
+from gateway.carriers.adapter import Adapter, Delivery, ParseResult
 from gateway.errors import SignatureError
 from gateway.models import Status
 from gateway.signing.spec import SignatureSpec
-from gateway.submit import parse_body
 
 STATUS_MAP: dict[str, Status] = {s.value: s for s in Status} | {"failed": Status.EXCEPTION}
 """Canonical names map to themselves; ``failed`` is an alias of ``exception``."""

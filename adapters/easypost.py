@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.adapter import (
+from gateway.carriers.adapter import (
     Adapter,
     Delivery,
     ParsedEvent,
@@ -29,11 +29,11 @@ from gateway.adapter import (
     map_status,
     shipment_status_metadata,
 )
+from gateway.carriers.payload import address, as_list, as_object, load_object, required_text, text
+from gateway.carriers.timeparse import parse_instant
 from gateway.errors import ParseError
 from gateway.models import Status
-from gateway.payload import address, as_list, as_object, load_object, required_text, text
 from gateway.signing.spec import SignatureSpec
-from gateway.timeparse import parse_instant
 
 HEADER = "X-Hmac-Signature"
 PREFIX = "hmac-sha256-hex="

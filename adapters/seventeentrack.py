@@ -24,7 +24,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from gateway.adapter import (
+from gateway.carriers.adapter import (
     Adapter,
     Delivery,
     ParsedEvent,
@@ -32,11 +32,19 @@ from gateway.adapter import (
     map_status,
     shipment_status_metadata,
 )
+from gateway.carriers.payload import (
+    address,
+    as_list,
+    as_object,
+    collect,
+    load_object,
+    required_text,
+    text,
+)
+from gateway.carriers.timeparse import parse_instant
 from gateway.errors import ItemIgnored, ParseError
 from gateway.models import Location, Status, TzSource
-from gateway.payload import address, as_list, as_object, collect, load_object, required_text, text
 from gateway.signing.spec import SignatureSpec
-from gateway.timeparse import parse_instant
 
 HEADER = "sign"
 

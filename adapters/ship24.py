@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.adapter import (
+from gateway.carriers.adapter import (
     Adapter,
     Delivery,
     ParsedEvent,
@@ -30,11 +30,11 @@ from gateway.adapter import (
     map_status,
     shipment_status_metadata,
 )
+from gateway.carriers.payload import as_list, as_object, collect, load_object, required_text, text
+from gateway.carriers.timeparse import parse_instant
 from gateway.errors import ItemIgnored
 from gateway.models import Status
-from gateway.payload import as_list, as_object, collect, load_object, required_text, text
 from gateway.signing.spec import SignatureSpec
-from gateway.timeparse import parse_instant
 
 HEADER = "Authorization"
 

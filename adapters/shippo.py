@@ -28,7 +28,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
-from gateway.adapter import (
+from gateway.carriers.adapter import (
     Adapter,
     Delivery,
     ParsedEvent,
@@ -38,11 +38,19 @@ from gateway.adapter import (
     shipment_status_metadata,
     spec_request,
 )
+from gateway.carriers.payload import (
+    address,
+    as_list,
+    as_object,
+    collect,
+    load_object,
+    required_text,
+    text,
+)
+from gateway.carriers.timeparse import parse_instant
 from gateway.errors import ParseError
 from gateway.models import Status
-from gateway.payload import address, as_list, as_object, collect, load_object, required_text, text
 from gateway.signing.spec import SignatureSpec, sign_spec, verify_spec
-from gateway.timeparse import parse_instant
 
 HMAC_HEADER = "Shippo-Auth-Signature"
 HMAC_SLOT = "hmac"

@@ -26,10 +26,8 @@ from __future__ import annotations
 
 from pydantic import ValidationError
 
-from gateway.adapter import Adapter, Delivery, ParsedEvent, ParseResult, map_status
-from gateway.errors import ParseError
-from gateway.models import Location, Status, TzSource
-from gateway.payload import (
+from gateway.carriers.adapter import Adapter, Delivery, ParsedEvent, ParseResult, map_status
+from gateway.carriers.payload import (
     NOWHERE,
     as_list,
     as_object,
@@ -38,9 +36,11 @@ from gateway.payload import (
     required_text,
     text,
 )
+from gateway.carriers.timeparse import parse_instant
+from gateway.errors import ParseError
+from gateway.models import Location, Status, TzSource
 from gateway.signing.spec import SignatureSpec
 from gateway.signing.standard import TOLERANCE_SECONDS
-from gateway.timeparse import parse_instant
 
 STATUS_MAP: dict[str, Status] = {s.value: s for s in Status} | {"failed": Status.EXCEPTION}
 _LOCATION_KEYS = ("city", "region", "postal_code", "country", "lat", "lon")

@@ -5,7 +5,7 @@ Authentication (UPS signs nothing; no timestamp, so dedupe handles replays):
 - v1: header ``credential`` = the opaque string given at subscription, compared in
   constant time with the tenant's key set (the declarative ``token`` scheme below).
 - v2 (inferred: UPS's ``clientOauth2`` scheme "presumably" sends a bearer): UPS fetches a
-  token from ``POST /oauth/{tenant}/ups/token`` (:mod:`gateway.oauth`, client id from the
+  token from ``POST /oauth/{tenant}/ups/token`` (:mod:`gateway.api.oauth`, client id from the
   tenant option ``oauth_client_id``, client secret in slot ``ups.oauth``), then posts with
   ``Authorization: Bearer <token>`` and ``x-api-key: <client id>``. A delivery with a
   bearer is verified as v2 only (never falls back to v1); any other one as v1.
@@ -24,11 +24,18 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from gateway.adapter import Adapter, Delivery, ParsedEvent, ParseResult, Secrets, spec_request
+from gateway.api.oauth import issue_token, verify_bearer
+from gateway.carriers.adapter import (
+    Adapter,
+    Delivery,
+    ParsedEvent,
+    ParseResult,
+    Secrets,
+    spec_request,
+)
+from gateway.carriers.payload import address, as_object, load_object, required_text, text
 from gateway.errors import ParseError
 from gateway.models import Location, Status, TzSource
-from gateway.oauth import issue_token, verify_bearer
-from gateway.payload import address, as_object, load_object, required_text, text
 from gateway.signing.spec import SignatureSpec, verify_spec
 
 ADAPTER_ID = "ups"

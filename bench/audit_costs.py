@@ -1,7 +1,7 @@
 """Measured write units of the audit per outcome, on Amazon DynamoDB Local.
 
 Run: ``.venv/bin/python -m bench.audit_costs``. One row per scenario (section ``units``);
-the bounds are those of gateway/store/audit_log.py, asserted in
+the bounds are those of gateway/audit/windows.py, asserted in
 tests/integration/test_audit_erase_dynamodb_local.py: 1 WCU per accepted or newly
 parked request, at most 2 WCU per counted window (outcome, minute, process).
 """
@@ -12,12 +12,12 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from bench.report import Measure, print_rows
-from gateway.audit import AuditEvent
+from gateway.audit.outcomes import AuditEvent
+from gateway.audit.windows import DynamoAudit
 from gateway.local.dynamodb_local import DynamoDBLocal
 from gateway.local.wiring import local_dynamodb
-from gateway.store import ensure_table
-from gateway.store.audit_log import DynamoAudit
-from gateway.tenants import CarrierOptions, TenantConfig
+from gateway.store.table import ensure_table
+from gateway.tenancy.tenants import CarrierOptions, TenantConfig
 
 NOW = datetime.now(UTC).replace(second=0, microsecond=0)
 ACME = TenantConfig(id="acme", name="Acme", carriers={"easypost": CarrierOptions()})

@@ -6,8 +6,8 @@ environment for every side), which times its own init work (CPU of the process a
 clock, from before the first import to the built handler) and prints it:
 
 - reference: ``import boto3`` + one DynamoDB client;
-- ingest: ``gateway.handler.make_handler(services_from_environment())``;
-- authorizer: ``gateway.authorizer.authorizer_from_environment()``;
+- ingest: ``gateway.aws.handler.make_handler(services_from_environment())``;
+- authorizer: ``gateway.aws.authorizer.authorizer_from_environment()``;
 - floor (no target): the reference + pydantic + Powertools' Logger, Metrics and REST
   resolver, which the ingest handler cannot do without.
 
@@ -38,19 +38,19 @@ SECTION = "cold_init"
 TARGET = 1.25
 ROOT = Path(__file__).resolve().parents[1]
 FLAGS = ("-E", "-s")
-FORBIDDEN = ("jinja2", "aws_lambda_powertools.utilities.idempotency", "gateway.openapi")
+FORBIDDEN = ("jinja2", "aws_lambda_powertools.utilities.idempotency", "gateway.api.openapi")
 
 REFERENCE = """
 import boto3
 boto3.client("dynamodb", endpoint_url=os.environ["DYNAMODB_ENDPOINT_URL"])
 """
 INGEST = """
-from gateway.handler import make_handler
+from gateway.aws.handler import make_handler
 from gateway.services import services_from_environment
 make_handler(services_from_environment())
 """
 AUTHORIZER = """
-from gateway.authorizer import authorizer_from_environment
+from gateway.aws.authorizer import authorizer_from_environment
 authorizer_from_environment()
 """
 FLOOR = (

@@ -65,8 +65,8 @@ TENANTS = (
 def authorizer_profile(rounds: int = 2000) -> Profile:
     """The authorizer's CPU and log bytes per webhook request, in process (no I/O: TTL 0,
     the tenant from the path, the plan key from its 300 s cache)."""
-    from gateway.authorizer import logger, make_authorizer
-    from gateway.tenant_directory import TenantDirectory
+    from gateway.aws.authorizer import logger, make_authorizer
+    from gateway.tenancy.directory import TenantDirectory
     from tests.support.gateway import TENANTS_DIR
 
     authorize = make_authorizer(

@@ -50,7 +50,7 @@ Request = tuple[str, str, bytes | None, dict[str, str]]
 
 def _deliveries(secret: str, count: int, tag: str) -> list[Request]:
     """``count`` signed EasyPost deliveries, each a new tracking number with one event."""
-    from gateway.discovery import load_adapters
+    from gateway.carriers.discovery import load_adapters
     from gateway.signing.spec import split_signed
 
     adapter = load_adapters().get("easypost")

@@ -5,7 +5,7 @@ active shipments, plus a carrier's bulk push (``burst_shipments`` full histories
 POSTs of ``burst_batch``, FedEx/17TRACK style) every ``burst_every`` seconds, status
 searches and shipment GETs. Every key comes from gateway itself: ``shipment_pk``
 (events, states), ``index_keys``/``index_partition`` (the sharded status index), and the
-real :class:`~gateway.limits.HardCap`, :class:`~gateway.store.audit_log.DynamoAudit`
+real :class:`~gateway.tenancy.limits.HardCap`, :class:`~gateway.audit.windows.DynamoAudit`
 (fed by ``delivery_outcomes``) and :class:`~gateway.store.parked.ParkingLot`, one per
 simulated Lambda container, writing to a recording client instead of DynamoDB. Units:
 an event item's size through the real codec (1 WCU for a ~1 KB event, as

@@ -25,15 +25,15 @@ from typing import Any
 
 from adapters.easypost import ADAPTER
 from bench.pricing import Profile
-from gateway.handler import count, logger, make_handler
-from gateway.limits import HardCap
+from gateway.aws.handler import count, logger, make_handler
 from gateway.local.dynamodb_local import DynamoDBLocal
 from gateway.local.wiring import local_dynamodb
-from gateway.plans import plan_of
 from gateway.services import build_services
 from gateway.signing.spec import split_signed
-from gateway.store import ensure_table
 from gateway.store.capacity import item_bytes
+from gateway.store.table import ensure_table
+from gateway.tenancy.limits import HardCap
+from gateway.tenancy.plans import plan_of
 from tests.support.capacity import IndexCapacity
 from tests.support.gateway import TENANTS_DIR, DictSecrets, Harness
 

@@ -2,8 +2,8 @@
 
 See :mod:`bench.hot_partition` for what it models and reports. Each request goes
 through gateway's own key functions and classes (``shipment_pk``, ``index_keys``,
-``delivery_outcomes`` into :class:`~gateway.store.audit_log.DynamoAudit`,
-:class:`~gateway.limits.HardCap`, :class:`~gateway.store.parked.ParkingLot`), which
+``delivery_outcomes`` into :class:`~gateway.audit.windows.DynamoAudit`,
+:class:`~gateway.tenancy.limits.HardCap`, :class:`~gateway.store.parked.ParkingLot`), which
 write to a :class:`~bench.partition_ledger.Recorder` instead of DynamoDB.
 
 Example:
@@ -19,17 +19,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from bench.partition_ledger import Ledger, Recorder, write_units
-from gateway.audit import delivery_outcomes
-from gateway.limits import HardCap
+from gateway.audit.outcomes import delivery_outcomes
+from gateway.audit.windows import DynamoAudit
 from gateway.models import Status
-from gateway.plans import Plan
-from gateway.store.audit_log import DynamoAudit
 from gateway.store.capacity import CapacityMeter
 from gateway.store.codec import event_item
 from gateway.store.index import INDEX_NAME, INDEX_PK, SEARCH_SHARDS, index_keys, index_partition
 from gateway.store.keys import shipment_pk
 from gateway.store.parked import ParkedDelivery, ParkingLot
-from gateway.tenants import CarrierOptions, TenantConfig
+from gateway.tenancy.limits import HardCap
+from gateway.tenancy.plans import Plan
+from gateway.tenancy.tenants import CarrierOptions, TenantConfig
 from tests.support.events import make_event
 
 START = datetime(2026, 11, 22, 11, 59, 50, tzinfo=UTC)  # the audit's minute ends inside

@@ -27,13 +27,13 @@ from typing import Any, cast
 
 from bench.report import Measure, print_rows
 from bench.timing import DEFAULT_BUDGET_NS, compare_calls
-from gateway.adapter import Adapter, Delivery
-from gateway.discovery import Registry, load_adapters
-from gateway.keysets import KeySet, generate_secret, new_keyset
+from gateway.carriers.adapter import Adapter, Delivery
+from gateway.carriers.discovery import Registry, load_adapters
+from gateway.ingest.pipeline import Pipeline
 from gateway.models import CanonicalEvent
-from gateway.pipeline import Pipeline
 from gateway.signing.spec import split_signed
-from gateway.tenants import TenantConfig
+from gateway.tenancy.keysets import KeySet, generate_secret, new_keyset
+from gateway.tenancy.tenants import TenantConfig
 from tests.support.fixtures import body_paths, carrier_headers
 
 SECTION = "pipeline_cpu"

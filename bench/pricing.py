@@ -64,10 +64,10 @@ class Assumptions:
     retention_months: float = 90 / 30.4  # tenant retention (TenantConfig default, 90 days)
     item_overhead: float = 100.0  # DynamoDB bills 100 bytes per item stored
     index_entry_bytes: float = 110.0  # a KEYS_ONLY status index entry (docs/queries.md)
-    hard_cap_wru: float = 1 / 50  # one ADD per 50 requests (gateway/limits.py)
+    hard_cap_wru: float = 1 / 50  # one ADD per 50 requests (gateway/tenancy/limits.py)
     hard_cap_rru_s: float = 2 / 5  # 4 shards, 0.5 each, per busy container every 5 s
     key_sets_per_container: float = 10.0  # partner key sets + plan keys it refreshes
-    refresh_s: float = 300.0  # secrets cache (gateway/secrets_aws.py CACHE_SECONDS)
+    refresh_s: float = 300.0  # secrets cache (gateway/aws/secrets.py CACHE_SECONDS)
     response_overhead: float = 250.0  # response headers, bytes
     monthly_requests: float = 100e6  # the volume fixed costs are spread over
     secrets: int = 25  # partner key sets, plan keys, the cursor key

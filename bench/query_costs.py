@@ -12,12 +12,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from bench.report import Measure, print_rows
-from gateway.handler import make_handler
+from gateway.aws.handler import make_handler
 from gateway.local.dynamodb_local import DynamoDBLocal
 from gateway.local.wiring import local_dynamodb
 from gateway.models import CanonicalEvent, Status
 from gateway.services import build_services
-from gateway.store import ensure_table
+from gateway.store.table import ensure_table
 from tests.support.capacity import IndexCapacity
 from tests.support.events import make_event
 from tests.support.gateway import TENANTS_DIR, DictSecrets, Harness

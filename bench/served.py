@@ -65,9 +65,9 @@ class ServedGateway:
 
     def _prepare(self) -> list[str]:
         """Tenant and plans files, the partner secret and an API key; the serve argv."""
-        from gateway.apikeys import LocalApiKeyStore
-        from gateway.keysets import generate_secret
-        from gateway.local_secrets import LocalSecretStore
+        from gateway.tenancy.apikeys import LocalApiKeyStore
+        from gateway.tenancy.keysets import generate_secret
+        from gateway.tenancy.local_secrets import LocalSecretStore
 
         tenants = self.root / "tenants"
         tenants.mkdir(parents=True)
@@ -86,7 +86,7 @@ class ServedGateway:
     def start(self, timeout: float = 60.0) -> None:
         """Start the server and wait (bounded) until it says where it listens."""
         from gateway.local.runtime import read_runtime
-        from gateway.plans import PLANS_FILE_ENV
+        from gateway.tenancy.plans import PLANS_FILE_ENV
 
         argv = self._prepare()
         env = os.environ | {PLANS_FILE_ENV: str(self.root / "plans.toml")}

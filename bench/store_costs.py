@@ -15,9 +15,10 @@ from datetime import UTC, datetime
 from bench.report import Measure, print_rows
 from gateway.local.dynamodb_local import DynamoDBLocal
 from gateway.local.wiring import local_dynamodb
-from gateway.store import CapacityMeter, DynamoStore, ensure_table
-from gateway.store.capacity import item_bytes
+from gateway.store.capacity import CapacityMeter, item_bytes
 from gateway.store.codec import event_item
+from gateway.store.dynamo import DynamoStore
+from gateway.store.table import ensure_table
 from tests.support.events import make_event
 
 NOW = datetime.now(UTC)

@@ -95,7 +95,7 @@ class ItemIgnored(Exception):
     """Raised by an adapter's item reader for an authentic item that carries nothing to
     store (e.g. a status with no time for it); its message says why, never a value.
 
-    :func:`gateway.payload.collect` records the reason; the delivery's answer says it.
+    :func:`gateway.carriers.payload.collect` records the reason; the delivery's answer says it.
     """
 
 

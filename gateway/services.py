@@ -9,17 +9,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from gateway.cursors import PROCESS_KEY, cursor_key_from_environment
-from gateway.discovery import Registry, load_adapters
-from gateway.keysets import SecretsProvider
-from gateway.limits import HardCap
-from gateway.pipeline import Counter, Pipeline
-from gateway.plans import plan_of
-from gateway.store.audit_log import DynamoAudit
+from gateway.api.cursors import PROCESS_KEY, cursor_key_from_environment
+from gateway.audit.windows import DynamoAudit
+from gateway.carriers.discovery import Registry, load_adapters
+from gateway.ingest.pipeline import Counter, Pipeline
 from gateway.store.capacity import CapacityMeter
 from gateway.store.dynamo import DynamoStore
 from gateway.store.parked import ParkingLot
-from gateway.tenant_directory import TenantDirectory
+from gateway.tenancy.directory import TenantDirectory
+from gateway.tenancy.keysets import SecretsProvider
+from gateway.tenancy.limits import HardCap
+from gateway.tenancy.plans import plan_of
 
 PACKAGED_TENANTS_DIR = Path(__file__).resolve().parent.parent / "tenants"
 
@@ -37,7 +37,7 @@ class Services:
     store: DynamoStore
     clock: Callable[[], datetime]
     limits: HardCap | None = None  # the daily hard cap (on AWS); None: not enforced here
-    cursor_key: bytes = PROCESS_KEY  # signs page cursors (see gateway/cursors.py)
+    cursor_key: bytes = PROCESS_KEY  # signs page cursors (see gateway/api/cursors.py)
 
 
 def build_services(
@@ -92,10 +92,10 @@ def services_from_environment() -> Services:
     """Services for the Lambda from the environment.
 
     ``TABLE_NAME``, ``SECRETS_PREFIX``, ``TENANTS_DIR``, and the cursor key from
-    ``CURSOR_KEY`` or ``CURSOR_KEY_SECRET`` (see ``gateway/cursors.py``).
+    ``CURSOR_KEY`` or ``CURSOR_KEY_SECRET`` (see ``gateway/api/cursors.py``).
     """
-    from gateway.handler import count
-    from gateway.secrets_aws import SecretsManagerProvider
+    from gateway.aws.handler import count
+    from gateway.aws.secrets import SecretsManagerProvider
 
     client = dynamodb_client(os.environ.get("DYNAMODB_ENDPOINT_URL"))
     services = build_services(

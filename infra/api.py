@@ -2,7 +2,7 @@
 
 - Key source ``AUTHORIZER``: the REQUEST authorizer returns the tenant's plan key as
   ``usageIdentifierKey``, so carrier traffic is metered under the tenant's plan too.
-- Authorizer result TTL **0** (see :mod:`gateway.authorizer`). API Gateway accepts a REQUEST
+- Authorizer result TTL **0** (see :mod:`gateway.aws.authorizer`). API Gateway accepts a REQUEST
   authorizer with *no* identity source when caching is off (API reference, ``Authorizer.
   identitySource``: "When the authorization caching is not enabled, this property is
   optional"), but the Terraform-bridged provider cannot send one: ``identity_source``
@@ -23,8 +23,8 @@ from collections.abc import Mapping
 import pulumi
 import pulumi_aws as aws
 
-from gateway.plans import Plan
-from gateway.tenants import TenantConfig
+from gateway.tenancy.plans import Plan
+from gateway.tenancy.tenants import TenantConfig
 from infra import edge_guards, routes
 from infra.functions import Functions
 from infra.settings import StackSettings

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from gateway.tenants import TenantConfig
+from gateway.tenancy.tenants import TenantConfig
 from infra.roles import Scope, lambda_role, policy_document
 from infra.secrets import PartnerSecrets
 from infra.settings import FUNCTIONS, StackSettings
@@ -43,7 +43,7 @@ RUNTIME_ENVIRONMENT = {
 ALIAS = "live"
 AUTHORIZER_MEMORY_MB = 256
 TRACING = True
-SERVICE_HANDLER = "gateway.handler.lambda_handler"
+SERVICE_HANDLER = "gateway.aws.handler.lambda_handler"
 
 
 @dataclass(frozen=True)
@@ -60,7 +60,7 @@ SPECS: dict[str, FunctionSpec] = {
     "ingest": FunctionSpec(SERVICE_HANDLER, 10, None, True),
     "query": FunctionSpec(SERVICE_HANDLER, 10, None, True),
     "authorizer": FunctionSpec(
-        "gateway.authorizer.authorizer_handler", 5, AUTHORIZER_MEMORY_MB, False
+        "gateway.aws.authorizer.authorizer_handler", 5, AUTHORIZER_MEMORY_MB, False
     ),
 }
 assert tuple(SPECS) == FUNCTIONS

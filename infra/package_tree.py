@@ -27,10 +27,10 @@ EXCLUDED = frozenset(
     {
         "gateway/local",
         "gateway/cli",
-        "gateway/templates",
-        "gateway/scaffold.py",
-        "gateway/adapter_docs.py",
-        "gateway/audit_local.py",
+        "gateway/carriers/templates",
+        "gateway/carriers/scaffold.py",
+        "gateway/carriers/docs.py",
+        "gateway/audit/changes.py",
     }
 )
 NEVER = frozenset({"__pycache__", "tests", "fixtures"})  # at any depth

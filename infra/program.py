@@ -18,9 +18,9 @@ from collections.abc import Mapping
 
 import pulumi
 
-from gateway.discovery import load_adapters
-from gateway.plans import load_plans, plans_file
-from gateway.tenants import TenantConfig, load_tenants
+from gateway.carriers.discovery import load_adapters
+from gateway.tenancy.plans import load_plans, plans_file
+from gateway.tenancy.tenants import TenantConfig, load_tenants
 from infra.api import Api
 from infra.functions import Functions
 from infra.observability import Observability

@@ -1,8 +1,8 @@
 """Least-privilege execution roles: one per function, each allowing only what its code calls.
 
 DynamoDB access is a table of (action → key prefixes), read off the code paths each
-function serves (``gateway/store``, ``gateway/limits.py``, ``gateway/store/audit_log.py``,
-``gateway/apikeys_aws.py``), and scoped with ``dynamodb:LeadingKeys`` to the items of
+function serves (``gateway/store``, ``gateway/tenancy/limits.py``, ``gateway/audit/windows.py``,
+``gateway/aws/api_keys.py``), and scoped with ``dynamodb:LeadingKeys`` to the items of
 those prefixes (prefixes taken from the key functions, so they cannot drift):
 
 - ingest (POST webhooks, OAuth token, ``/v1/events``): shipment and parked items, the
@@ -27,10 +27,10 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from gateway.apikeys_aws import api_key_pk
-from gateway.limits import counter_key
-from gateway.secrets_aws import plan_key_secret_id, stack_prefix
+from gateway.aws.api_keys import api_key_pk
+from gateway.aws.secrets import plan_key_secret_id, stack_prefix
 from gateway.store.keys import audit_pk, parked_pk, shipment_pk
+from gateway.tenancy.limits import counter_key
 
 Statement = dict[str, Any]
 

@@ -1,9 +1,9 @@
 """The REST API's surface: its routes, and the fingerprint that redeploys the stage.
 
-:data:`ROUTES` mirrors the resolver in :mod:`gateway.handler` (a test compares the two):
+:data:`ROUTES` mirrors the resolver in :mod:`gateway.aws.handler` (a test compares the two):
 a POST goes to the ingest alias, a GET to the query alias. A route is *public* (no
 authorizer, no API key) only when the authorizer has no tenant for it
-(:mod:`gateway.authorizer`: webhooks and OAuth by path, ``/v1`` by ``x-api-key``): the
+(:mod:`gateway.aws.authorizer`: webhooks and OAuth by path, ``/v1`` by ``x-api-key``): the
 others require the REQUEST authorizer and an API key, which API Gateway takes from the
 authorizer's ``usageIdentifierKey`` (key source ``AUTHORIZER``) to apply the tenant's plan.
 

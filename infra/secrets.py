@@ -1,16 +1,16 @@
 """Partner key-set secrets (created empty) and the cursor key secret (with a random value).
 
-Layout (names from :mod:`gateway.secrets_aws`): one secret per (tenant, carrier) declared
+Layout (names from :mod:`gateway.aws.secrets`): one secret per (tenant, carrier) declared
 in the tenant files, enabled or not (disabling a carrier must not schedule its keys for
 deletion), ``waybill/{stack}/{tenant}/{carrier}``, created **without a version**: values
 are set by ``waybill secrets set … --stack``, which puts a value into a secret the stack
-made (``gateway/secrets_store_aws.py``). Plan keys (``…/plan_keys/{tenant}``) belong to
+made (``gateway/aws/secret_store.py``). Plan keys (``…/plan_keys/{tenant}``) belong to
 ``infra/tenant_keys.py``, not here.
 
 Optional slots (``shippo.hmac``, ``ups.oauth``: every ``*_SLOT`` an in-tree adapter
 module names) are created too, empty. ``GetSecretValue`` on a secret with no
 ``AWSCURRENT`` version raises ``ResourceNotFoundException``, exactly what a missing
-secret raises; :class:`gateway.secrets_aws.SecretsManagerProvider` maps it to "no
+secret raises; :class:`gateway.aws.secrets.SecretsManagerProvider` maps it to "no
 secret" (an unset ``shippo.hmac`` keeps the HMAC header optional) and the CLI's store
 maps it to "no value yet" and then puts one. So an empty slot is "not set", and the
 stack owns its encryption, recovery window and deletion like every other secret.
@@ -50,13 +50,13 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
-from gateway.cursors import MIN_KEY_BYTES
-from gateway.secrets_aws import secret_id
-from gateway.tenants import TenantConfig
+from gateway.api.cursors import MIN_KEY_BYTES
+from gateway.aws.secrets import secret_id
+from gateway.tenancy.tenants import TenantConfig
 from infra.settings import StackSettings
 
 CURSOR_KEY_NAME = "cursor_key"
-CURSOR_KEY_CHARS = 2 * MIN_KEY_BYTES  # gateway.cursors keys with the text's own bytes
+CURSOR_KEY_CHARS = 2 * MIN_KEY_BYTES  # gateway.api.cursors keys with the text's own bytes
 
 
 def adapter_slots(carrier: str) -> tuple[str, ...]:

@@ -20,8 +20,8 @@ from typing import Any, TypeVar
 
 import pulumi
 
-from gateway.secrets_aws import stack_prefix
-from gateway.tenants import is_tenant_id
+from gateway.aws.secrets import stack_prefix
+from gateway.tenancy.tenants import is_tenant_id
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_REGION = "us-west-2"

@@ -1,13 +1,13 @@
 """Tenant API keys: generated, registered with API Gateway and the table, metered per tier.
 
 For every tenant and each of its labels (``waybill:apiKeyLabels``, default one unlabelled
-key) the stack creates, as :mod:`gateway.apikeys_aws` describes:
+key) the stack creates, as :mod:`gateway.aws.api_keys` describes:
 
 - a ``RandomPassword`` of 43 characters over ``[A-Za-z0-9_-]`` (258 bits); the key value
   is ``wb_`` + it, kept in the state as a Pulumi secret and never in a plain output;
 - the API Gateway key ``waybill-{stack}-{tenant}`` (``…/{label}`` for a labelled one),
   tagged ``waybill:stack``/``waybill:tenant``, bound to the usage plan of the tenant's tier;
-- the table item ``APIKEY#{sha256}`` (:func:`~gateway.apikeys_aws.api_key_item`): the
+- the table item ``APIKEY#{sha256}`` (:func:`~gateway.aws.api_keys.api_key_item`): the
   digest, never the value; ``created_at`` is the key's creation date as API Gateway
   reports it, so it does not change on a later ``pulumi up``;
 - one secret ``waybill/{stack}/plan_keys/{tenant}`` holding the value of the tenant's
@@ -15,7 +15,7 @@ key) the stack creates, as :mod:`gateway.apikeys_aws` describes:
 
 Rotation (as ``waybill keys issue --stack`` tells ops): append a label, ``pulumi up``, hand
 the new key over, remove the old label, ``pulumi up``: its item is deleted, so it is refused
-within seconds (:data:`~gateway.apikeys_aws.KEY_CACHE_SECONDS`). Append new labels *last*:
+within seconds (:data:`~gateway.aws.api_keys.KEY_CACHE_SECONDS`). Append new labels *last*:
 the plan key then moves to the new key at the first ``up`` and stays put at the second.
 """
 
@@ -28,11 +28,11 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
-from gateway.apikeys import DISPLAY_PREFIX_CHARS, KEY_PREFIX, digest
-from gateway.apikeys_aws import api_key_item, gateway_key_name
-from gateway.plans import Plan
-from gateway.secrets_aws import plan_key_secret_id
-from gateway.tenants import TenantConfig
+from gateway.aws.api_keys import api_key_item, gateway_key_name
+from gateway.aws.secrets import plan_key_secret_id
+from gateway.tenancy.apikeys import DISPLAY_PREFIX_CHARS, KEY_PREFIX, digest
+from gateway.tenancy.plans import Plan
+from gateway.tenancy.tenants import TenantConfig
 from infra.settings import StackSettings
 from infra.table import Table
 

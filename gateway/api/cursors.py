@@ -124,7 +124,7 @@ def local_cursor_key(state_dir: Path) -> bytes:
 
 
 def _read_key(path: Path) -> bytes:
-    from gateway.local_secrets import LocalStateError
+    from gateway.tenancy.local_secrets import LocalStateError
 
     fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
     with os.fdopen(fd) as handle:

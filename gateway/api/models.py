@@ -1,8 +1,8 @@
 """Pydantic models of every request and response body of the HTTP surface.
 
-They are the source of the OpenAPI document (:mod:`gateway.openapi`); the canonical event,
+They are the source of the OpenAPI document (:mod:`gateway.api.openapi`); the canonical event,
 its summary, statuses and locations are :mod:`gateway.models`' own, and the submit body is
-:mod:`gateway.canonical_format`'s. Response models forbid unknown fields, so a drift
+:mod:`gateway.ingest.canonical_format`'s. Response models forbid unknown fields, so a drift
 between a handler and its documented shape fails schemathesis.
 
 Example:
@@ -18,7 +18,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, RootModel
 from pydantic.json_schema import SkipJsonSchema
 
-from gateway.canonical_format import CanonicalBatch, CanonicalItem
+from gateway.ingest.canonical_format import CanonicalBatch, CanonicalItem
 from gateway.models import CanonicalEvent, EventSummary, Status
 
 MAX_IGNORED_REASONS = 10

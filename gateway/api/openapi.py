@@ -2,8 +2,8 @@
 
 One ``models_json_schema`` call gives every body its schema in a shared
 ``components/schemas`` section (references rewritten to ``#/components/schemas/…``);
-parameter models become parameter lists; :mod:`gateway.openapi_paths` and
-:mod:`gateway.openapi_tenant` say which route answers what. Served at ``GET /openapi.json``
+parameter models become parameter lists; :mod:`gateway.api.openapi_paths` and
+:mod:`gateway.api.openapi_tenant` say which route answers what. Served at ``GET /openapi.json``
 and committed as ``docs/openapi.json`` (``waybill adapters docs`` writes it; a test fails
 when it is stale).
 
@@ -22,10 +22,10 @@ from typing import Any, Literal
 from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
-from gateway import api_models as bodies
-from gateway import api_params as params
-from gateway.openapi_paths import SHARED_RESPONSES, Json, carrier_paths, ops_paths
-from gateway.openapi_tenant import tenant_paths
+from gateway.api import models as bodies
+from gateway.api import params
+from gateway.api.openapi_paths import SHARED_RESPONSES, Json, carrier_paths, ops_paths
+from gateway.api.openapi_tenant import tenant_paths
 
 OPENAPI_PATH = "docs/openapi.json"
 API_VERSION = "1.0.0"
@@ -58,7 +58,7 @@ DESCRIPTION = (
     "Waybill verifies carrier webhooks, translates them into one canonical tracking event "
     "model, removes duplicates and serves each tenant its shipments. Errors are always "
     '`{"error": {"code": "...", "message": "..."}}` with a stable `code`. Generated from '
-    "the code (gateway/api_models.py, gateway/openapi.py) by `waybill adapters docs`; do "
+    "the code (gateway/api/models.py, gateway/api/openapi.py) by `waybill adapters docs`; do "
     "not edit by hand."
 )
 

@@ -1,7 +1,7 @@
 """The operations of the OpenAPI document: building blocks, the carriers' and ops' routes.
 
-Bodies and parameters are references to the models' schemas (:mod:`gateway.openapi`
-builds those); this module and :mod:`gateway.openapi_tenant` say which route answers
+Bodies and parameters are references to the models' schemas (:mod:`gateway.api.openapi`
+builds those); this module and :mod:`gateway.api.openapi_tenant` say which route answers
 what, and why.
 """
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from gateway.openapi_paths import (
+from gateway.api.openapi_paths import (
     API_KEY,
     NO_ROUTE,
     Json,

@@ -1,6 +1,6 @@
 """Pydantic models of the HTTP surface's path, query and header parameters.
 
-:mod:`gateway.openapi` turns each field into one OpenAPI parameter (name, required,
+:mod:`gateway.api.openapi` turns each field into one OpenAPI parameter (name, required,
 schema with its limits, description); the handlers read the raw values themselves.
 """
 
@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import SkipJsonSchema
 
 from gateway.models import Status
-from gateway.tenants import CARRIER_ID_PATTERN, TENANT_ID_PATTERN
+from gateway.tenancy.tenants import CARRIER_ID_PATTERN, TENANT_ID_PATTERN
 
 MAX_PAGE = 500
 DEFAULT_PAGE = 100

@@ -2,8 +2,8 @@
 
 History and the location trail are pages of the shipment's events in event-time
 order; a cursor is the position after the last event examined, signed for the tenant
-and the request (``gateway/cursors.py``): events stored after that position appear on
-later pages, and nothing is repeated. The search is ``gateway/search.py``.
+and the request (``gateway/api/cursors.py``): events stored after that position appear on
+later pages, and nothing is repeated. The search is ``gateway/api/search.py``.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from gateway.cursors import CursorCodec
+from gateway.api.cursors import CursorCodec
 from gateway.errors import BadRequestError, NotFoundError
 from gateway.models import CanonicalEvent, ShipmentState, normalise_tracking_number
 from gateway.store.keys import EVENT_PREFIX

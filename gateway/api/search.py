@@ -23,10 +23,10 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from gateway.cursors import CursorCodec
+from gateway.api.cursors import CursorCodec
+from gateway.api.queries import page_limit, read_cursor, wrong_cursor
 from gateway.errors import BadRequestError
 from gateway.models import Status, instant_text
-from gateway.queries import page_limit, read_cursor, wrong_cursor
 from gateway.store.index import is_position
 from gateway.store.search import SearchHit
 

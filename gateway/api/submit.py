@@ -29,13 +29,13 @@ import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from gateway.adapter import Adapter, ParsedEvent, ParseResult, map_status
-from gateway.canonical_format import MAX_BATCH, CanonicalItem, describe
+from gateway.carriers.adapter import Adapter, ParsedEvent, ParseResult, map_status
+from gateway.carriers.payload import invalid_text_at
 from gateway.errors import BadRequestError, NotFoundError, ParseError, UnsupportedMediaTypeError
+from gateway.ingest.canonical_format import MAX_BATCH, CanonicalItem, describe
+from gateway.ingest.normalise import to_canonical
 from gateway.models import FUTURE_TOLERANCE, CanonicalEvent, Location, Status, plausible_time
-from gateway.normalise import to_canonical
-from gateway.payload import invalid_text_at
-from gateway.tenants import TenantConfig
+from gateway.tenancy.tenants import TenantConfig
 
 if TYPE_CHECKING:
     from gateway.services import Services

@@ -7,7 +7,7 @@ delivery or a resend of known events), ``ignored`` (a non-tracking delivery),
 writes: each gets one audit item. Every other outcome is free today (a read, or no
 store access at all) and stays free per request: it is counted in memory per
 (tenant, outcome, code, carrier, minute) and written once per window (see
-:mod:`gateway.store.audit_log`).
+:mod:`gateway.audit.windows`).
 
 An audit record never holds a secret, body, header or signature: ids, codes,
 counts, the carrier and tracking numbers only.
@@ -136,7 +136,7 @@ def delivery_outcomes(
 
 def current_request_id() -> str:
     """The current invocation's request id (the handler's correlation id), or ``""``."""
-    from gateway.handler import logger  # lazily: the handler imports the pipeline
+    from gateway.aws.handler import logger  # lazily: the handler imports the pipeline
 
     return logger.get_correlation_id() or ""
 

@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-from gateway.audit import AuditEvent, Auditor
+from gateway.audit.outcomes import AuditEvent, Auditor
 from gateway.errors import GatewayError, ThrottledError
 
 log = logging.getLogger("waybill.audit")

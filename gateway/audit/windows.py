@@ -36,12 +36,12 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from gateway.audit import AuditEvent
+from gateway.audit.outcomes import AuditEvent
 from gateway.models import instant_text
 from gateway.store.batch import MAX_BATCH, UnprocessedItemsError, batch_write
 from gateway.store.capacity import CapacityMeter
 from gateway.store.keys import AUDIT_SHARDS, audit_pk
-from gateway.tenants import TenantConfig
+from gateway.tenancy.tenants import TenantConfig
 
 log = logging.getLogger("waybill.audit")
 
@@ -67,7 +67,7 @@ def _shard(text: str) -> str:
 
 
 class DynamoAudit:
-    """An :class:`~gateway.audit.Auditor` over the table; thread-safe, one per process.
+    """An :class:`~gateway.audit.outcomes.Auditor` over the table; thread-safe, one per process.
 
     ``tenants`` gives the retention; outcomes of unknown tenants are not stored (nobody
     could read them, and made-up tenant ids in paths must not create partitions).

@@ -26,8 +26,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from gateway.apikeys import KEY_PREFIX, digest
-from gateway.secrets_aws import CACHE_SECONDS, plan_key_secret_id
+from gateway.aws.secrets import CACHE_SECONDS, plan_key_secret_id
+from gateway.tenancy.apikeys import KEY_PREFIX, digest
 
 KEY_CACHE_SECONDS = 5.0
 """How long a key → tenant answer is reused in one container: revocation lag on AWS."""

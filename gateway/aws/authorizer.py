@@ -4,7 +4,7 @@
   is ``pathParameters.tenant`` and must be known; the carrier's own signature is
   verified later by the ingest Lambda.
 - ``/v1/*``: the tenant owns the ``x-api-key`` presented, looked up by its SHA-256
-  digest (:class:`~gateway.apikeys_aws.DynamoApiKeys`); unknown or revoked: refused.
+  digest (:class:`~gateway.aws.api_keys.DynamoApiKeys`); unknown or revoked: refused.
 
 The answer allows the request, names the tenant as ``principalId`` and in the
 context (``requestContext.authorizer.tenant`` for the Lambda behind), and returns the
@@ -21,8 +21,8 @@ Caching (result TTL in API Gateway) — recommended **0** on both kinds of route
   under tenant A's plan. The policy names the exact ``methodArn``, so even a
   mistakenly cached answer would be refused (403) on another tenant's path.
 - ``/v1``: revocation should hold at once. Our own cache of a key lookup lasts
-  :data:`~gateway.apikeys_aws.KEY_CACHE_SECONDS` (5 s); the plan key
-  :data:`~gateway.apikeys_aws.PLAN_KEY_CACHE_SECONDS`. The policy allows every
+  :data:`~gateway.aws.api_keys.KEY_CACHE_SECONDS` (5 s); the plan key
+  :data:`~gateway.aws.api_keys.PLAN_KEY_CACHE_SECONDS`. The policy allows every
   ``/v1`` method of the stage (``…/{stage}/*/v1/*``), so a separate ``/v1``
   authorizer *may* cache by ``method.request.header.x-api-key`` for up to 60 s (the
   answer does not depend on the route); revocation then lags by that TTL.
@@ -36,8 +36,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from gateway.http import request_headers
-from gateway.tenants import TenantConfig
+from gateway.api.http import request_headers
+from gateway.tenancy.tenants import TenantConfig
 
 WEBHOOK_RESOURCES = frozenset({"/webhooks/{tenant}/{carrier}", "/oauth/{tenant}/{carrier}/token"})
 API_RESOURCE_PREFIX = "/v1/"
@@ -135,15 +135,15 @@ def authorizer_from_environment() -> AuthorizerHandler:
     import boto3
     from botocore.config import Config
 
-    from gateway.apikeys_aws import DynamoApiKeys, PlanKeys
-    from gateway.tenant_directory import TenantDirectory
+    from gateway.aws.api_keys import DynamoApiKeys, PlanKeys
+    from gateway.tenancy.directory import TenantDirectory
 
     config = Config(connect_timeout=2, read_timeout=3, retries={"mode": "standard"})
     dynamodb = boto3.client(
         "dynamodb", endpoint_url=os.environ.get("DYNAMODB_ENDPOINT_URL"), config=config
     )
     secrets = boto3.client("secretsmanager", config=config)
-    packaged = Path(__file__).resolve().parent.parent / "tenants"
+    packaged = Path(__file__).resolve().parents[2] / "tenants"
     logger.setLevel(os.environ.get("LOG_LEVEL", "INFO"))
     for sdk in ("boto3", "botocore", "urllib3"):  # at DEBUG they log request and response
         logging.getLogger(sdk).setLevel(logging.WARNING)  # bodies: plan key values included

@@ -19,11 +19,8 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 
-from gateway import oauth, queries, search, submit
-from gateway.adapter import Delivery
-from gateway.audit_refusals import audit_error
-from gateway.errors import AuthenticationError, GatewayError, ThrottledError
-from gateway.http import (
+from gateway.api import oauth, queries, search, submit
+from gateway.api.http import (
     error_body,
     etag_of,
     not_modified,
@@ -31,7 +28,10 @@ from gateway.http import (
     raw_body,
     request_headers,
 )
-from gateway.routes import route_pattern
+from gateway.api.routes import route_pattern
+from gateway.audit.refusals import audit_error
+from gateway.carriers.adapter import Delivery
+from gateway.errors import AuthenticationError, GatewayError, ThrottledError
 from gateway.services import Services
 
 # A request that counts nothing (e.g. /healthz) is normal, not worth a warning per call.
@@ -60,7 +60,7 @@ def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> Resp
 
 
 class _Resolver(APIGatewayRestResolver):
-    """Powertools' REST resolver, matching paths by :func:`gateway.routes.route_pattern`.
+    """Powertools' REST resolver, matching paths by :func:`gateway.api.routes.route_pattern`.
 
     Its own rule admits trailing slashes and only some characters in a parameter, so the
     edge and the handler would route different paths; with ours they route the same.
@@ -148,7 +148,7 @@ def build_resolver(services: Services) -> APIGatewayRestResolver:
 
     @app.get("/openapi.json")
     def openapi_document() -> Response[str]:
-        from gateway.openapi import openapi_text  # built on first use, not at cold start
+        from gateway.api.openapi import openapi_text  # built on first use, not at cold start
 
         return Response(200, "application/json", openapi_text())
 

@@ -1,9 +1,9 @@
 """Partner key sets in AWS Secrets Manager for ops: the methods of ``LocalSecretStore``.
 
 ``waybill secrets … --stack NAME`` edits the secrets the Lambda reads through
-:class:`~gateway.secrets_aws.SecretsManagerProvider`, named once in
-:mod:`gateway.secrets_aws` (``waybill/{stack}/{tenant}/{carrier}``), with the same
-pure :mod:`gateway.keysets` functions. Reads always ask for ``AWSCURRENT``. A change
+:class:`~gateway.aws.secrets.SecretsManagerProvider`, named once in
+:mod:`gateway.aws.secrets` (``waybill/{stack}/{tenant}/{carrier}``), with the same
+pure :mod:`gateway.tenancy.keysets` functions. Reads always ask for ``AWSCURRENT``. A change
 is a compare-and-swap: the new value is put under a private staging label, then
 ``AWSCURRENT`` is moved to it *from the version that was read*; if someone else
 changed the secret meanwhile, that move fails and the change is redone on the
@@ -31,9 +31,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from gateway.keyset_store import K, KeySetStore
-from gateway.keysets import KeySet
-from gateway.secrets_aws import SecretsManagerNames, stack_prefix
+from gateway.aws.secrets import SecretsManagerNames, stack_prefix
+from gateway.tenancy.keyset_store import K, KeySetStore
+from gateway.tenancy.keysets import KeySet
 
 CURRENT = "AWSCURRENT"
 STAGING_LABEL = "WAYBILL_NEXT"

@@ -1,7 +1,7 @@
 """Partner key sets in AWS Secrets Manager, read through a short in-process cache.
 
 One secret per (tenant, carrier), named ``{prefix}{tenant}/{carrier}``, whose value
-is the JSON of a :class:`~gateway.keysets.KeySet`. The value is always read with
+is the JSON of a :class:`~gateway.tenancy.keysets.KeySet`. The value is always read with
 ``VersionStage="AWSCURRENT"``. A secret that does not exist yields no secrets (the
 delivery then fails closed with 401); any other failure raises, and the pipeline
 answers a retryable 503.
@@ -15,7 +15,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from gateway.keysets import MIN_GRACE, KeySet
+from gateway.tenancy.keysets import MIN_GRACE, KeySet
 
 CACHE_SECONDS = 300
 """How long a key set is cached; rotation grace periods must outlive it."""
@@ -67,7 +67,7 @@ class SecretsManagerNames:
 
 
 class SecretsManagerProvider(SecretsManagerNames):
-    """A :class:`~gateway.keysets.SecretsProvider` backed by Secrets Manager."""
+    """A :class:`~gateway.tenancy.keysets.SecretsProvider` backed by Secrets Manager."""
 
     def __init__(
         self,

@@ -18,7 +18,7 @@ import pkgutil
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 
-from gateway.adapter import Adapter
+from gateway.carriers.adapter import Adapter
 
 ENTRY_POINT_GROUP = "waybill.adapters"
 IN_TREE_PACKAGE = "adapters"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gateway.discovery import Registry
+from gateway.carriers.discovery import Registry
 from gateway.signing.spec import SignatureSpec
 
 TEMPLATE = Path(__file__).resolve().parent / "templates" / "ADAPTERS.md.j2"

@@ -39,13 +39,21 @@ from pydantic import (
     model_validator,
 )
 
-from gateway.adapter import Adapter, Delivery, ParsedEvent, ParseResult, map_status
+from gateway.carriers.adapter import Adapter, Delivery, ParsedEvent, ParseResult, map_status
+from gateway.carriers.payload import (
+    as_list,
+    as_object,
+    collect,
+    country_code,
+    load_object,
+    location,
+    text,
+)
+from gateway.carriers.timeparse import from_unix, parse_instant
 from gateway.errors import ParseError
 from gateway.models import Status, TzSource
-from gateway.payload import as_list, as_object, collect, country_code, load_object, location, text
 from gateway.signing.hmacs import Algorithm, Encoding, SecretForm
 from gateway.signing.spec import Kind, SignatureSpec
-from gateway.timeparse import from_unix, parse_instant
 
 _PATH = r"(\$\.)?[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*"
 FieldPath = Annotated[str, StringConstraints(pattern=f"^{_PATH}$", max_length=200)]

@@ -10,7 +10,7 @@ Example:
     >>> check_name("acme_post")
     >>> check_name("class")
     Traceback (most recent call last):
-    gateway.scaffold.ScaffoldError: 'class' is a Python keyword
+    gateway.carriers.scaffold.ScaffoldError: 'class' is a Python keyword
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ DEFAULT_DOCS = Path("ADAPTERS.md")
 
 def register(subparsers: Any) -> None:
     """Add the ``adapters`` command group."""
-    from gateway.canonical_format import SCHEMA_PATH
+    from gateway.ingest.canonical_format import SCHEMA_PATH
 
     parser: argparse.ArgumentParser = subparsers.add_parser("adapters", help="carrier adapters")
     actions = parser.add_subparsers(dest="action", required=True)
@@ -37,7 +37,7 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """List, scaffold, or render (and optionally only check) the generated docs."""
-    from gateway.discovery import load_adapters
+    from gateway.carriers.discovery import load_adapters
 
     registry = load_adapters()
     if args.action == "list":
@@ -49,9 +49,9 @@ def run(args: argparse.Namespace) -> int:
         return 1 if registry.broken else 0
     if args.action == "new":
         return _new(args, frozenset(registry.adapters))
-    from gateway.adapter_docs import render
-    from gateway.canonical_format import schema_text
-    from gateway.openapi import OPENAPI_PATH, openapi_text
+    from gateway.api.openapi import OPENAPI_PATH, openapi_text
+    from gateway.carriers.docs import render
+    from gateway.ingest.canonical_format import schema_text
 
     outputs = {
         args.output: render(registry),
@@ -71,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _new(args: argparse.Namespace, loaded: frozenset[str]) -> int:
-    from gateway.scaffold import ScaffoldError, scaffold
+    from gateway.carriers.scaffold import ScaffoldError, scaffold
 
     try:
         written = scaffold(args.root, args.name, taken=loaded)

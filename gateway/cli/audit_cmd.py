@@ -24,11 +24,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from gateway.audit import OUTCOMES
-from gateway.audit_local import AUDIT_FILE
+from gateway.audit.changes import AUDIT_FILE
+from gateway.audit.outcomes import OUTCOMES
+from gateway.audit.query import AuditRecord, read_audit
 from gateway.cli import CliError, add_state_dir, shown_time
 from gateway.cli.tenants_cmd import check_tenant_id
-from gateway.store.audit_query import AuditRecord, read_audit
 
 DEFAULT_SINCE = timedelta(days=7)
 Line = tuple[datetime, str]

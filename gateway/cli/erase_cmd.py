@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from gateway.audit_local import append_audit, current_actor
+from gateway.audit.changes import append_audit, current_actor
 from gateway.cli import CliError, add_state_dir
 from gateway.cli.audit_cmd import running_table
 from gateway.cli.tenants_cmd import check_tenant_id

@@ -16,13 +16,13 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from gateway.apikeys import LocalApiKeyStore
-from gateway.apikeys_aws import gateway_key_name, tenant_gateway_keys
-from gateway.audit_local import append_audit, current_actor
+from gateway.audit.changes import append_audit, current_actor
+from gateway.aws.api_keys import gateway_key_name, tenant_gateway_keys
+from gateway.aws.secrets import stack_prefix
 from gateway.cli import CliError, add_state_dir, shown_time
 from gateway.cli.tenants_cmd import add_tenants_dir, check_tenant_id, require_tenant
-from gateway.local_secrets import LocalStateError
-from gateway.secrets_aws import stack_prefix
+from gateway.tenancy.apikeys import LocalApiKeyStore
+from gateway.tenancy.local_secrets import LocalStateError
 
 
 @contextmanager

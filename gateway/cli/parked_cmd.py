@@ -34,11 +34,11 @@ def register(subparsers: Any) -> None:
 
 
 def _services(args: argparse.Namespace) -> Any:
-    from gateway.keysets import SecretsProvider
     from gateway.local.runtime import read_runtime
     from gateway.local.wiring import local_dynamodb
-    from gateway.local_secrets import LocalSecretStore
     from gateway.services import build_services
+    from gateway.tenancy.keysets import SecretsProvider
+    from gateway.tenancy.local_secrets import LocalSecretStore
 
     runtime = read_runtime(Path(args.state_dir))
     if runtime is None:

@@ -28,16 +28,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import cast
 
-from gateway.audit_local import DetailValue, append_audit, current_actor
+from gateway.audit.changes import DetailValue, append_audit, current_actor
+from gateway.aws.secret_store import SecretsManagerStore, SecretStoreError
 from gateway.cli import DEFAULT_STATE_DIR, CliError, add_state_dir, shown_time
 from gateway.cli.tenants_cmd import add_tenants_dir, require_carrier, require_tenant
 from gateway.errors import SignatureError
-from gateway.keysets import KeySet, KeySetError, check_value, generate_secret, mask
-from gateway.local_secrets import LocalSecretStore, LocalStateError
-from gateway.secrets_store_aws import SecretsManagerStore, SecretStoreError
-from gateway.signing import SecretForm, key_bytes
 from gateway.signing.ed25519 import public_key
-from gateway.tenants import TenantConfig
+from gateway.signing.hmacs import SecretForm, key_bytes
+from gateway.tenancy.keysets import KeySet, KeySetError, check_value, generate_secret, mask
+from gateway.tenancy.local_secrets import LocalSecretStore, LocalStateError
+from gateway.tenancy.tenants import TenantConfig
 
 DEFAULT_GRACE = "24h"
 _TARGET = re.compile(r"(?P<carrier>[a-z][a-z0-9_]{0,62})(?:\.(?P<slot>[a-z][a-z0-9_]{0,31}))?")
@@ -93,7 +93,7 @@ def _store(args: argparse.Namespace) -> LocalSecretStore | SecretsManagerStore:
 
 def _secret_form(config: TenantConfig, target: str) -> str | None:
     """The secret form of the target's scheme; ``None`` for a slot or an unknown carrier."""
-    from gateway.discovery import load_adapters
+    from gateway.carriers.discovery import load_adapters
 
     carrier, slot = split_target(target)
     if slot is not None:

@@ -56,9 +56,9 @@ def fixture_path(carrier: str, fixture: str) -> Path:
 
 def run(args: argparse.Namespace) -> int:
     """Sign and post; print the gateway's status and body. Exit 0 on 2xx."""
-    from gateway.discovery import load_adapters
-    from gateway.local_secrets import LocalSecretStore
+    from gateway.carriers.discovery import load_adapters
     from gateway.signing.spec import split_signed
+    from gateway.tenancy.local_secrets import LocalSecretStore
 
     config = require_tenant(args.tenants_dir, args.tenant)
     require_carrier(config, args.carrier, args.tenants_dir)

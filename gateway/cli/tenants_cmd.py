@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from gateway.cli import CliError
-from gateway.plans import current_plans
-from gateway.tenants import (
+from gateway.tenancy.plans import current_plans
+from gateway.tenancy.tenants import (
     TenantConfig,
     TenantConfigError,
     is_tenant_id,

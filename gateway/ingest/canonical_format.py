@@ -39,9 +39,9 @@ from pydantic import (
 from pydantic.json_schema import SkipJsonSchema
 from pydantic_core import PydanticCustomError
 
+from gateway.carriers.timeparse import parse_instant
 from gateway.errors import ParseError
 from gateway.models import METADATA_MAX_KEYS, METADATA_MAX_VALUE_CHARS, Status, TzSource
-from gateway.timeparse import parse_instant
 
 MAX_BATCH = 500
 UPSTREAM_KEY = "upstream_carrier"
@@ -179,7 +179,7 @@ def schema_text() -> str:
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "Waybill canonical events (POST /v1/events)",
         "description": "One item, or a batch {events: [...]} of 1..500 items. Generated from "
-        "gateway/canonical_format.py by `waybill adapters docs`; do not edit by hand.",
+        "gateway/ingest/canonical_format.py by `waybill adapters docs`; do not edit by hand.",
     }
     schema |= TypeAdapter(CanonicalItem | CanonicalBatch).json_schema()
     return json.dumps(schema, indent=2, ensure_ascii=False) + "\n"

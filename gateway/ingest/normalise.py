@@ -20,7 +20,7 @@ from collections.abc import Callable
 from datetime import datetime
 from operator import attrgetter
 
-from gateway.adapter import ParsedEvent
+from gateway.carriers.adapter import ParsedEvent
 from gateway.models import CanonicalEvent, Location, instant_text, normalise_tracking_number
 
 _SEP = "\x1f"

@@ -17,10 +17,12 @@ from typing import Any, Protocol
 
 from pydantic import ValidationError
 
-from gateway.adapter import Adapter, Delivery, ParseResult, Secrets
-from gateway.api_models import MAX_IGNORED_REASONS
-from gateway.audit import NO_AUDIT, Auditor, audit_delivery
-from gateway.discovery import Registry
+from gateway.api.models import MAX_IGNORED_REASONS
+from gateway.audit.outcomes import NO_AUDIT, Auditor, audit_delivery
+from gateway.carriers.adapter import Adapter, Delivery, ParseResult, Secrets
+from gateway.carriers.discovery import Registry
+from gateway.carriers.generic import build_adapter
+from gateway.carriers.payload import is_valid_text, valid_text
 from gateway.errors import (
     NotFoundError,
     ParseError,
@@ -28,14 +30,12 @@ from gateway.errors import (
     StoreUnavailableError,
     UnsupportedMediaTypeError,
 )
-from gateway.generic import build_adapter
-from gateway.keysets import SecretsProvider
+from gateway.ingest.normalise import to_canonical
 from gateway.models import CanonicalEvent, Status
-from gateway.normalise import to_canonical
-from gateway.payload import is_valid_text, valid_text
 from gateway.store.dynamo import DynamoStore
 from gateway.store.parked import ParkedDelivery, ParkingLot, safe_headers
-from gateway.tenants import TenantConfig
+from gateway.tenancy.keysets import SecretsProvider
+from gateway.tenancy.tenants import TenantConfig
 
 log = logging.getLogger("waybill.pipeline")
 

@@ -1,5 +1,2 @@
-"""The local edge: Amazon DynamoDB Local and an HTTP server in front of the Lambda handler.
-
-Nothing here is imported by the Lambda. ``dynamodb_local`` starts and stops the engine,
-``server`` turns HTTP requests into API Gateway REST proxy events and back.
-"""
+"""The local runtime: DynamoDB Local, the HTTP edge in front of the same handler as on AWS.
+May import anything but aws and cli; nothing but the CLI imports it."""

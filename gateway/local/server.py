@@ -28,6 +28,7 @@ from typing import Any
 
 import uvicorn
 
+from gateway.api.routes import match_route
 from gateway.errors import AuthenticationError, GatewayError, NotFoundError, ThrottledError
 from gateway.local.asgi import (
     ASGIApp,
@@ -47,7 +48,6 @@ from gateway.local.proxy_event import (
     build_event,
     http_response,
 )
-from gateway.routes import match_route
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 ResolveApiKey = Callable[[str], str | None]

@@ -9,7 +9,7 @@ A refused request consumes nothing. State is kept for known tenants only, so a f
 made-up tenant ids in webhook paths costs no memory (the handler answers them 404).
 
 Example:
-    >>> from gateway.plans import Plan
+    >>> from gateway.tenancy.plans import Plan
     >>> plan = Plan(rate=1, burst=2, quota=100, quota_period="day", hard_cap=200)
     >>> now = [0.0]
     >>> throttle = EdgeThrottle({"acme": plan}.get, clock=lambda: now[0])
@@ -30,7 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from gateway.errors import ThrottledError
-from gateway.plans import Plan, day_window, month_window, retry_after
+from gateway.tenancy.plans import Plan, day_window, month_window, retry_after
 
 
 @dataclass

@@ -13,15 +13,15 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from gateway.apikeys import LocalApiKeyStore
-from gateway.audit_refusals import audited_admission
-from gateway.cursors import local_cursor_key
-from gateway.handler import LambdaHandler, count, make_handler
+from gateway.api.cursors import local_cursor_key
+from gateway.audit.refusals import audited_admission
+from gateway.aws.handler import LambdaHandler, count, make_handler
 from gateway.local.throttle import EdgeThrottle
-from gateway.local_secrets import LocalSecretStore
-from gateway.plans import plan_of
 from gateway.services import Services, build_services, dynamodb_client
 from gateway.store.table import DEFAULT_TABLE_NAME, ensure_table
+from gateway.tenancy.apikeys import LocalApiKeyStore
+from gateway.tenancy.local_secrets import LocalSecretStore
+from gateway.tenancy.plans import plan_of
 
 LOCAL_SESSION = {
     "region_name": "us-west-2",

@@ -1,7 +1,2 @@
-"""DynamoDB storage: one table, access patterns first, every write's cost counted."""
-
-from gateway.store.capacity import CapacityMeter
-from gateway.store.dynamo import DynamoStore, RecordResult
-from gateway.store.table import ensure_table
-
-__all__ = ["CapacityMeter", "DynamoStore", "RecordResult", "ensure_table"]
+"""DynamoDB storage: one table, access patterns first, every write's cost counted.
+Imports only the shared rooms (models, errors, observability): nothing above it."""

@@ -6,9 +6,9 @@
 - parked:         ``pk = P#{tenant}#{shard}``, ``sk = {body sha256}#{carrier}`` (16 shards,
   so a broken adapter under a bulk push does not funnel into one partition)
 - API key (AWS):  ``pk = APIKEY#{sha256 of the key}``, ``sk = APIKEY`` → tenant, prefix,
-  ``revoked_at`` (read by the authorizer; see ``gateway/apikeys_aws.py``)
+  ``revoked_at`` (read by the authorizer; see ``gateway/aws/api_keys.py``)
 - audit:          ``pk = A#{tenant}#{UTC day}#{shard}``, ``sk = {utc instant}#{request id}#…``
-  (8 shards a day, see ``gateway/store/audit_log.py``)
+  (8 shards a day, see ``gateway/audit/windows.py``)
 
 A carrier's bulk push spreads over its many shipments, never one tenant-wide key.
 """

@@ -27,8 +27,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-from gateway.local_secrets import PrivateJsonFile
 from gateway.models import UtcInstant
+from gateway.tenancy.local_secrets import PrivateJsonFile
 
 KEY_PREFIX = "wb_"
 DISPLAY_PREFIX_CHARS = 8

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from gateway.errors import StoreUnavailableError
-from gateway.tenants import TenantConfig, TenantConfigError, is_tenant_id, load_tenant_file
+from gateway.tenancy.tenants import TenantConfig, TenantConfigError, is_tenant_id, load_tenant_file
 
 
 class TenantDirectory:

@@ -2,7 +2,7 @@
 
 A backend (the local 0600 file, Secrets Manager) supplies ``get`` and ``_change``
 (an atomic read-modify-write of one key set); setting, rotating and revoking are
-the pure functions of :mod:`gateway.keysets`, applied here once.
+the pure functions of :mod:`gateway.tenancy.keysets`, applied here once.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TypeVar
 
-from gateway import keysets
-from gateway.keysets import MAX_PREVIOUS, KeySet
+from gateway.tenancy import keysets
+from gateway.tenancy.keysets import MAX_PREVIOUS, KeySet
 
 K = TypeVar("K", bound=KeySet | None)
 

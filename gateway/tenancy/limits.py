@@ -37,8 +37,8 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from gateway.errors import ThrottledError
-from gateway.plans import DAY_SECONDS, Plan, day_window, retry_after
 from gateway.store.capacity import CapacityMeter
+from gateway.tenancy.plans import DAY_SECONDS, Plan, day_window, retry_after
 
 KEEP_SECONDS = 2 * DAY_SECONDS  # counters expire two days after their day ends
 log = logging.getLogger("waybill.limits")
@@ -140,7 +140,7 @@ class HardCap:
         """A Powertools middleware: a request with an authenticated API key is admitted first.
 
         Webhook deliveries are admitted by ingest after their signature is verified
-        (:attr:`gateway.pipeline.Pipeline.usage`), so unsigned junk spends nothing.
+        (:attr:`gateway.ingest.pipeline.Pipeline.usage`), so unsigned junk spends nothing.
         """
         self.admit(keyed_tenant(app.current_event.raw_event))
         return next_middleware(app)

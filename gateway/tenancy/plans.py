@@ -39,9 +39,9 @@ from pydantic import (
 )
 
 if TYPE_CHECKING:
-    from gateway.tenants import TenantConfig
+    from gateway.tenancy.tenants import TenantConfig
 
-PLANS_FILE = Path(__file__).resolve().parent.parent / "plans.toml"
+PLANS_FILE = Path(__file__).resolve().parents[2] / "plans.toml"
 PLANS_FILE_ENV = "WAYBILL_PLANS_FILE"
 DAYS_IN_LONGEST_MONTH = 31
 DAY_SECONDS = 86_400
@@ -175,7 +175,7 @@ def plan_of(
 ) -> Callable[[str], Plan | None]:
     """``tenant id → Plan``, None for an unknown tenant (the handler answers its 404).
 
-    >>> from gateway.tenants import TenantConfig
+    >>> from gateway.tenancy.tenants import TenantConfig
     >>> lookup = plan_of({"acme": TenantConfig(id="acme", name="A", plan="free")}.get)
     >>> lookup("acme").quota_period, lookup("nobody")
     ('day', None)

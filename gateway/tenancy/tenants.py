@@ -30,8 +30,8 @@ from pydantic import (
     field_validator,
 )
 
-from gateway.generic import GenericPartner, in_tree_ids
-from gateway.plans import check_plan
+from gateway.carriers.generic import GenericPartner, in_tree_ids
+from gateway.tenancy.plans import check_plan
 
 TENANT_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{1,62}$"
 CARRIER_ID_PATTERN = r"^[a-z][a-z0-9_]{0,62}$"
@@ -48,7 +48,7 @@ class TenantConfigError(Exception):
 class CarrierOptions(BaseModel):
     """One carrier as configured for a tenant.
 
-    ``generic`` declares a partner that has no adapter module (see :mod:`gateway.generic`).
+    ``generic`` declares a partner that has no adapter module (see :mod:`gateway.carriers.generic`).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid", strict=True)

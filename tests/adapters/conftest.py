@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from gateway.adapter import Delivery
+from gateway.carriers.adapter import Delivery
 from gateway.signing.spec import QUERY_PREFIX
 
 RECEIVED_AT = datetime(2025, 1, 1, 12, 0, tzinfo=UTC)

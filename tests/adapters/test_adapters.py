@@ -24,11 +24,11 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from gateway import discovery
-from gateway.adapter import Adapter, Delivery, map_status
+from gateway.carriers import discovery
+from gateway.carriers.adapter import Adapter, Delivery, map_status
 from gateway.errors import ParseError, SignatureError
+from gateway.ingest.normalise import to_canonical
 from gateway.models import Status
-from gateway.normalise import to_canonical
 from gateway.signing.spec import QUERY_PREFIX, SignatureSpec
 from tests.support.fixtures import FIXTURES, body_paths, carrier_headers
 
@@ -303,7 +303,7 @@ def test_in_tree_adapters_load_cleanly() -> None:
 
 
 GOOD_ADAPTER = """
-from gateway.adapter import Adapter, ParseResult
+from gateway.carriers.adapter import Adapter, ParseResult
 from gateway.signing.spec import SignatureSpec
 
 ADAPTER = Adapter(

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from adapters import fedex, seventeentrack, ship24
-from gateway.adapter import Adapter, ParseResult
+from gateway.carriers.adapter import Adapter, ParseResult
 from gateway.errors import ParseError
 from tests.adapters.conftest import build_delivery
 from tests.support.gateway import Harness, moto_harness

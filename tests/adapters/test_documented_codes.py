@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from gateway import discovery
+from gateway.carriers import discovery
 from gateway.models import Status
 from tests.adapters.conftest import build_delivery
 from tests.support.fixtures import FIXTURES

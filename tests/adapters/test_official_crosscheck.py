@@ -24,7 +24,7 @@ from standardwebhooks.webhooks import Webhook
 
 from adapters import aftership, easypost, standard_webhooks
 from gateway.errors import SignatureError
-from gateway.signing import hmac_signature, key_bytes
+from gateway.signing.hmacs import hmac_signature, key_bytes
 from tests.support.fixtures import FIXTURES, body_paths
 
 

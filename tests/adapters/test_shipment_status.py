@@ -11,7 +11,7 @@ import json
 from typing import Any
 
 from adapters import aftership, easypost, fedex, seventeentrack, ship24
-from gateway.adapter import Adapter, ParseResult
+from gateway.carriers.adapter import Adapter, ParseResult
 from gateway.models import Status, TzSource
 from tests.adapters.conftest import build_delivery
 from tests.support.fixtures import FIXTURES

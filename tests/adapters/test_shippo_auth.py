@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from adapters.shippo import ADAPTER, HMAC_HEADER, sign_hmac
-from gateway.adapter import Delivery, Secrets
+from gateway.carriers.adapter import Delivery, Secrets
 from gateway.errors import SignatureError
-from gateway.normalise import to_canonical
+from gateway.ingest.normalise import to_canonical
 from tests.adapters.conftest import build_delivery
 from tests.support.gateway import Harness, moto_harness
 

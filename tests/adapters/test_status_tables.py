@@ -1,6 +1,6 @@
 """Status tables against the carriers' own codes, and deliveries that would say nothing.
 
-Parametrised over every discovered adapter (:func:`gateway.discovery.load_adapters`) and
+Parametrised over every discovered adapter (:func:`gateway.carriers.discovery.load_adapters`) and
 every body fixture it ships (``tests/support/fixtures.py``):
 
 - no parsed event is ``unknown`` unless the fixture's ``.expected.json`` lists its
@@ -21,8 +21,8 @@ from typing import Any
 
 import pytest
 
-from gateway import discovery
-from gateway.adapter import SHIPMENT_STATUS, Adapter, ParseResult
+from gateway.carriers import discovery
+from gateway.carriers.adapter import SHIPMENT_STATUS, Adapter, ParseResult
 from gateway.errors import ParseError
 from gateway.models import Status
 from tests.adapters.conftest import build_delivery

@@ -1,6 +1,6 @@
 """UPS Track Alert v2: our OAuth2 client-credentials token endpoint and the bearer check.
 
-Unit cases drive ``gateway.oauth`` and ``adapters.ups.verify`` directly; the flow cases
+Unit cases drive ``gateway.api.oauth`` and ``adapters.ups.verify`` directly; the flow cases
 go through the Lambda handler (moto) with the ``upsco`` test tenant, whose
 ``[carriers.ups.options] oauth_client_id`` enables the endpoint.
 """
@@ -18,11 +18,11 @@ from typing import Any
 import pytest
 
 from adapters import ups
-from gateway import oauth
-from gateway.adapter import Delivery, Secrets
+from gateway.api import oauth
+from gateway.api.routes import match_route
+from gateway.carriers.adapter import Delivery, Secrets
 from gateway.errors import SignatureError
 from gateway.local.proxy_event import LocalContext, build_event
-from gateway.routes import match_route
 from tests.support.gateway import Harness, Reply, moto_harness
 
 TENANT = "upsco"

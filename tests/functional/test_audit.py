@@ -19,14 +19,14 @@ import pytest
 from botocore.exceptions import ClientError
 
 from adapters import fedex, standard_webhooks
-from gateway.adapter import Delivery, ParseResult
-from gateway.audit import AuditEvent
-from gateway.audit_local import append_audit
-from gateway.audit_refusals import audit_error, audited_admission
+from gateway.audit.changes import append_audit
+from gateway.audit.outcomes import AuditEvent
+from gateway.audit.query import AuditRecord, read_audit
+from gateway.audit.refusals import audit_error, audited_admission
+from gateway.audit.windows import DynamoAudit
+from gateway.carriers.adapter import Delivery, ParseResult
 from gateway.cli.audit_cmd import collect
 from gateway.errors import ParseError, ThrottledError
-from gateway.store.audit_log import DynamoAudit
-from gateway.store.audit_query import AuditRecord, read_audit
 from gateway.store.keys import AUDIT_SHARDS
 from tests.support.gateway import Harness, moto_harness
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from adapters.canonical import ADAPTER
-from gateway.adapter import Delivery, map_status
+from gateway.carriers.adapter import Delivery, map_status
 from gateway.errors import SignatureError
 from gateway.models import Status
 from tests.support.gateway import Harness, Reply, moto_harness

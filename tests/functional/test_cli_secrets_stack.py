@@ -18,15 +18,15 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from gateway.cli import main
-from gateway.keysets import MIN_GRACE, KeySet, new_keyset
-from gateway.secrets_aws import (
+from gateway.aws.secret_store import SecretsManagerStore
+from gateway.aws.secrets import (
     CACHE_SECONDS,
     SecretsManagerProvider,
     plan_key_secret_id,
     stack_prefix,
 )
-from gateway.secrets_store_aws import SecretsManagerStore
+from gateway.cli import main
+from gateway.tenancy.keysets import MIN_GRACE, KeySet, new_keyset
 
 DEMO = """
 name = "Demo"

@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from gateway.apikeys import LocalApiKeyStore
 from gateway.cli import main
-from gateway.local_secrets import LocalSecretStore
+from gateway.tenancy.apikeys import LocalApiKeyStore
+from gateway.tenancy.local_secrets import LocalSecretStore
 
 DEMO = """
 name = "Demo"

@@ -20,13 +20,13 @@ import httpx
 import pytest
 
 from adapters import easypost
-from gateway.discovery import load_adapters
-from gateway.handler import make_handler
-from gateway.limits import HardCap
+from gateway.aws.handler import make_handler
+from gateway.carriers.discovery import load_adapters
 from gateway.local.server import build_asgi_app
 from gateway.local.throttle import EdgeThrottle
-from gateway.plans import Plan, plan_of
-from gateway.tenant_directory import TenantDirectory
+from gateway.tenancy.directory import TenantDirectory
+from gateway.tenancy.limits import HardCap
+from gateway.tenancy.plans import Plan, plan_of
 from tests.support.fixtures import FIXTURES
 from tests.support.gateway import TENANTS_DIR, Harness, moto_harness
 

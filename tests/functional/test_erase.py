@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from adapters import standard_webhooks
-from gateway.adapter import Delivery, ParseResult
+from gateway.carriers.adapter import Delivery, ParseResult
 from gateway.cli import CliError, erase_cmd
 from gateway.errors import ParseError
 from gateway.store.batch import UnprocessedItemsError, batch_write

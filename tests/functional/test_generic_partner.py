@@ -14,11 +14,11 @@ from typing import Any
 
 import pytest
 
-from gateway.adapter import Adapter
+from gateway.carriers.adapter import Adapter
+from gateway.carriers.generic import build_adapter
 from gateway.cli import main
 from gateway.errors import ParseError
-from gateway.generic import build_adapter
-from gateway.tenants import TenantConfigError, load_tenant, load_tenant_file
+from gateway.tenancy.tenants import TenantConfigError, load_tenant, load_tenant_file
 from tests.support.gateway import TENANTS_DIR, Harness, moto_harness
 
 NOW = datetime(2025, 3, 4, 12, 0, tzinfo=UTC)

@@ -27,12 +27,12 @@ import pytest
 
 from adapters.shippo import sign_hmac
 from adapters.ups import sign_v2
-from gateway.discovery import load_adapters
-from gateway.keysets import generate_secret
+from gateway.audit.query import read_audit
+from gateway.audit.windows import DynamoAudit
+from gateway.carriers.discovery import load_adapters
 from gateway.signing.spec import split_signed
-from gateway.store.audit_log import DynamoAudit
-from gateway.store.audit_query import read_audit
-from gateway.tenants import load_tenants
+from gateway.tenancy.keysets import generate_secret
+from gateway.tenancy.tenants import load_tenants
 from tests.support.gateway import TENANTS_DIR, Harness, Reply, moto_harness
 
 NOW = datetime(2025, 6, 2, 12, 0, tzinfo=UTC)

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 import pytest
 
 from adapters import standard_webhooks
-from gateway.adapter import Delivery, ParseResult
+from gateway.carriers.adapter import Delivery, ParseResult
 from gateway.errors import ParseError
 from tests.support.gateway import Harness, moto_harness
 

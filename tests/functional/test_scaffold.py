@@ -20,10 +20,10 @@ from types import ModuleType
 
 import pytest
 
-from gateway.adapter import Delivery
+from gateway.carriers.adapter import Delivery
 from gateway.cli import main
-from gateway.normalise import to_canonical
-from gateway.tenant_directory import TenantDirectory
+from gateway.ingest.normalise import to_canonical
+from gateway.tenancy.directory import TenantDirectory
 from tests.support.gateway import moto_harness
 
 REPO = Path(__file__).resolve().parents[2]
@@ -166,10 +166,12 @@ def fill_in(root: Path) -> ModuleType:
     path = root / FILES[0]
     source = re.sub(r"def parse\(.*?\n\n\n", lambda _: FILLED_PARSE, path.read_text(), flags=re.S)
     source = source.replace(
-        "from gateway.adapter import Adapter, Delivery, ParseResult\n",
-        "from gateway.adapter import Adapter, Delivery, ParsedEvent, ParseResult, map_status\n"
-        "from gateway.payload import load_object, required_text, text\n"
-        "from gateway.timeparse import parse_instant\n",
+        "from gateway.carriers.adapter import Adapter, Delivery, ParseResult\n",
+        "from gateway.carriers.adapter import (\n"
+        "    Adapter, Delivery, ParsedEvent, ParseResult, map_status,\n"
+        ")\n"
+        "from gateway.carriers.payload import load_object, required_text, text\n"
+        "from gateway.carriers.timeparse import parse_instant\n",
     )
     source = source.replace("X-TODO-Signature", "X-Acme-Signature").replace("TODO", "Done")
     path.write_text(source)

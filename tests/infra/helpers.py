@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from gateway.tenants import TenantConfig
+from gateway.tenancy.tenants import TenantConfig
 from tests.infra.conftest import RESOURCES, Recorded
 
 TENANTS = [

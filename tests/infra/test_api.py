@@ -10,10 +10,10 @@ from typing import Any
 import pulumi
 import pytest
 
-from gateway.authorizer import API_RESOURCE_PREFIX, WEBHOOK_RESOURCES
-from gateway.handler import build_resolver
-from gateway.plans import load_plans, plans_file
-from gateway.tenants import TenantConfig
+from gateway.aws.authorizer import API_RESOURCE_PREFIX, WEBHOOK_RESOURCES
+from gateway.aws.handler import build_resolver
+from gateway.tenancy.plans import load_plans, plans_file
+from gateway.tenancy.tenants import TenantConfig
 from infra import routes
 from infra.api import Api
 from infra.functions import Functions

@@ -8,7 +8,7 @@ from typing import Any
 import pulumi
 import pytest
 
-from gateway.secrets_aws import stack_prefix
+from gateway.aws.secrets import stack_prefix
 from infra.functions import Functions
 from infra.secrets import PartnerSecrets
 from infra.settings import StackSettings
@@ -80,9 +80,9 @@ def allows(document: dict[str, Any], action: str, resource: str) -> bool:
 def test_functions_run_arm64_python312_with_their_handlers_and_limits() -> Any:
     def check(functions: Functions, _: list[str]) -> None:
         expected = {
-            "ingest": ("gateway.handler.lambda_handler", 10, 512),
-            "query": ("gateway.handler.lambda_handler", 10, 512),
-            "authorizer": ("gateway.authorizer.authorizer_handler", 5, 256),
+            "ingest": ("gateway.aws.handler.lambda_handler", 10, 512),
+            "query": ("gateway.aws.handler.lambda_handler", 10, 512),
+            "authorizer": ("gateway.aws.authorizer.authorizer_handler", 5, 256),
         }
         assert set(functions.functions) == set(expected)
         for name, (handler, timeout, memory) in expected.items():

@@ -30,7 +30,12 @@ UNCHECKED_HASH = 0b01  # PEP 552 flags: hash-based, source not checked
 EM_AARCH64 = 183
 RUNTIME_SDK = ("boto3", "botocore", "s3transfer", "dateutil", "urllib3", "six")
 FORBIDDEN_TOP = ("boto3", "botocore", "s3transfer", "jinja2", "uvicorn", "starlette", "pulumi")
-LOCAL_ONLY = ("gateway/local/", "gateway/cli/", "gateway/templates/", "gateway/scaffold.py")
+LOCAL_ONLY = (
+    "gateway/local/",
+    "gateway/cli/",
+    "gateway/carriers/templates/",
+    "gateway/carriers/scaffold.py",
+)
 SHIPPED_ADAPTERS = sorted(p.stem for p in (REPO_ROOT / "adapters").glob("[!_]*.py"))
 TENANT_FILES = sorted((REPO_ROOT / "tenants").glob("*.toml"))
 # Run as `python -I -S probe.py PACKAGE RUNTIME`: no site-packages, no cwd, no PYTHONPATH.
@@ -39,13 +44,13 @@ import importlib, json, sys, sysconfig, time, types
 package, runtime = sys.argv[1], sys.argv[2]
 sys.path[:0] = [package, runtime]
 started = time.perf_counter()
-import gateway.authorizer, gateway.handler, gateway.services
+import gateway.aws.authorizer, gateway.aws.handler, gateway.services
 import_ms = (time.perf_counter() - started) * 1000
 from pathlib import Path
-from gateway.discovery import load_adapters
-from gateway.plans import current_plans
+from gateway.carriers.discovery import load_adapters
+from gateway.tenancy.plans import current_plans
 from gateway.services import PACKAGED_TENANTS_DIR as TENANTS
-from gateway.tenant_directory import TenantDirectory
+from gateway.tenancy.directory import TenantDirectory
 for top in ("gateway", "adapters"):
     for source in sorted(Path(package, top).rglob("*.py")):
         importlib.import_module(".".join(source.relative_to(package).with_suffix("").parts))
@@ -53,11 +58,11 @@ registry, tenants = load_adapters(), TenantDirectory(TENANTS)
 context = types.SimpleNamespace(function_name="ingest", memory_limit_in_mb=512,
     function_version="1", aws_request_id="r-1",
     invoked_function_arn="arn:aws:lambda:us-east-1:123456789012:function:ingest")
-answer = gateway.handler.lambda_handler({"resource": "/healthz", "path": "/healthz",
+answer = gateway.aws.handler.lambda_handler({"resource": "/healthz", "path": "/healthz",
     "httpMethod": "GET", "headers": {}, "requestContext": {"requestId": "r-1",
     "resourcePath": "/healthz", "httpMethod": "GET", "stage": "v1"}, "body": None}, context)
 try:
-    gateway.authorizer.authorizer_handler({"type": "REQUEST",
+    gateway.aws.authorizer.authorizer_handler({"type": "REQUEST",
         "resource": "/webhooks/{tenant}/{carrier}", "pathParameters": {"tenant": "nobody"},
         "methodArn": "arn:aws:execute-api:us-east-1:1:a/v1/POST/webhooks/nobody/ups"}, context)
     refused = "allowed"
@@ -111,7 +116,7 @@ def test_lambda_package_holds_the_app_and_no_local_only_code(archive: zipfile.Zi
     names = set(archive.namelist())
     wanted = {f"adapters/{a}.py" for a in SHIPPED_ADAPTERS} | {"plans.toml"}
     wanted |= {f"tenants/{p.name}" for p in TENANT_FILES}
-    assert wanted | {"gateway/handler.py", "gateway/authorizer.py"} <= names
+    assert wanted | {"gateway/aws/handler.py", "gateway/aws/authorizer.py"} <= names
     assert not [n for n in names if n.startswith("tenants/") and n.endswith(".md")]
     for name in names:
         parts = PurePosixPath(name).parts
@@ -157,8 +162,8 @@ def test_no_host_path_inside_the_package(archive: zipfile.ZipFile, source: Path)
     for info in archive.infolist():
         content = archive.read(info)
         assert not [h for h in host if h in content], info.filename
-    handler = archive.read("gateway/__pycache__/handler.cpython-312.pyc")
-    assert b"/var/task/gateway/handler.py" in handler
+    handler = archive.read("gateway/aws/__pycache__/handler.cpython-312.pyc")
+    assert b"/var/task/gateway/aws/handler.py" in handler
 
 
 def test_two_builds_are_byte_identical(lambda_zip: Path, source: Path, tmp_path: Path) -> None:
@@ -179,7 +184,7 @@ def test_unchanged_inputs_reuse_the_zip_without_pip(
 
 SMALL_TREE = {
     "gateway/__init__.py": "",
-    "gateway/handler.py": "X = 1\n",
+    "gateway/aws/handler.py": "X = 1\n",
     "gateway/local/server.py": "",
     "adapters/acme.py": "ADAPTER = None\n",
     "tenants/demo.toml": 'plan = "free"\n',
@@ -190,7 +195,7 @@ SMALL_TREE = {
 }
 SHIPPED_INPUTS = [  # the rest of SMALL_TREE must not change the key
     "gateway/__init__.py",
-    "gateway/handler.py",
+    "gateway/aws/handler.py",
     "adapters/acme.py",
     "tenants/demo.toml",
     "plans.toml",

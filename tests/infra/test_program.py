@@ -13,8 +13,8 @@ import pulumi
 import pytest
 import yaml
 
-from gateway.apikeys_aws import gateway_key_name
-from gateway.tenants import load_tenants
+from gateway.aws.api_keys import gateway_key_name
+from gateway.tenancy.tenants import load_tenants
 from infra import program
 from infra.settings import REPO_ROOT, StackSettings
 from tests.infra.conftest import RESOURCES, fake_password

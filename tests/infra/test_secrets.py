@@ -8,9 +8,9 @@ import pulumi
 import pulumi_aws as aws
 from pulumi.runtime.rpc import is_rpc_secret
 
-from gateway.cursors import MIN_KEY_BYTES
-from gateway.secrets_aws import secret_id, stack_prefix
-from gateway.tenants import TenantConfig, load_tenants
+from gateway.api.cursors import MIN_KEY_BYTES
+from gateway.aws.secrets import secret_id, stack_prefix
+from gateway.tenancy.tenants import TenantConfig, load_tenants
 from infra.secrets import PartnerSecrets
 from infra.settings import REPO_ROOT, StackSettings
 from tests.infra.helpers import TENANTS, named, one, resources_of

@@ -10,11 +10,11 @@ import pulumi_aws as aws
 import pytest
 from pulumi.runtime.rpc import is_rpc_secret, unwrap_rpc_secret
 
-from gateway.apikeys import digest
-from gateway.apikeys_aws import api_key_pk, gateway_key_name
-from gateway.plans import load_plans, plans_file
-from gateway.secrets_aws import plan_key_secret_id
-from gateway.tenants import TenantConfig
+from gateway.aws.api_keys import api_key_pk, gateway_key_name
+from gateway.aws.secrets import plan_key_secret_id
+from gateway.tenancy.apikeys import digest
+from gateway.tenancy.plans import load_plans, plans_file
+from gateway.tenancy.tenants import TenantConfig
 from infra.settings import StackSettings
 from infra.table import Table
 from infra.tenant_keys import TenantKeys

@@ -8,14 +8,14 @@ from typing import Any
 
 import pytest
 
-from gateway.audit import AuditEvent
-from gateway.store import CapacityMeter, DynamoStore
-from gateway.store.audit_log import DynamoAudit, request_item
-from gateway.store.audit_query import read_audit
-from gateway.store.capacity import item_bytes
+from gateway.audit.outcomes import AuditEvent
+from gateway.audit.query import read_audit
+from gateway.audit.windows import DynamoAudit, request_item
+from gateway.store.capacity import CapacityMeter, item_bytes
+from gateway.store.dynamo import DynamoStore
 from gateway.store.erase import erase_shipment
 from gateway.store.parked import ParkedDelivery, ParkingLot
-from gateway.tenants import TenantConfig
+from gateway.tenancy.tenants import TenantConfig
 from tests.support.events import make_event
 
 pytestmark = pytest.mark.integration

@@ -18,11 +18,12 @@ import pytest
 from botocore.exceptions import ClientError
 
 from adapters import easypost
+from gateway.aws.handler import make_handler
 from gateway.errors import StoreUnavailableError, UnstorableError
-from gateway.handler import make_handler
 from gateway.models import CanonicalEvent
 from gateway.services import build_services
-from gateway.store import CapacityMeter, DynamoStore
+from gateway.store.capacity import CapacityMeter
+from gateway.store.dynamo import DynamoStore
 from gateway.store.keys import shipment_pk
 from tests.support.events import make_event
 from tests.support.fixtures import FIXTURES

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from gateway.errors import ThrottledError
-from gateway.limits import HardCap, counter_key
-from gateway.plans import Plan, day_window
-from gateway.store import CapacityMeter
+from gateway.store.capacity import CapacityMeter
+from gateway.tenancy.limits import HardCap, counter_key
+from gateway.tenancy.plans import Plan, day_window
 
 pytestmark = pytest.mark.integration
 

@@ -131,7 +131,7 @@ def _the_query_api(
 
 def _tracking_fixtures() -> list[tuple[str, str]]:
     """(adapter id, fixture name) of the first fixture with events, for every webhook adapter."""
-    from gateway.discovery import load_adapters
+    from gateway.carriers.discovery import load_adapters
 
     found = []
     for adapter_id in sorted(load_adapters().adapters):

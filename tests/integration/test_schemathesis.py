@@ -1,6 +1,6 @@
 """schemathesis against the real local gateway: no 5xx, and every answer as documented.
 
-The OpenAPI document is the one the code generates (:func:`gateway.openapi.document`);
+The OpenAPI document is the one the code generates (:func:`gateway.api.openapi.document`);
 the server is the local edge in front of the Lambda handler, on DynamoDB Local, on a
 loopback port. A few shipments are seeded first (canonical submits over HTTP, a signed
 EasyPost delivery), so the documented example tracking number answers 200.
@@ -26,13 +26,13 @@ import httpx
 import pytest
 import schemathesis
 
-from gateway.api_models import WebhookParked, WebhookResult, WebhookStored
-from gateway.apikeys import LocalApiKeyStore
+from gateway.api.models import WebhookParked, WebhookResult, WebhookStored
+from gateway.api.openapi import document
 from gateway.cli import main
 from gateway.local.server import build_asgi_app, make_server
 from gateway.local.wiring import build_local_gateway
-from gateway.openapi import document
 from gateway.services import utc_now
+from gateway.tenancy.apikeys import LocalApiKeyStore
 
 pytestmark = pytest.mark.integration
 
@@ -127,7 +127,9 @@ def live_gateway(
         table_name=f"st-{uuid.uuid4().hex[:8]}",
     )
     api_key = LocalApiKeyStore(state).issue("demo", now=utc_now()).plaintext
-    app = build_asgi_app(gateway.handler, gateway.resolve_api_key, admit=_admit, admit_route=_admit)
+    app = build_asgi_app(
+        gateway.handler, gateway.resolve_api_key, admit=_admit, admit_route=_admit
+    )
     server = make_server(app, "127.0.0.1", 0)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

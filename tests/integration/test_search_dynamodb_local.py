@@ -11,9 +11,10 @@ import pytest
 from gateway.local.dynamodb_local import DynamoDBLocal
 from gateway.local.wiring import local_dynamodb
 from gateway.models import Status
-from gateway.store import CapacityMeter, DynamoStore, ensure_table
+from gateway.store.capacity import CapacityMeter
+from gateway.store.dynamo import DynamoStore
 from gateway.store.index import INDEX_NAME, INDEX_PK, INDEX_SK, SEARCH_SHARDS, index_keys
-from gateway.store.table import ATTRIBUTES, KEY_SCHEMA
+from gateway.store.table import ATTRIBUTES, KEY_SCHEMA, ensure_table
 from tests.support.capacity import IndexCapacity
 from tests.support.events import make_event
 

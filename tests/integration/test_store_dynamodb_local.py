@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from gateway.models import Status
-from gateway.store import CapacityMeter, DynamoStore
-from gateway.store.capacity import item_bytes
+from gateway.store.capacity import CapacityMeter, item_bytes
 from gateway.store.codec import event_item
+from gateway.store.dynamo import DynamoStore
 from tests.support.events import make_event
 
 pytestmark = pytest.mark.integration

@@ -31,10 +31,10 @@ from typing import Any, Literal
 
 from adapters.shippo import HMAC_SCHEME, sign_hmac
 from adapters.ups import sign_v2
-from gateway.discovery import load_adapters
-from gateway.keysets import KeySet, new_keyset, rotate
-from gateway.oauth import TOKEN_TTL_SECONDS, issue_token
+from gateway.api.oauth import TOKEN_TTL_SECONDS, issue_token
+from gateway.carriers.discovery import load_adapters
 from gateway.signing.spec import SignatureSpec, split_signed
+from gateway.tenancy.keysets import KeySet, new_keyset, rotate
 from tests.adapters.test_adapters import key_pair as adapter_key_pair
 from tests.reliability.fuzz_support import FIXTURES, NOW, PARCELPAL_BODY, client_id, parcelpal
 
@@ -416,8 +416,8 @@ TRIMMED = "surrounding whitespace is not part of a field value (RFC 9110 §5.5):
 ANY_V1 = "any matching signature wins, per the spec (Stripe, standardwebhooks.com): rotation"
 LAST_QUERY = "a repeated query parameter's last value wins (API Gateway); the token is required"
 QUERY_CASE = "query parameter names are case-sensitive: TOKEN is another, ignored parameter"
-MULTI_MAP = "multiValueHeaders is the map read (gateway/http.py); the valid credential is in it"
-SINGLE_MAP = "queryStringParameters is the map read (gateway/http.py); the valid token is in it"
+MULTI_MAP = "multiValueHeaders is the map read (gateway/api/http.py); the valid credential is in it"
+SINGLE_MAP = "queryStringParameters is the map read (gateway/api/http.py); the valid token is in it"
 INSIDE = "just inside the tolerance: the boundary is inclusive"
 CASELESS = "header names are case-insensitive (RFC 9110 §5.1)"
 SCHEME_CASE = "the auth scheme name is case-insensitive (RFC 9110 §11.1)"

@@ -23,10 +23,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-from gateway.adapter import Delivery
-from gateway.discovery import load_adapters
+from gateway.carriers.adapter import Delivery
+from gateway.carriers.discovery import load_adapters
+from gateway.ingest.normalise import to_canonical
 from gateway.models import STATUS_PRECEDENCE, CanonicalEvent, Status
-from gateway.normalise import to_canonical
 from gateway.signing.spec import split_signed
 from tests.support.fixtures import FIXTURES
 from tests.support.gateway import Harness, Reply

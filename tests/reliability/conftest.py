@@ -30,12 +30,12 @@ from urllib.parse import urlencode
 
 import pytest
 
-from gateway.handler import make_handler
-from gateway.keysets import SecretsProvider
+from gateway.aws.handler import make_handler
 from gateway.local.wiring import local_dynamodb
 from gateway.models import CanonicalEvent
 from gateway.services import build_services
 from gateway.store.table import ensure_table
+from gateway.tenancy.keysets import SecretsProvider
 from tests.reliability.carrier_retry import PARTNER_SECRETS, TENANT, ordering
 from tests.support.gateway import TENANTS_DIR, DictSecrets, Harness
 

@@ -30,8 +30,8 @@ from typing import Any
 from botocore.exceptions import ClientError, ReadTimeoutError
 from botocore.httpsession import URLLib3Session
 
-from gateway.keysets import SecretsProvider
 from gateway.store.keys import EVENT_PREFIX
+from gateway.tenancy.keysets import SecretsProvider
 
 
 class Fault(StrEnum):

@@ -34,15 +34,15 @@ from urllib.parse import urlencode
 
 from adapters.shippo import sign_hmac
 from adapters.ups import sign_v2
-from gateway.adapter import Adapter
-from gateway.cursors import PROCESS_KEY, CursorCodec
-from gateway.discovery import load_adapters
-from gateway.generic import build_adapter
-from gateway.http import MAX_BODY_BYTES
+from gateway.api.cursors import PROCESS_KEY, CursorCodec
+from gateway.api.http import MAX_BODY_BYTES
+from gateway.api.routes import Route, match_route
+from gateway.carriers.adapter import Adapter
+from gateway.carriers.discovery import load_adapters
+from gateway.carriers.generic import build_adapter
 from gateway.local.proxy_event import build_event
-from gateway.routes import Route, match_route
 from gateway.signing.spec import split_signed
-from gateway.tenants import load_tenants
+from gateway.tenancy.tenants import load_tenants
 from tests.support.fixtures import FIXTURES, body_paths, carrier_headers
 from tests.support.gateway import TENANTS_DIR
 
@@ -845,7 +845,7 @@ def _decoded_body(event: dict[str, Any]) -> bytes | None:
 
 SUBMIT_RESULTS = {"results", "accepted", "duplicates", "rejected"}
 """``POST /v1/events`` (also reached as ``/v1/events/``) answers 400 ``no_valid_items`` with
-its per-item results and totals (gateway/submit.py)."""
+its per-item results and totals (gateway/api/submit.py)."""
 
 
 def check(case: Case, event: dict[str, Any], response: Any) -> list[str]:

@@ -31,8 +31,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from gateway.adapter import Adapter, Delivery
-from gateway.discovery import load_adapters
+from gateway.carriers.adapter import Adapter, Delivery
+from gateway.carriers.discovery import load_adapters
 from gateway.errors import ParseError
 from gateway.models import normalise_tracking_number
 from tests.reliability.carrier_retry import fresh_number

@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from gateway.handler import make_handler
+from gateway.aws.handler import make_handler
 from tests.reliability.carrier_retry import History, expected_events, post
 from tests.support.gateway import Harness, Reply
 from tests.support.scale import scaled

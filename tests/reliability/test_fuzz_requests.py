@@ -21,9 +21,9 @@ from dataclasses import replace
 
 import pytest
 
+from gateway.api.oauth import InvalidClientError, InvalidRequestError, UnsupportedGrantTypeError
 from gateway.errors import GatewayError
 from gateway.local.proxy_event import LocalContext
-from gateway.oauth import InvalidClientError, InvalidRequestError, UnsupportedGrantTypeError
 from tests.reliability.fuzz_support import (
     BODY_MUTATORS,
     EVENT_MUTATORS,

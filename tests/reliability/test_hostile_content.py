@@ -221,7 +221,7 @@ def test_a_delivery_that_stores_nothing_says_why(gw: Harness, sample: Sample) ->
 
 
 def test_the_samples_cover_every_webhook_adapter() -> None:
-    from gateway.discovery import load_adapters
+    from gateway.carriers.discovery import load_adapters
 
     webhooks = {a.id for a in load_adapters().adapters.values() if a.webhook}
     assert {s.adapter.id for s in SAMPLES} == webhooks

@@ -23,11 +23,11 @@ import pytest
 from moto import mock_aws
 
 from adapters.seventeentrack import ADAPTER as SEVENTEENTRACK
-from gateway.audit import NO_AUDIT
+from gateway.api.oauth import issue_token, verify_bearer
+from gateway.audit.outcomes import NO_AUDIT
+from gateway.aws.handler import make_handler
 from gateway.errors import SignatureError
-from gateway.handler import make_handler
 from gateway.local.proxy_event import LocalContext
-from gateway.oauth import issue_token, verify_bearer
 from gateway.services import build_services
 from gateway.signing.spec import Request, verify_spec
 from gateway.store.table import ensure_table
@@ -130,7 +130,7 @@ def test_bypass_attempt(gateway: Gateway, entry: Entry) -> None:
 
 
 def test_the_catalogue_covers_every_scheme_and_attack(request: pytest.FixtureRequest) -> None:
-    from gateway.discovery import load_adapters
+    from gateway.carriers.discovery import load_adapters
 
     webhooks = {a.id for a in load_adapters().adapters.values() if a.webhook}
     assert {s.carrier for s in SCHEMES} == webhooks | {"parcelpal"}

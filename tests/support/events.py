@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from gateway.adapter import ParsedEvent
+from gateway.carriers.adapter import ParsedEvent
+from gateway.ingest.normalise import to_canonical
 from gateway.models import CanonicalEvent, Location, Status, TzSource
-from gateway.normalise import to_canonical
 
 T0 = datetime(2025, 4, 10, 9, 0, tzinfo=UTC)
 HOUSTON = Location(city="Houston", region="TX", postal_code="77063", country="US")

@@ -1,7 +1,7 @@
 """The AWS edge: the Lambda REQUEST authorizer on real API Gateway event shapes (moto).
 
 Tenant keys live in DynamoDB by digest, plan keys in Secrets Manager, exactly as
-the stack lays them out (:mod:`gateway.apikeys_aws`).
+the stack lays them out (:mod:`gateway.aws.api_keys`).
 """
 
 from __future__ import annotations
@@ -19,12 +19,12 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from gateway.apikeys import digest
-from gateway.apikeys_aws import KEY_CACHE_SECONDS, DynamoApiKeys, PlanKeys, api_key_item
-from gateway.authorizer import AuthorizerHandler, authorizer_from_environment, make_authorizer
-from gateway.secrets_aws import plan_key_secret_id, stack_prefix
+from gateway.aws.api_keys import KEY_CACHE_SECONDS, DynamoApiKeys, PlanKeys, api_key_item
+from gateway.aws.authorizer import AuthorizerHandler, authorizer_from_environment, make_authorizer
+from gateway.aws.secrets import plan_key_secret_id, stack_prefix
 from gateway.store.table import ensure_table
-from gateway.tenant_directory import TenantDirectory
+from gateway.tenancy.apikeys import digest
+from gateway.tenancy.directory import TenantDirectory
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "authorizer"
 TABLE = "waybill-test"

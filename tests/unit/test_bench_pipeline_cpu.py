@@ -11,7 +11,7 @@ from dataclasses import replace
 import pytest
 
 from bench.pipeline_cpu import build, measure, prepare
-from gateway.discovery import load_adapters
+from gateway.carriers.discovery import load_adapters
 from gateway.errors import SignatureError
 from tests.support.fixtures import body_paths
 

@@ -10,14 +10,14 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from gateway.cursors import (
+from gateway.api.cursors import (
     PROCESS_KEY,
     CursorCodec,
     cursor_key_from_environment,
     local_cursor_key,
 )
 from gateway.errors import BadRequestError
-from gateway.local_secrets import LocalStateError
+from gateway.tenancy.local_secrets import LocalStateError
 
 
 def test_a_cursor_round_trips_only_for_its_tenant_and_key() -> None:

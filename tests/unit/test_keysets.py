@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gateway.keysets import (
+from gateway.tenancy.keysets import (
     MAX_PREVIOUS,
     MIN_GRACE,
     KeySet,

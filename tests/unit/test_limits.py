@@ -13,8 +13,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 from gateway.errors import ThrottledError
-from gateway.limits import HardCap, keyed_tenant
-from gateway.plans import Plan
+from gateway.tenancy.limits import HardCap, keyed_tenant
+from gateway.tenancy.plans import Plan
 
 START = datetime(2026, 11, 22, 23, 59, 0, tzinfo=UTC).timestamp()  # a minute to midnight
 

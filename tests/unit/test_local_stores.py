@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from gateway.apikeys import LocalApiKeyStore, digest
-from gateway.audit_local import append_audit
-from gateway.keysets import KeySetError
-from gateway.local_secrets import LocalSecretStore, LocalStateError
+from gateway.audit.changes import append_audit
+from gateway.tenancy.apikeys import LocalApiKeyStore, digest
+from gateway.tenancy.keysets import KeySetError
+from gateway.tenancy.local_secrets import LocalSecretStore, LocalStateError
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 DAY = timedelta(days=1)

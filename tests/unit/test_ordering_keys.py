@@ -12,9 +12,9 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gateway.adapter import ParsedEvent
+from gateway.carriers.adapter import ParsedEvent
+from gateway.ingest.normalise import to_canonical
 from gateway.models import Status, TzSource, instant_text
-from gateway.normalise import to_canonical
 from gateway.store.index import changed_at, index_keys
 from gateway.store.keys import event_sk
 

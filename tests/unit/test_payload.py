@@ -1,4 +1,4 @@
-"""The shared body readers of gateway/payload.py: what they accept, and how they refuse."""
+"""The shared body readers of gateway/carriers/payload.py: what they accept, and how they refuse."""
 
 from __future__ import annotations
 
@@ -8,10 +8,8 @@ from collections.abc import Callable
 
 import pytest
 
-from gateway import payload
-from gateway.errors import ItemIgnored, ParseError
-from gateway.models import Location
-from gateway.payload import (
+from gateway.carriers import payload
+from gateway.carriers.payload import (
     address,
     as_list,
     as_object,
@@ -21,6 +19,8 @@ from gateway.payload import (
     required_text,
     text,
 )
+from gateway.errors import ItemIgnored, ParseError
+from gateway.models import Location
 
 SECRETISH = "tn-1Z999AA10123456784"
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from gateway.plans import PLANS_FILE, PlanConfigError, current_plans, load_plans
-from gateway.tenants import TenantConfig, TenantConfigError, load_tenant, load_tenants
+from gateway.tenancy.plans import PLANS_FILE, PlanConfigError, current_plans, load_plans
+from gateway.tenancy.tenants import TenantConfig, TenantConfigError, load_tenant, load_tenants
 
 ROOT = Path(__file__).resolve().parents[2]
 TIER = 'rate = 1\nburst = 5\nquota = 100\nquota_period = "day"\nhard_cap = 200\n'

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from gateway.adapter_docs import render
-from gateway.discovery import load_adapters
+from gateway.carriers.discovery import load_adapters
+from gateway.carriers.docs import render
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -10,8 +10,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from gateway.keysets import new_keyset, rotate
-from gateway.secrets_aws import SecretsManagerProvider
+from gateway.aws.secrets import SecretsManagerProvider
+from gateway.tenancy.keysets import new_keyset, rotate
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 

@@ -17,17 +17,18 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from gateway.errors import SignatureError
-from gateway.signing import (
-    check_timestamp,
+from gateway.signing.ed25519 import public_key, sign_ed25519, verify_ed25519
+from gateway.signing.hmacs import (
+    any_match,
+    decode_signature,
     hmac_signature,
     key_bytes,
-    parse_signature_list,
+    key_set,
     verify_hmac,
-    verify_token,
 )
-from gateway.signing.ed25519 import public_key, sign_ed25519, verify_ed25519
-from gateway.signing.hmacs import any_match, decode_signature, key_set
 from gateway.signing.standard import sign_standard, signed_content, verify_standard
+from gateway.signing.timestamps import check_timestamp, parse_signature_list
+from gateway.signing.tokens import verify_token
 
 BODY = b'{"tracking_number":"1Z999AA10123456784","status":"delivered"}'
 KEY = b"unit-test-key"

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from gateway.tenants import (
+from gateway.tenancy.tenants import (
     TenantConfig,
     TenantConfigError,
     is_tenant_id,
@@ -46,7 +46,7 @@ def test_demo_tenant_in_repository_is_valid() -> None:
     assert demo is not None
     assert demo.id == "demo"
     assert demo.retention_days == 90
-    from gateway.discovery import load_adapters
+    from gateway.carriers.discovery import load_adapters
 
     assert demo.enabled_carriers() == sorted(load_adapters().adapters)  # the demo has them all
     assert "demo" in load_tenants(REPO_TENANTS)

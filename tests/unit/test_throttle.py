@@ -8,7 +8,7 @@ import pytest
 
 from gateway.errors import ThrottledError
 from gateway.local.throttle import EdgeThrottle
-from gateway.plans import Plan, month_window
+from gateway.tenancy.plans import Plan, month_window
 
 # 2026-11-22 10:00:00 UTC: 14 h to the end of the day, 8 days 14 h to the end of November.
 START = datetime(2026, 11, 22, 10, 0, tzinfo=UTC).timestamp()

@@ -1,4 +1,4 @@
-"""gateway/timeparse.py: how carrier times are read, and how an unreadable one is refused."""
+"""gateway/carriers/timeparse.py: how carrier times are read, and an unreadable one refused."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from gateway import timeparse
+from gateway.carriers import timeparse
+from gateway.carriers.timeparse import from_unix, parse_instant
 from gateway.errors import ParseError
 from gateway.models import TzSource
-from gateway.timeparse import from_unix, parse_instant
 
 SECRETISH = "1Z999AA10123456784"
 
