@@ -78,6 +78,22 @@ class SignatureSpec:
     rotation: str = "the current secret and unexpired previous ones are all accepted"
 
     @property
+    def binds_body(self) -> bool:
+        """True when the signature covers the raw body, so a captured signature cannot
+        authenticate another body. A static token does not, nor a template without
+        ``{body}`` (a scheme that signs only a timestamp or an id).
+
+        >>> SignatureSpec(kind="hmac", header="x-sig").binds_body
+        True
+        >>> SignatureSpec(kind="hmac", header="x-sig", signed_content="{timestamp}",
+        ...               timestamp_header="x-ts").binds_body
+        False
+        >>> SignatureSpec(kind="token", header="authorization").binds_body
+        False
+        """
+        return self.kind != "token" and "{body}" in self.signed_content
+
+    @property
     def headers(self) -> tuple[str, ...]:
         """Every header the scheme reads (each one is a credential: never logged or parked)."""
         if self.kind == "standard_webhooks":

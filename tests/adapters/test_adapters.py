@@ -81,7 +81,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         "case": every,
         "timed_case": [c for c in every if c.adapter.scheme.tolerance_seconds is not None],
         "untimed_case": [c for c in every if c.adapter.scheme.tolerance_seconds is None],
-        "body_bound_case": [c for c in every if c.adapter.scheme.kind != "token"],
+        "body_bound_case": [c for c in every if c.adapter.scheme.binds_body],
     }
     for name, items in groups.items():
         if name in metafunc.fixturenames:

@@ -208,7 +208,7 @@ def webhook_seeds() -> list[FuzzRequest]:
         if not adapter.webhook:
             continue
         signer = _adapter_signer(adapter, secret_for(TENANT, adapter.id))
-        bound = adapter.scheme.kind != "token"
+        bound = adapter.scheme.binds_body
         for path in body_paths(adapter.id):
             extra = carrier_headers(path)
             body = path.read_bytes()
