@@ -27,7 +27,6 @@ from gateway.carriers.adapter import (
     Delivery,
     ParsedEvent,
     ParseResult,
-    map_status,
     shipment_status_metadata,
 )
 from gateway.carriers.payload import (
@@ -39,6 +38,7 @@ from gateway.carriers.payload import (
     required_text,
     text,
 )
+from gateway.carriers.status import Refine, StatusTable, status_of
 from gateway.carriers.timeparse import parse_instant
 from gateway.errors import ParseError
 from gateway.models import Status
@@ -46,34 +46,40 @@ from gateway.signing.spec import SignatureSpec
 
 HEADER = "aftership-hmac-sha256"
 
-STATUS_MAP: dict[str, Status] = {
-    "pending": Status.PENDING,
-    "inforeceived": Status.INFO_RECEIVED,
-    "intransit": Status.IN_TRANSIT,
-    "outfordelivery": Status.OUT_FOR_DELIVERY,
-    "attemptfail": Status.ATTEMPT_FAIL,
-    "delivered": Status.DELIVERED,
-    "availableforpickup": Status.AVAILABLE_FOR_PICKUP,
-    "exception": Status.EXCEPTION,
-    "expired": Status.EXPIRED,
-}
 # AfterShip's documented tags are these nine only (aftership.com/docs/tracking enum
 # delivery-statuses; SDK enum TagV1): there is no ``Returned`` tag. A return is ``Exception``
 # with subtag Exception_010/011 (SDK Tracking.return_to_sender doc), so a ``Returned_001``
 # subtag is undocumented and stays ``unknown``.
 # Subtags refine the tag only when they belong to it (``Exception_010`` under ``Exception``).
-SUBTAG_STATUS: dict[str, Status] = {
-    "exception_010": Status.RETURNED,
-    "exception_011": Status.RETURNED,
-}
-SUBTAG_DETAIL: dict[str, str] = {
-    "exception_002": "customer_moved", "exception_003": "refused",
-    "exception_004": "customs_hold", "exception_006": "held_for_payment",
-    "exception_007": "address_issue", "exception_010": "returning_to_sender",
-    "exception_011": "returned_to_sender", "exception_012": "damaged", "exception_013": "lost",
-    "exception_017": "weather_delay", "exception_018": "documents_issue",
-    "delivered_002": "picked_up_by_customer", "delivered_005": "delivered_to_neighbour",
-}  # fmt: skip
+STATUSES = StatusTable(
+    main={
+        "pending": Status.PENDING,
+        "inforeceived": Status.INFO_RECEIVED,
+        "intransit": Status.IN_TRANSIT,
+        "outfordelivery": Status.OUT_FOR_DELIVERY,
+        "attemptfail": Status.ATTEMPT_FAIL,
+        "delivered": Status.DELIVERED,
+        "availableforpickup": Status.AVAILABLE_FOR_PICKUP,
+        "exception": Status.EXCEPTION,
+        "expired": Status.EXPIRED,
+    },
+    refinements={
+        ("exception", "exception_002"): Refine(detail="customer_moved"),
+        ("exception", "exception_003"): Refine(detail="refused"),
+        ("exception", "exception_004"): Refine(detail="customs_hold"),
+        ("exception", "exception_006"): Refine(detail="held_for_payment"),
+        ("exception", "exception_007"): Refine(detail="address_issue"),
+        ("exception", "exception_010"): Refine(Status.RETURNED, "returning_to_sender"),
+        ("exception", "exception_011"): Refine(Status.RETURNED, "returned_to_sender"),
+        ("exception", "exception_012"): Refine(detail="damaged"),
+        ("exception", "exception_013"): Refine(detail="lost"),
+        ("exception", "exception_017"): Refine(detail="weather_delay"),
+        ("exception", "exception_018"): Refine(detail="documents_issue"),
+        ("delivered", "delivered_002"): Refine(detail="picked_up_by_customer"),
+        ("delivered", "delivered_005"): Refine(detail="delivered_to_neighbour"),
+    },
+    columns=("tag", "subtag"),
+)
 ISO3_TO_ISO2: dict[str, str] = {
     "USA": "US", "CAN": "CA", "MEX": "MX", "BRA": "BR", "GBR": "GB", "IRL": "IE",
     "DEU": "DE", "FRA": "FR", "ITA": "IT", "ESP": "ES", "PRT": "PT", "NLD": "NL",
@@ -105,14 +111,6 @@ def _eta(tracking: dict[str, Any]) -> str | None:
     return text(tracking.get("expected_delivery"))
 
 
-def _status(tag: str | None, subtag: str | None) -> tuple[Status, str | None]:
-    """The tag's status, refined by a subtag that belongs to it; and the subtag's detail."""
-    status = map_status(STATUS_MAP, tag)
-    if tag and subtag and subtag.lower().startswith(tag.lower() + "_"):
-        return SUBTAG_STATUS.get(subtag.lower(), status), SUBTAG_DETAIL.get(subtag.lower())
-    return status, None
-
-
 def _event(raw: object, tracking: dict[str, Any], tracking_number: str) -> ParsedEvent:
     point = as_object(raw, "checkpoint")
     stamp = text(point.get("checkpoint_time"))
@@ -120,7 +118,7 @@ def _event(raw: object, tracking: dict[str, Any], tracking_number: str) -> Parse
         raise ParseError("checkpoint has no checkpoint_time")
     occurred_at, tz_source, local = parse_instant(stamp, "checkpoint_time", where="checkpoint")
     tag, subtag = text(point.get("tag")), text(point.get("subtag"))
-    status, detail = _status(tag, subtag)
+    status, detail = status_of(STATUSES, tag, subtag)
     metadata = {k: found for k in ("slug", "raw_tag") if (found := text(point.get(k)))}
     lat, lon = _coordinate(point)
     place = location(
@@ -158,7 +156,7 @@ def _tracking_status(tracking: dict[str, Any], tracking_number: str) -> ParsedEv
     tag, subtag = text(tracking.get("tag")), text(tracking.get("subtag"))
     if tag is None and subtag is None:
         return "tracking has no checkpoint and no status"
-    status, detail = _status(tag, subtag)
+    status, detail = status_of(STATUSES, tag, subtag)
     delivered = text(tracking.get("shipment_delivery_date"))
     field = "shipment_delivery_date" if status is Status.DELIVERED and delivered else "updated_at"
     stamp = text(tracking.get(field))
@@ -207,7 +205,7 @@ ADAPTER = Adapter(
     label="AfterShip Tracking",
     docs_url="https://www.aftership.com/docs/tracking/webhook/webhook-overview",
     scheme=SignatureSpec(kind="hmac", header=HEADER, encoding="base64"),
-    status_map=STATUS_MAP,
+    statuses=STATUSES,
     parse=parse,
     confidence="DOC-EXCERPT",
     identity="`event_id` (kept across retries) for the delivery; each checkpoint by content",

@@ -9,7 +9,7 @@ nothing. The scheme names ``x-api-key`` only so the header is treated as a
 credential (never logged or parked).
 
 The format (one item or ``{"events": [...]}``, per-item validation) is described in
-:mod:`gateway.ingest.canonical_format`, and published as
+:mod:`gateway.carriers.canonical_format`, and published as
 ``docs/schemas/canonical-events.schema.json``.
 
 Example:
@@ -24,13 +24,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from gateway.api.submit import parse_body
 from gateway.carriers.adapter import Adapter, Delivery, ParseResult
+from gateway.carriers.canonical_items import parse_body
+from gateway.carriers.status import WAYBILL_NAMES
 from gateway.errors import SignatureError
-from gateway.models import Status
 from gateway.signing.spec import SignatureSpec
 
-STATUS_MAP: dict[str, Status] = {s.value: s for s in Status} | {"failed": Status.EXCEPTION}
+STATUSES = WAYBILL_NAMES
 """Canonical names map to themselves; ``failed`` is an alias of ``exception``."""
 
 _NOT_A_WEBHOOK = "canonical updates are posted to /v1/events with an API key, not as a webhook"
@@ -38,7 +38,7 @@ _NOT_A_WEBHOOK = "canonical updates are posted to /v1/events with an API key, no
 
 def parse(delivery: Delivery) -> ParseResult:
     """The valid items of the body; ``failures`` names the others (``item <i>: why``)."""
-    return parse_body(delivery.body, STATUS_MAP)
+    return parse_body(delivery.body, STATUSES.main)
 
 
 def verify(delivery: Delivery, secrets: Sequence[str], now: float) -> None:
@@ -61,7 +61,7 @@ ADAPTER = Adapter(
         rotation="API keys are issued and revoked with `waybill keys` (on AWS, by the stack); "
         "partner secrets play no part",
     ),
-    status_map=STATUS_MAP,
+    statuses=STATUSES,
     parse=parse,
     verify=verify,
     sign=sign,

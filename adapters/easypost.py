@@ -26,10 +26,10 @@ from gateway.carriers.adapter import (
     Delivery,
     ParsedEvent,
     ParseResult,
-    map_status,
     shipment_status_metadata,
 )
 from gateway.carriers.payload import address, as_list, as_object, load_object, required_text, text
+from gateway.carriers.status import Refine, StatusTable, status_of
 from gateway.carriers.timeparse import parse_instant
 from gateway.errors import ParseError
 from gateway.models import Status
@@ -38,37 +38,34 @@ from gateway.signing.spec import SignatureSpec
 HEADER = "X-Hmac-Signature"
 PREFIX = "hmac-sha256-hex="
 
-STATUS_MAP: dict[str, Status] = {
-    "unknown": Status.UNKNOWN,
-    "pre_transit": Status.INFO_RECEIVED,
-    "in_transit": Status.IN_TRANSIT,
-    "out_for_delivery": Status.OUT_FOR_DELIVERY,
-    "available_for_pickup": Status.AVAILABLE_FOR_PICKUP,
-    "delivered": Status.DELIVERED,
-    "return_to_sender": Status.RETURNED,
-    "failure": Status.EXCEPTION,
-    "cancelled": Status.CANCELLED,
-    "error": Status.EXCEPTION,
-}
-# Refinements of a (status, status_detail) pair: canonical status and detail.
-REFINEMENTS: dict[tuple[str, str], tuple[Status, str | None]] = {
-    ("failure", "delivery_exception"): (Status.ATTEMPT_FAIL, None),
-    ("failure", "refused"): (Status.EXCEPTION, "refused"),
-    ("failure", "damaged"): (Status.EXCEPTION, "damaged"),
-    ("failure", "lost"): (Status.EXCEPTION, "lost"),
-}
-DETAILS_BY_STATUS: dict[str, str] = {"return_to_sender": "returned_to_sender"}
+# A (status, status_detail) pair may refine the status and give a detail.
+STATUSES = StatusTable(
+    main={
+        "unknown": Status.UNKNOWN,
+        "pre_transit": Status.INFO_RECEIVED,
+        "in_transit": Status.IN_TRANSIT,
+        "out_for_delivery": Status.OUT_FOR_DELIVERY,
+        "available_for_pickup": Status.AVAILABLE_FOR_PICKUP,
+        "delivered": Status.DELIVERED,
+        "return_to_sender": Status.RETURNED,
+        "failure": Status.EXCEPTION,
+        "cancelled": Status.CANCELLED,
+        "error": Status.EXCEPTION,
+    },
+    refinements={
+        ("failure", "delivery_exception"): Refine(Status.ATTEMPT_FAIL),
+        ("failure", "refused"): Refine(detail="refused"),
+        ("failure", "damaged"): Refine(detail="damaged"),
+        ("failure", "lost"): Refine(detail="lost"),
+    },
+    details={"return_to_sender": "returned_to_sender"},
+    columns=("status", "status_detail"),
+)
 
 
 def _codes(item: dict[str, Any]) -> tuple[str, str]:
     """``(status, status_detail)`` lower-cased, ``""`` when absent."""
     return (text(item.get("status")) or "").lower(), (text(item.get("status_detail")) or "").lower()
-
-
-def _status(status: str, detail: str) -> tuple[Status, str | None]:
-    """The canonical status of a (status, status_detail) pair, and its detail."""
-    canonical, refined = REFINEMENTS.get((status, detail), (map_status(STATUS_MAP, status), None))
-    return canonical, refined or DETAILS_BY_STATUS.get(status)
 
 
 def _event(raw: object, tracker: dict[str, Any], tracking_number: str) -> ParsedEvent:
@@ -78,7 +75,7 @@ def _event(raw: object, tracker: dict[str, Any], tracking_number: str) -> Parsed
     if stamp is None:
         raise ParseError("tracking detail has no datetime")
     occurred_at, tz_source, local = parse_instant(stamp, "datetime", where="tracking detail")
-    canonical, refined = _status(status, detail)
+    canonical, refined = status_of(STATUSES, status, detail)
     raw = {"upstream_carrier": tracker.get("carrier"), "source": item.get("source")}
     raw["native_code"] = item.get("carrier_code")
     metadata = {k: found for k, v in raw.items() if (found := text(v))}
@@ -108,7 +105,7 @@ def _tracker_status(tracker: dict[str, Any], tracking_number: str) -> ParsedEven
     if stamp is None:
         return "tracker has a status but no tracking detail and no time"
     occurred_at, tz_source, local = parse_instant(stamp, "updated_at", where="Tracker")
-    canonical, refined = _status(status, detail)
+    canonical, refined = status_of(STATUSES, status, detail)
     facts = {"upstream_carrier": text(tracker.get("carrier"))} | shipment_status_metadata(
         "updated_at"
     )
@@ -158,7 +155,7 @@ ADAPTER = Adapter(
         prefix=PREFIX,
         secret_form="nfkd",  # noqa: S106 - a form name, not a secret
     ),
-    status_map=STATUS_MAP,
+    statuses=STATUSES,
     parse=parse,
     confidence="CONFIRMED",
     identity="`Event.id` (re-sent on retry) for the delivery; each tracking detail by content",

@@ -27,7 +27,6 @@ from gateway.carriers.adapter import (
     Delivery,
     ParsedEvent,
     ParseResult,
-    map_status,
     shipment_status_metadata,
 )
 from gateway.carriers.payload import (
@@ -39,6 +38,7 @@ from gateway.carriers.payload import (
     required_text,
     text,
 )
+from gateway.carriers.status import StatusTable, status_of
 from gateway.carriers.timeparse import parse_instant
 from gateway.errors import ItemIgnored, ParseError
 from gateway.models import Status
@@ -46,20 +46,22 @@ from gateway.signing.spec import SignatureSpec
 
 HEADER = "fdx-signature"
 
-STATUS_MAP: dict[str, Status] = {
-    "oc": Status.INFO_RECEIVED, "in": Status.INFO_RECEIVED,
-    "pu": Status.IN_TRANSIT, "it": Status.IN_TRANSIT, "ar": Status.IN_TRANSIT,
-    "dp": Status.IN_TRANSIT, "af": Status.IN_TRANSIT,
-    "od": Status.OUT_FOR_DELIVERY,
-    "dl": Status.DELIVERED,
-    "de": Status.EXCEPTION, "se": Status.EXCEPTION,
-    "ca": Status.CANCELLED,
-    "hl": Status.AVAILABLE_FOR_PICKUP,
-    "rs": Status.RETURNED,
-    # "Arriving early" / "arriving on time": added by FedEx's Track API changelog of
-    # 2021-10-15 (POLLING.md §5, CONFIRMED there); both describe a parcel still on its way.
-    "ae": Status.IN_TRANSIT, "ao": Status.IN_TRANSIT,
-}  # fmt: skip
+STATUSES = StatusTable(
+    main={
+        "oc": Status.INFO_RECEIVED, "in": Status.INFO_RECEIVED,
+        "pu": Status.IN_TRANSIT, "it": Status.IN_TRANSIT, "ar": Status.IN_TRANSIT,
+        "dp": Status.IN_TRANSIT, "af": Status.IN_TRANSIT,
+        "od": Status.OUT_FOR_DELIVERY,
+        "dl": Status.DELIVERED,
+        "de": Status.EXCEPTION, "se": Status.EXCEPTION,
+        "ca": Status.CANCELLED,
+        "hl": Status.AVAILABLE_FOR_PICKUP,
+        "rs": Status.RETURNED,
+        # "Arriving early" / "arriving on time": added by FedEx's Track API changelog of
+        # 2021-10-15 (POLLING.md §5, CONFIRMED there); both describe a parcel still on its way.
+        "ae": Status.IN_TRANSIT, "ao": Status.IN_TRANSIT,
+    }
+)  # fmt: skip
 # Not mapped on purpose: "SP" ("Split status": the pieces of one shipment are in several
 # states, per FedEx's Track Service code list as quoted by 3P code) has no single status.
 # The ``dateAndTimes[].type`` that dates a latestStatusDetail code (types: FedEx Track API
@@ -102,6 +104,12 @@ def _metadata(result: dict[str, Any], **extra: object) -> dict[str, str]:
     return {k: found for k, v in raw.items() if (found := text(v))}
 
 
+def _status(derived: str | None, native: str | None) -> Status:
+    """The derived code's status, else the native code's (both are main codes)."""
+    status = status_of(STATUSES, derived).status
+    return status if status is not Status.UNKNOWN else status_of(STATUSES, native).status
+
+
 def _signer(result: dict[str, Any], status: Status) -> str | None:
     details = result.get("deliveryDetails")
     signer = text(details.get("receivedByName")) if isinstance(details, dict) else None
@@ -113,9 +121,7 @@ def _scan(raw: object, result: dict[str, Any], number: str, what: str) -> Parsed
     scan = as_object(raw, what)
     occurred_at, tz_source, local = parse_instant(text(scan.get("date")), "date", where=what)
     derived, kind = text(scan.get("derivedStatusCode")), text(scan.get("eventType"))
-    status = map_status(STATUS_MAP, derived)
-    if status is Status.UNKNOWN:
-        status = map_status(STATUS_MAP, kind)
+    status = _status(derived, kind)
     metadata = _metadata(
         result, derived_status_code=derived, exception_code=scan.get("exceptionCode")
     )
@@ -147,9 +153,7 @@ def _latest_status(result: dict[str, Any], number: str, what: str) -> ParsedEven
     code, derived = text(latest.get("code")), text(latest.get("derivedCode"))
     if code is None and derived is None:
         return f"{what} has no scan event and no status"
-    status = map_status(STATUS_MAP, derived)
-    if status is Status.UNKNOWN:
-        status = map_status(STATUS_MAP, code)
+    status = _status(derived, code)
     kind = STATUS_TIMES.get((derived or code or "").lower())
     stamp = _dated(result, kind) if kind else None
     if kind is None or stamp is None:
@@ -218,7 +222,7 @@ ADAPTER = Adapter(
     label="FedEx",
     docs_url="https://developer.fedex.com/api/en-us/guides/webhook-developer-guide.html",
     scheme=SignatureSpec(kind="hmac", header=HEADER, encoding="base64"),
-    status_map=STATUS_MAP,
+    statuses=STATUSES,
     parse=parse,
     confidence="3P",
     identity="none from FedEx: the delivery by body hash; each scan by content "

@@ -29,7 +29,6 @@ from gateway.carriers.adapter import (
     Delivery,
     ParsedEvent,
     ParseResult,
-    map_status,
     shipment_status_metadata,
 )
 from gateway.carriers.payload import (
@@ -41,6 +40,7 @@ from gateway.carriers.payload import (
     required_text,
     text,
 )
+from gateway.carriers.status import ANY, Mapped, Refine, StatusTable, status_of
 from gateway.carriers.timeparse import parse_instant
 from gateway.errors import ItemIgnored, ParseError
 from gateway.models import Location, Status, TzSource
@@ -48,33 +48,36 @@ from gateway.signing.spec import SignatureSpec
 
 HEADER = "sign"
 
-STATUS_MAP: dict[str, Status] = {
-    "notfound": Status.PENDING,
-    "inforeceived": Status.INFO_RECEIVED,
-    "intransit": Status.IN_TRANSIT,
-    "expired": Status.EXPIRED,
-    "availableforpickup": Status.AVAILABLE_FOR_PICKUP,
-    "outfordelivery": Status.OUT_FOR_DELIVERY,
-    "deliveryfailure": Status.ATTEMPT_FAIL,
-    "delivered": Status.DELIVERED,
-    "exception": Status.EXCEPTION,
-}
-# Sub-statuses that refine their main status: canonical status and detail.
-SUB_STATUS: dict[str, tuple[Status, str | None]] = {
-    "exception_returning": (Status.RETURNED, "returning_to_sender"),
-    "exception_returned": (Status.RETURNED, "returned_to_sender"),
-    "exception_cancel": (Status.CANCELLED, None),
-    "exception_damage": (Status.EXCEPTION, "damaged"),
-    "exception_lost": (Status.EXCEPTION, "lost"),
-    "exception_rejected": (Status.EXCEPTION, "refused"),
-    "deliveryfailure_invalidaddress": (Status.ATTEMPT_FAIL, "address_issue"),
-}
+# The main status is the part of ``sub_status`` before ``_``; a few whole sub-statuses
+# refine it (each names its own main status, so they apply under ANY).
+STATUSES = StatusTable(
+    main={
+        "notfound": Status.PENDING,
+        "inforeceived": Status.INFO_RECEIVED,
+        "intransit": Status.IN_TRANSIT,
+        "expired": Status.EXPIRED,
+        "availableforpickup": Status.AVAILABLE_FOR_PICKUP,
+        "outfordelivery": Status.OUT_FOR_DELIVERY,
+        "deliveryfailure": Status.ATTEMPT_FAIL,
+        "delivered": Status.DELIVERED,
+        "exception": Status.EXCEPTION,
+    },
+    refinements={
+        (ANY, "exception_returning"): Refine(Status.RETURNED, "returning_to_sender"),
+        (ANY, "exception_returned"): Refine(Status.RETURNED, "returned_to_sender"),
+        (ANY, "exception_cancel"): Refine(Status.CANCELLED),
+        (ANY, "exception_damage"): Refine(Status.EXCEPTION, "damaged"),
+        (ANY, "exception_lost"): Refine(Status.EXCEPTION, "lost"),
+        (ANY, "exception_rejected"): Refine(Status.EXCEPTION, "refused"),
+        (ANY, "deliveryfailure_invalidaddress"): Refine(Status.ATTEMPT_FAIL, "address_issue"),
+    },
+    columns=("main status", "sub_status"),
+)
 
 
-def _status(sub_status: str | None) -> tuple[Status, str | None]:
-    refined = SUB_STATUS.get((sub_status or "").lower())
-    main = (sub_status or "").split("_", 1)[0]
-    return refined or (map_status(STATUS_MAP, main), None)
+def _status(sub_status: str | None) -> Mapped:
+    """``InTransit_PickedUp``: main status ``InTransit``, refined by the whole code."""
+    return status_of(STATUSES, (sub_status or "").split("_", 1)[0], sub_status)
 
 
 def _coordinates(place: dict[str, Any]) -> tuple[float | None, float | None]:
@@ -230,7 +233,7 @@ ADAPTER = Adapter(
     scheme=SignatureSpec(
         kind="hash", header=HEADER, signed_content="{body}/{secret}", encoding="hex"
     ),
-    status_map=STATUS_MAP | {code: status for code, (status, _) in SUB_STATUS.items()},
+    statuses=STATUSES,
     parse=parse,
     confidence="UNCONFIRMED",
     identity="none from 17TRACK: the delivery by body hash; each event by content "

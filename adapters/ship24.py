@@ -27,10 +27,10 @@ from gateway.carriers.adapter import (
     Delivery,
     ParsedEvent,
     ParseResult,
-    map_status,
     shipment_status_metadata,
 )
 from gateway.carriers.payload import as_list, as_object, collect, load_object, required_text, text
+from gateway.carriers.status import ANY, Refine, StatusTable, status_of
 from gateway.carriers.timeparse import parse_instant
 from gateway.errors import ItemIgnored
 from gateway.models import Status
@@ -38,29 +38,32 @@ from gateway.signing.spec import SignatureSpec
 
 HEADER = "Authorization"
 
-STATUS_MAP: dict[str, Status] = {
-    "pending": Status.PENDING,
-    "info_received": Status.INFO_RECEIVED,
-    "in_transit": Status.IN_TRANSIT,
-    "out_for_delivery": Status.OUT_FOR_DELIVERY,
-    "failed_attempt": Status.ATTEMPT_FAIL,
-    "available_for_pickup": Status.AVAILABLE_FOR_PICKUP,
-    "delivered": Status.DELIVERED,
-    "exception": Status.EXCEPTION,
-}
-# ``statusCode`` values that decide the status whatever the milestone says (only the
+# ``statusCode`` values decide the status whatever the milestone says (only the
 # documented ones: other codes are kept as ``carrier_code`` and leave the milestone's).
 # Codes other than delivery_delivered: Ship24's statusCode list (POLLING.md §4, from
 # ship24/ship24-ai-plugin data/statuses.json and docs.ship24.com/status); kept only where the
 # code alone names a canonical status (customs_*, transit_*… leave the milestone's).
-STATUS_CODES: dict[str, Status] = {
-    "delivery_delivered": Status.DELIVERED,
-    "delivery_out_for_delivery": Status.OUT_FOR_DELIVERY,
-    "delivery_attempted": Status.ATTEMPT_FAIL,
-    "delivery_available_for_pickup": Status.AVAILABLE_FOR_PICKUP,
-    "exception_return": Status.RETURNED,
-    "data_order_cancelled": Status.CANCELLED,
-}
+STATUSES = StatusTable(
+    main={
+        "pending": Status.PENDING,
+        "info_received": Status.INFO_RECEIVED,
+        "in_transit": Status.IN_TRANSIT,
+        "out_for_delivery": Status.OUT_FOR_DELIVERY,
+        "failed_attempt": Status.ATTEMPT_FAIL,
+        "available_for_pickup": Status.AVAILABLE_FOR_PICKUP,
+        "delivered": Status.DELIVERED,
+        "exception": Status.EXCEPTION,
+    },
+    refinements={
+        (ANY, "delivery_delivered"): Refine(Status.DELIVERED),
+        (ANY, "delivery_out_for_delivery"): Refine(Status.OUT_FOR_DELIVERY),
+        (ANY, "delivery_attempted"): Refine(Status.ATTEMPT_FAIL),
+        (ANY, "delivery_available_for_pickup"): Refine(Status.AVAILABLE_FOR_PICKUP),
+        (ANY, "exception_return"): Refine(Status.RETURNED),
+        (ANY, "data_order_cancelled"): Refine(Status.CANCELLED),
+    },
+    columns=("statusMilestone", "statusCode"),
+)
 # The ``statistics.timestamps`` entry that dates each milestone (Ship24 OpenAPI
 # spec/ship24-tracking-api.yaml, example response-result-tracker; POLLING.md §4).
 MILESTONE_TIMES: dict[str, str] = {
@@ -74,10 +77,6 @@ MILESTONE_TIMES: dict[str, str] = {
 }
 
 
-def _status(milestone: str | None, code: str | None) -> Status:
-    return STATUS_CODES.get((code or "").lower()) or map_status(STATUS_MAP, milestone)
-
-
 def _delivery(tracking: dict[str, Any]) -> dict[str, Any]:
     shipment = tracking.get("shipment")
     delivery = shipment.get("delivery") if isinstance(shipment, dict) else None
@@ -89,7 +88,7 @@ def _event(raw: object, tracking: dict[str, Any], number: str, what: str) -> Par
     stamp = text(item.get("occurrenceDatetime"))
     occurred_at, tz_source, local = parse_instant(stamp, "occurrenceDatetime", where=what)
     milestone, code = text(item.get("statusMilestone")), text(item.get("statusCode"))
-    status = _status(milestone, code)
+    status, detail = status_of(STATUSES, milestone, code)
     raw_meta = {
         "event_id": item.get("eventId"),
         "status_milestone": milestone,
@@ -108,6 +107,7 @@ def _event(raw: object, tracking: dict[str, Any], number: str, what: str) -> Par
         occurred_at_local=local,
         carrier_code=code or milestone,
         carrier_text=text(item.get("status")),
+        detail=detail,
         estimated_delivery=text(delivery.get("estimatedDeliveryDate")),
         signed_by=signer if status is Status.DELIVERED else None,
         metadata=metadata,
@@ -128,7 +128,7 @@ def _shipment_status(tracking: dict[str, Any], number: str, what: str) -> Parsed
     if field is None or stamp is None:
         return f"{what} has a status but no event and no time for it"
     occurred_at, tz_source, local = parse_instant(stamp, field, where=f"{what}.statistics")
-    status = _status(milestone, code)
+    status, detail = status_of(STATUSES, milestone, code)
     facts = {"status_milestone": milestone, "status_category": shipment.get("statusCategory")}
     metadata = {k: found for k, v in facts.items() if (found := text(v))}
     delivery = _delivery(tracking)
@@ -139,6 +139,7 @@ def _shipment_status(tracking: dict[str, Any], number: str, what: str) -> Parsed
         tz_source=tz_source,
         occurred_at_local=local,
         carrier_code=code or milestone,
+        detail=detail,
         estimated_delivery=text(delivery.get("estimatedDeliveryDate")),
         signed_by=text(delivery.get("signedBy")) if status is Status.DELIVERED else None,
         metadata=metadata | shipment_status_metadata(field),
@@ -172,7 +173,7 @@ ADAPTER = Adapter(
     label="Ship24",
     docs_url="https://docs.ship24.com/webhooks/authentication",
     scheme=SignatureSpec(kind="token", header=HEADER, prefix="Bearer "),
-    status_map=STATUS_MAP | STATUS_CODES,
+    statuses=STATUSES,
     parse=parse,
     confidence="DOC-EXCERPT",
     identity="the delivery by body hash; each event by content, with Ship24's `eventId` "

@@ -34,7 +34,6 @@ from gateway.carriers.adapter import (
     ParsedEvent,
     ParseResult,
     Secrets,
-    map_status,
     shipment_status_metadata,
     spec_request,
 )
@@ -47,6 +46,7 @@ from gateway.carriers.payload import (
     required_text,
     text,
 )
+from gateway.carriers.status import ANY, Refine, StatusTable, status_of
 from gateway.carriers.timeparse import parse_instant
 from gateway.errors import ParseError
 from gateway.models import Status
@@ -71,22 +71,25 @@ HMAC_SCHEME = SignatureSpec(
     tolerance_seconds=300,
 )
 
-STATUS_MAP: dict[str, Status] = {
-    "unknown": Status.PENDING,  # what Shippo says before the carrier has the item
-    "pre_transit": Status.INFO_RECEIVED,
-    "transit": Status.IN_TRANSIT,
-    "delivered": Status.DELIVERED,
-    "returned": Status.RETURNED,
-    "failure": Status.EXCEPTION,
-}
 # substatus.code refines a status that is not terminal (never DELIVERED/RETURNED/FAILURE).
-SUBSTATUS_MAP: dict[str, Status] = {
-    "information_received": Status.INFO_RECEIVED,
-    "out_for_delivery": Status.OUT_FOR_DELIVERY,
-    "delivery_attempted": Status.ATTEMPT_FAIL,
-    "pickup_available": Status.AVAILABLE_FOR_PICKUP,
-}
-REFINABLE = frozenset({"unknown", "pre_transit", "transit"})
+STATUSES = StatusTable(
+    main={
+        "unknown": Status.PENDING,  # what Shippo says before the carrier has the item
+        "pre_transit": Status.INFO_RECEIVED,
+        "transit": Status.IN_TRANSIT,
+        "delivered": Status.DELIVERED,
+        "returned": Status.RETURNED,
+        "failure": Status.EXCEPTION,
+    },
+    refinements={
+        (ANY, "information_received"): Refine(Status.INFO_RECEIVED),
+        (ANY, "out_for_delivery"): Refine(Status.OUT_FOR_DELIVERY),
+        (ANY, "delivery_attempted"): Refine(Status.ATTEMPT_FAIL),
+        (ANY, "pickup_available"): Refine(Status.AVAILABLE_FOR_PICKUP),
+    },
+    only_under=frozenset({"unknown", "pre_transit", "transit"}),
+    columns=("status", "substatus.code"),
+)
 
 
 def verify(delivery: Delivery, secrets: Sequence[str], now: float) -> None:
@@ -115,9 +118,7 @@ def _event(
     found = item.get("substatus")
     substatus: dict[str, Any] = found if isinstance(found, dict) else {}
     code = text(substatus.get("code"))
-    status = map_status(STATUS_MAP, native)
-    if code and native.lower() in REFINABLE:
-        status = SUBSTATUS_MAP.get(code.lower(), status)
+    status, detail = status_of(STATUSES, native, code)
     facts = {"upstream_carrier": text(track.get("carrier")), "test": "true" if test else None}
     metadata = {k: v for k, v in facts.items() if v}
     return ParsedEvent(
@@ -128,6 +129,7 @@ def _event(
         occurred_at_local=local,
         carrier_code="/".join(p for p in (native, code) if p),
         carrier_text=text(item.get("status_details")) or text(substatus.get("text")),
+        detail=detail,
         location=address(item.get("location"), metadata),
         estimated_delivery=text(track.get("eta")),
         metadata=metadata,
@@ -169,7 +171,7 @@ ADAPTER = Adapter(
     label="Shippo",
     docs_url="https://docs.goshippo.com/docs/tracking/webhooksecurity",
     scheme=TOKEN_SCHEME,
-    status_map=STATUS_MAP,
+    statuses=STATUSES,
     parse=parse,
     verify=verify,
     confidence="DOC-EXCERPT",

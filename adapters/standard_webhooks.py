@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from pydantic import ValidationError
 
-from gateway.carriers.adapter import Adapter, Delivery, ParsedEvent, ParseResult, map_status
+from gateway.carriers.adapter import Adapter, Delivery, ParsedEvent, ParseResult
 from gateway.carriers.payload import (
     NOWHERE,
     as_list,
@@ -36,13 +36,14 @@ from gateway.carriers.payload import (
     required_text,
     text,
 )
+from gateway.carriers.status import WAYBILL_NAMES, status_of
 from gateway.carriers.timeparse import parse_instant
 from gateway.errors import ParseError
-from gateway.models import Location, Status, TzSource
+from gateway.models import Location, TzSource
 from gateway.signing.spec import SignatureSpec
 from gateway.signing.standard import TOLERANCE_SECONDS
 
-STATUS_MAP: dict[str, Status] = {s.value: s for s in Status} | {"failed": Status.EXCEPTION}
+STATUSES = WAYBILL_NAMES
 _LOCATION_KEYS = ("city", "region", "postal_code", "country", "lat", "lon")
 
 
@@ -68,7 +69,7 @@ def _event(raw: object, tracking_number: str, upstream: str | None) -> ParsedEve
         raise ParseError("occurred_at must carry an offset or Z")
     return ParsedEvent(
         tracking_number=tracking_number,
-        status=map_status(STATUS_MAP, status),
+        status=status_of(STATUSES, status).status,
         occurred_at=occurred_at,
         tz_source=tz_source,
         occurred_at_local=local,
@@ -116,7 +117,7 @@ ADAPTER = Adapter(
         rotation="several space-separated signatures, any match wins; previous secrets "
         "stay valid until their expiry",
     ),
-    status_map=STATUS_MAP,
+    statuses=STATUSES,
     parse=parse,
     confidence="CONFIRMED",
     identity="`webhook-id` (stable across retries) for the delivery; each event by content",

@@ -24,7 +24,6 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from gateway.api.oauth import issue_token, verify_bearer
 from gateway.carriers.adapter import (
     Adapter,
     Delivery,
@@ -34,8 +33,10 @@ from gateway.carriers.adapter import (
     spec_request,
 )
 from gateway.carriers.payload import address, as_object, load_object, required_text, text
+from gateway.carriers.status import ANY, Refine, StatusTable, status_of
 from gateway.errors import ParseError
 from gateway.models import Location, Status, TzSource
+from gateway.signing.bearer import issue_token, verify_bearer
 from gateway.signing.spec import SignatureSpec, verify_spec
 
 ADAPTER_ID = "ups"
@@ -49,17 +50,21 @@ SCHEME = SignatureSpec(
     "`ups.oauth` secret, so tokens issued before a rotation work through the grace period",
 )
 
-# Codes are looked up first, then types ("D" also covers "out for delivery" per the FAQ).
-STATUS_MAP: dict[str, Status] = {
-    "code:ot": Status.OUT_FOR_DELIVERY,
-    "type:m": Status.INFO_RECEIVED,
-    "type:mv": Status.CANCELLED,
-    "type:i": Status.IN_TRANSIT,
-    "type:u": Status.IN_TRANSIT,
-    "type:x": Status.EXCEPTION,
-    "type:d": Status.DELIVERED,
-}
-DETAILS_BY_TYPE: dict[str, str] = {"u": "eta_update"}
+# Main code: ``activityStatus.type``; ``code`` OT refines any type ("D" also covers "out
+# for delivery" per the FAQ). Type U only revises the ETA: detail ``eta_update``.
+STATUSES = StatusTable(
+    main={
+        "m": Status.INFO_RECEIVED,
+        "mv": Status.CANCELLED,
+        "i": Status.IN_TRANSIT,
+        "u": Status.IN_TRANSIT,
+        "x": Status.EXCEPTION,
+        "d": Status.DELIVERED,
+    },
+    refinements={(ANY, "ot"): Refine(Status.OUT_FOR_DELIVERY)},
+    details={"u": "eta_update"},
+    columns=("type", "code"),
+)
 METADATA_FIELDS: dict[str, str] = {
     "gmtOffset": "gmt_offset",
     "alternateTrackingNumber": "alternate_tracking_number",
@@ -149,7 +154,7 @@ def parse(delivery: Delivery) -> ParseResult:
     activity = as_object(event.get("activityStatus"), "activityStatus")
     kind = (text(activity.get("type")) or "").lower()
     code = (text(activity.get("code")) or "").lower()
-    status = STATUS_MAP.get(f"code:{code}") or STATUS_MAP.get(f"type:{kind}", Status.UNKNOWN)
+    status, detail = status_of(STATUSES, kind, code)
     occurred_at, tz_source, local = _when(event)
     metadata = {
         key: found for raw, key in METADATA_FIELDS.items() if (found := text(event.get(raw)))
@@ -169,7 +174,7 @@ def parse(delivery: Delivery) -> ParseResult:
         occurred_at_local=local,
         carrier_code="/".join(p for p in (kind.upper(), code.upper()) if p) or None,
         carrier_text=text(activity.get("description")),
-        detail=DETAILS_BY_TYPE.get(kind),
+        detail=detail,
         location=_location(event.get("activityLocation"), metadata),
         estimated_delivery=_day(text(event.get("scheduledDeliveryDate"))),
         signed_by=text(event.get("receivedBy")),
@@ -184,7 +189,7 @@ ADAPTER = Adapter(
     label="UPS Track Alert",
     docs_url="https://developer.ups.com/tag/Track-Alert",
     scheme=SCHEME,
-    status_map=STATUS_MAP,
+    statuses=STATUSES,
     parse=parse,
     verify=verify,
     confidence="CONFIRMED",

@@ -4,6 +4,9 @@ An adapter module ``adapters/<id>.py`` exports ``ADAPTER = Adapter(...)``. It do
 no I/O: secrets and the clock are passed in. ``sign`` is the exact inverse of
 ``verify`` and is what tests and ``waybill send`` use.
 
+Statuses are a :class:`~gateway.carriers.status.StatusTable` (``statuses=``); a plain
+``status_map=`` dict of main codes is accepted too and becomes a table without refinements.
+
 Example:
     >>> from gateway.models import Status
     >>> map_status({"delivered": Status.DELIVERED}, "DELIVERED")
@@ -19,6 +22,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal, Protocol
 
+from gateway.carriers.status import StatusTable
+from gateway.carriers.status import map_status as map_status
 from gateway.errors import SignatureError
 from gateway.models import Location, Status, TzSource
 from gateway.signing.spec import Request, SignatureSpec, sign_spec, verify_spec
@@ -151,14 +156,14 @@ class Adapter:
     body cannot be read; ``sign(body, secret, now)`` returns what the carrier adds.
     ``webhook=False`` marks an adapter no carrier posts to (the canonical submit,
     authenticated by the edge's API key): its ``verify`` must always refuse, and the
-    shared webhook suite skips it.
+    shared webhook suite skips it. ``statuses`` is the status table; ``status_map`` is
+    its flat read-only view (or, when only a plain dict is given, that dict).
     """
 
     id: str
     label: str
     docs_url: str
     scheme: SignatureSpec
-    status_map: Mapping[str, Status]
     parse: Parse
     verify: Verify = None  # type: ignore[assignment]  # filled from the scheme
     sign: Sign = None  # type: ignore[assignment]  # filled from the scheme
@@ -168,8 +173,16 @@ class Adapter:
     time_handling: str = ""
     notes: str = ""
     webhook: bool = True
+    statuses: StatusTable = field(default=None, kw_only=True)  # type: ignore[assignment]
+    status_map: Mapping[str, Status] = field(default=None, kw_only=True)  # type: ignore[arg-type]
 
     def __post_init__(self) -> None:
+        if self.statuses is None:
+            object.__setattr__(self, "statuses", StatusTable(self.status_map or {}))
+        if self.status_map is None:
+            object.__setattr__(self, "status_map", self.statuses.flat)
+        elif dict(self.status_map) != dict(self.statuses.flat):
+            raise ValueError("status_map and statuses disagree: give one of them")
         scheme = self.scheme
         if self.verify is None:
 
@@ -185,10 +198,3 @@ class Adapter:
                 return sign_spec(scheme, body, secret, now, delivery_id=delivery_id)
 
             object.__setattr__(self, "sign", sign)
-
-
-def map_status(status_map: Mapping[str, Status], code: str | None) -> Status:
-    """Look a native code up (case-insensitively); unmapped codes become ``unknown``."""
-    if not code:
-        return Status.UNKNOWN
-    return status_map.get(code) or status_map.get(code.lower()) or Status.UNKNOWN

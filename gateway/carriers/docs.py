@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from gateway.carriers.discovery import Registry
+from gateway.carriers.status import ANY, StatusTable, status_of
 from gateway.signing.spec import SignatureSpec
 
 TEMPLATE = Path(__file__).resolve().parent / "templates" / "ADAPTERS.md.j2"
@@ -58,7 +59,38 @@ def describe_scheme(spec: SignatureSpec) -> str:
         )
         both = "too old and too new" if spec.reject_future else "too old only"
         text += f" Timestamp from {source}, tolerance ±{spec.tolerance_seconds} s ({both})."
+    if not spec.binds_body:
+        within = " within the tolerance" if spec.tolerance_seconds is not None else ""
+        text += f" The body is not signed: a captured signature authenticates any body{within}."
     return f"{text} Rotation: {spec.rotation}."
+
+
+def _code(value: str | None) -> str:
+    return f"`{value}`" if value else ""
+
+
+def main_rows(table: StatusTable) -> list[tuple[str, str, str]]:
+    """``(native, canonical, detail)`` cells for each main code, sorted."""
+    return [
+        (_code(code), _code(status.value), _code(table.details.get(code)))
+        for code, status in sorted(table.main.items())
+    ]
+
+
+def refinement_rows(table: StatusTable) -> list[tuple[str, str, str, str]]:
+    """``(native, second code, canonical, detail)`` cells for each refinement, read back
+    through :func:`status_of` where the main code is known (so a kept status shows)."""
+    rows = []
+    for (main, sub), row in sorted(table.refinements.items()):
+        if main == ANY:
+            under = sorted(table.only_under or ())
+            scope = "any of " + ", ".join(map(_code, under)) if under else "any"
+            status = _code(row.status.value) if row.status else f"the {table.columns[0]}'s"
+            rows.append((scope, _code(sub), status, _code(row.detail)))
+        else:
+            found = status_of(table, main, sub)
+            rows.append((_code(main), _code(sub), _code(found.status.value), _code(found.detail)))
+    return rows
 
 
 def render(registry: Registry) -> str:
@@ -73,7 +105,9 @@ def render(registry: Registry) -> str:
         lstrip_blocks=True,
     )
     environment.filters["scheme"] = describe_scheme
-    environment.filters["code"] = lambda value: f"`{value}`"
+    environment.filters["code"] = _code
+    environment.filters["main_rows"] = main_rows
+    environment.filters["refinement_rows"] = refinement_rows
     adapters = [registry.adapters[key] for key in sorted(registry.adapters)]
     return environment.get_template(TEMPLATE.name).render(
         adapters=adapters, broken=sorted(registry.broken.items())

@@ -18,6 +18,7 @@ from gateway.carriers.adapter import Adapter
 from gateway.carriers.generic import build_adapter
 from gateway.cli import main
 from gateway.errors import ParseError
+from gateway.signing.spec import SignatureSpec
 from gateway.tenancy.tenants import TenantConfigError, load_tenant, load_tenant_file
 from tests.support.gateway import TENANTS_DIR, Harness, moto_harness
 
@@ -148,6 +149,14 @@ fields = { tracking_number = "parcel", status = "state", occurred_at = "at" }
     [
         (BAD_GENERIC, "carriers.parcelpal.generic.signature.tolerance_secs: extra inputs"),
         (
+            BAD_GENERIC.replace("tolerance_secs = 300", 'rotation = "weekly"'),
+            "carriers.parcelpal.generic.signature.rotation: extra inputs",  # docs text only
+        ),
+        (
+            BAD_GENERIC.replace("tolerance_secs = 300", 'reject_future = "no"'),
+            "carriers.parcelpal.generic.signature.reject_future: input should be a valid boolean",
+        ),
+        (
             BAD_GENERIC.replace("tolerance_secs = 300", 'query_param = "t"'),
             "carriers.parcelpal.generic.signature: value error, a spec reads its signature "
             "from exactly one header or query param",
@@ -173,3 +182,18 @@ def test_a_bad_tenant_file_is_refused_naming_file_and_field(
     assert str(caught.value).startswith(f"{path}: ") and field in str(caught.value)
     assert main(["tenants", "validate", "--tenants-dir", str(tmp_path)]) == 1
     assert f"{path}: " in capsys.readouterr().err
+
+
+def test_every_spec_field_but_rotation_comes_from_the_tenant_file(tmp_path: Path) -> None:
+    path = tmp_path / "skewed.toml"
+    path.write_text(
+        BAD_GENERIC.replace("tolerance_secs = 300", 'timestamp_key = "t", tolerance_seconds = 60')
+        .replace('header = "X-Sig"', 'header = "X-Sig", signature_list = [",", "="]')
+        .replace("tolerance_seconds = 60", "tolerance_seconds = 60, reject_future = false")
+    )
+    generic = load_tenant_file(path).carriers["parcelpal"].generic
+    assert generic is not None
+    scheme = build_adapter("parcelpal", generic).scheme
+    assert (scheme.tolerance_seconds, scheme.reject_future) == (60, False)
+    assert scheme.signature_list == (",", "=") and scheme == generic.signature
+    assert scheme.rotation == SignatureSpec(kind="hmac", header="x").rotation

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
+import sys
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
+from gateway.carriers.discovery import load_adapters
+from gateway.carriers.generic import NOT_IN_TENANT_FILES, GenericSignature, tenant_model
 from gateway.errors import SignatureError
 from gateway.signing.spec import Request, SignatureSpec, sign_spec, split_signed, verify_spec
 
@@ -167,3 +172,84 @@ def test_bearer_token_needs_its_prefix() -> None:
 def test_inconsistent_specs_are_refused(bad: dict[str, object]) -> None:
     with pytest.raises(ValueError):
         SignatureSpec(**bad)  # type: ignore[arg-type]
+
+
+# --- the same spec from a tenant file (gateway/carriers/generic.py) ------------------
+
+ROTATION = next(f.default for f in dataclasses.fields(SignatureSpec) if f.name == "rotation")
+
+
+def in_tree_specs() -> dict[str, SignatureSpec]:
+    """Every in-tree adapter's scheme, and any other spec its module defines (Shippo's HMAC)."""
+    found = {}
+    for adapter in load_adapters().adapters.values():
+        found[adapter.id] = adapter.scheme
+        for name, value in vars(sys.modules[adapter.parse.__module__]).items():
+            if isinstance(value, SignatureSpec):
+                found[f"{adapter.id}.{name}"] = value
+    return found
+
+
+IN_TREE = in_tree_specs()
+
+
+def as_toml(spec: SignatureSpec) -> dict[str, object]:
+    """The spec as a tenant file's table gives it: arrays are lists; refused fields left out."""
+    data = {k: v for k, v in dataclasses.asdict(spec).items() if k not in NOT_IN_TENANT_FILES}
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in data.items()}
+
+
+def test_every_spec_field_is_settable_from_a_tenant_file_or_refused_on_purpose() -> None:
+    """Fails when SignatureSpec gains a field the tenant model does not accept."""
+    spec_fields = {f.name: f for f in dataclasses.fields(SignatureSpec)}
+    accepted = GenericSignature.model_fields
+    assert set(spec_fields) == set(accepted) | set(NOT_IN_TENANT_FILES)
+    assert not set(accepted) & set(NOT_IN_TENANT_FILES)
+    assert all(reason.strip() for reason in NOT_IN_TENANT_FILES.values())
+    for name, info in accepted.items():
+        default = spec_fields[name].default
+        assert info.is_required() if default is dataclasses.MISSING else info.default == default
+
+
+@pytest.mark.parametrize("spec", [*SPECS.values(), *IN_TREE.values()], ids=[*SPECS, *IN_TREE])
+def test_every_spec_round_trips_through_a_tenant_file(spec: SignatureSpec) -> None:
+    rebuilt = GenericSignature.model_validate(as_toml(spec)).spec()
+    assert rebuilt == dataclasses.replace(spec, rotation=ROTATION)
+
+
+def test_a_field_added_to_the_spec_is_accepted_and_strict() -> None:
+    @dataclasses.dataclass(frozen=True)
+    class Wider(SignatureSpec):
+        max_skew_ms: int = 5
+        label: str | None = None
+
+    model = tenant_model(Wider)
+    spec = model.model_validate({"kind": "token", "header": "x", "max_skew_ms": 7}).spec()
+    assert isinstance(spec, Wider) and spec.max_skew_ms == 7 and spec.label is None
+    with pytest.raises(ValidationError, match="max_skew_ms"):
+        model.model_validate({"kind": "token", "header": "x", "max_skew_ms": "7"})
+
+
+@pytest.mark.parametrize(
+    ("change", "where", "kind"),
+    [
+        ({"tolerance_seconds": "300"}, ("tolerance_seconds",), "int_type"),
+        ({"tolerance_seconds": 0}, ("tolerance_seconds",), "greater_than_equal"),
+        ({"tolerance_seconds": 86_401}, ("tolerance_seconds",), "less_than_equal"),
+        ({"reject_future": "no"}, ("reject_future",), "bool_type"),
+        ({"header": 5}, ("header",), "string_type"),
+        ({"signature_list": [",", 1]}, ("signature_list", 1), "string_type"),
+        ({"encoding": "hexadecimal"}, ("encoding",), "literal_error"),
+        ({"rotation": "weekly"}, ("rotation",), "extra_forbidden"),
+        ({"tolerance_secs": 300}, ("tolerance_secs",), "extra_forbidden"),
+        ({"query_param": "t"}, (), "value_error"),  # the spec's own rule: one source
+    ],
+)
+def test_a_tenant_spec_is_strict_and_names_the_field(
+    change: dict[str, object], where: tuple[object, ...], kind: str
+) -> None:
+    data = as_toml(STRIPE_LIKE) | change
+    with pytest.raises(ValidationError) as caught:
+        GenericSignature.model_validate(data)
+    [error] = caught.value.errors()
+    assert (error["loc"], error["type"]) == (where, kind)
