@@ -3,7 +3,9 @@
 Writes ``adapters/NAME.py`` (``ADAPTER``, a ``SignatureSpec`` to fill in, ``STATUS_MAP``,
 a ``parse`` raising ``ParseError("TODO: ...")``), the fixture trio
 ``tests/fixtures/NAME/example{,.meta,.expected}.json`` and ``tests/adapters/test_NAME.py``,
-which fails until no ``TODO`` is left and the example parses to the expected events.
+which fails until no ``TODO`` is left and every fixture in ``tests/fixtures/NAME/`` parses
+to its expected events. That is all a carrier takes: the shared suites, the demo tenant
+and the test tenants find it by discovery (:func:`next_steps` says what is left).
 Nothing is overwritten. jinja2 is imported here only (a CLI path, never the Lambda's).
 
 Example:
@@ -29,6 +31,37 @@ TARGETS = {
 }
 NAME_PATTERN = re.compile(r"[a-z][a-z0-9_]{0,62}")
 """An adapter id: a module name, a carrier key in tenant files, a URL path segment."""
+
+
+def next_steps(name: str) -> str:
+    """What the engineer does after scaffolding ``name``, as the CLI prints it.
+
+    >>> next_steps("acme_post").splitlines()[0]
+    'next steps for acme_post: you edit adapters/acme_post.py and tests/fixtures/acme_post/ only'
+    """
+    module, fixtures = f"adapters/{name}.py", f"tests/fixtures/{name}/"
+    return "\n".join(
+        [
+            f"next steps for {name}: you edit {module} and {fixtures} only",
+            f"  1. {module}: fill in every TODO: the signature scheme as a SignatureSpec "
+            "(gateway/signing/spec.py), STATUS_MAP and parse.",
+            f"  2. {fixtures}: replace example.json with the exact bytes the carrier sends, "
+            "and its .meta.json (source) and .expected.json (parse + to_canonical, tenant acme); "
+            "add one <fixture>.json per case, with an optional .headers.json.",
+            "     A body whose events sit in a list gives the carrier a replay history; its "
+            '.meta.json may declare "history": {"full_history": true, "retry": '
+            '{"delays_seconds": [...], "source": "..."}} (full-history resends, a published '
+            "retry schedule).",
+            f"  3. pytest tests/adapters/test_{name}.py until it passes (what is left), then "
+            f"pytest tests/adapters tests/functional tests/reliability -k {name} "
+            f"(the shared suites find {name} by themselves).",
+            "  4. waybill adapters docs (regenerates ADAPTERS.md; like tests/adapters/"
+            f"test_{name}.py, generated, not edited).",
+            "  Nothing else: the demo and test tenants enable every discovered adapter "
+            '([carriers."*"]); a production tenant adds [carriers.' + name + "] to its own "
+            "tenants/<tenant>.toml when it has a contract.",
+        ]
+    )
 
 
 class ScaffoldError(ValueError):

@@ -17,7 +17,7 @@ DEFAULT_DOCS = Path("ADAPTERS.md")
 
 def register(subparsers: Any) -> None:
     """Add the ``adapters`` command group."""
-    from gateway.ingest.canonical_format import SCHEMA_PATH
+    from gateway.carriers.canonical_format import SCHEMA_PATH
 
     parser: argparse.ArgumentParser = subparsers.add_parser("adapters", help="carrier adapters")
     actions = parser.add_subparsers(dest="action", required=True)
@@ -50,8 +50,8 @@ def run(args: argparse.Namespace) -> int:
     if args.action == "new":
         return _new(args, frozenset(registry.adapters))
     from gateway.api.openapi import OPENAPI_PATH, openapi_text
+    from gateway.carriers.canonical_format import schema_text
     from gateway.carriers.docs import render
-    from gateway.ingest.canonical_format import schema_text
 
     outputs = {
         args.output: render(registry),
@@ -71,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _new(args: argparse.Namespace, loaded: frozenset[str]) -> int:
-    from gateway.carriers.scaffold import ScaffoldError, scaffold
+    from gateway.carriers.scaffold import ScaffoldError, next_steps, scaffold
 
     try:
         written = scaffold(args.root, args.name, taken=loaded)
@@ -79,10 +79,7 @@ def _new(args: argparse.Namespace, loaded: frozenset[str]) -> int:
         raise CliError(str(exc)) from None
     for path in written:
         print(f"wrote {path}")
-    print(
-        f"next: fill in every TODO, put a real body in tests/fixtures/{args.name}/, then "
-        f"`pytest tests/adapters -k {args.name}` and `waybill adapters docs`"
-    )
+    print(next_steps(args.name))
     return 0
 
 

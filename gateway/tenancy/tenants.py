@@ -3,9 +3,19 @@
 The same model is read by the Lambda, the local server and Pulumi. Tenant files
 hold no secrets and no key values; the id is the file name.
 
+``[carriers."*"]`` (the wildcard, for demo and test tenants) enables every discovered
+adapter with default options; an explicit ``[carriers.<id>]`` still overrides it (options,
+``enabled = false``). The wildcard is expanded when the file is read, so ``carriers``
+always names each carrier. A carrier that is neither discovered (a module of the
+``adapters`` package or a ``waybill.adapters`` entry point) nor declared as a generic
+partner is refused, naming the file and the field.
+
 Example:
     >>> config = TenantConfig(id="demo", name="Demo", carriers={"easypost": {}})
     >>> config.carrier_enabled("easypost"), config.carrier_enabled("ups")
+    (True, False)
+    >>> every = TenantConfig(id="demo", name="Demo", carriers={"*": {}, "ups": {"enabled": False}})
+    >>> every.carrier_enabled("easypost"), every.carrier_enabled("ups")
     (True, False)
     >>> load_tenant(Path("tenants"), "../etc/passwd") is None
     True
@@ -15,6 +25,8 @@ from __future__ import annotations
 
 import re
 import tomllib
+from functools import cache
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -30,15 +42,35 @@ from pydantic import (
     field_validator,
 )
 
+from gateway.carriers.discovery import ENTRY_POINT_GROUP, IN_TREE_PACKAGE
 from gateway.carriers.generic import GenericPartner, in_tree_ids
 from gateway.tenancy.plans import check_plan
 
 TENANT_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{1,62}$"
 CARRIER_ID_PATTERN = r"^[a-z][a-z0-9_]{0,62}$"
+WILDCARD = "*"
+"""``[carriers."*"]``: every discovered adapter, with default options."""
 _TENANT_ID = re.compile(TENANT_ID_PATTERN)
 
 CarrierId = Annotated[str, StringConstraints(pattern=CARRIER_ID_PATTERN)]
 OptionValue = StrictStr | StrictInt | StrictBool
+
+
+@cache
+def discovered_carriers() -> frozenset[str]:
+    """The ids :func:`gateway.carriers.discovery.load_adapters` discovers, found by name:
+    the modules of the ``adapters`` package (``_`` helpers excluded) and the names of the
+    ``waybill.adapters`` entry points. Nothing is imported (tenant files are read on the
+    request path, by the authorizer too), and an adapter that fails to load keeps its
+    id: discovery reports and skips it, and its route answers 404 like any disabled one,
+    while the tenant's other carriers keep working. Read once per process.
+
+    >>> {"easypost", "canonical"} <= discovered_carriers()
+    True
+    """
+    modules = {name for name in in_tree_ids() if not name.startswith("_")}
+    points = {point.name for point in entry_points(group=ENTRY_POINT_GROUP)}
+    return frozenset(modules | points)
 
 
 class TenantConfigError(Exception):
@@ -69,6 +101,28 @@ class TenantConfig(BaseModel):
     retention_days: int = Field(default=90, ge=1, le=3650)
     carriers: dict[CarrierId, CarrierOptions] = Field(default_factory=dict)
 
+    @field_validator("carriers", mode="before")
+    @classmethod
+    def _expand_wildcard(cls, carriers: Any) -> Any:
+        """``"*"`` becomes one default entry per discovered adapter; explicit entries win."""
+        if not isinstance(carriers, dict) or WILDCARD not in carriers:
+            return carriers
+        wildcard = carriers[WILDCARD]
+        if isinstance(wildcard, CarrierOptions):
+            wildcard = wildcard.model_dump(exclude_defaults=True)
+        if (
+            not isinstance(wildcard, dict)
+            or set(wildcard) - {"enabled"}
+            or (wildcard.get("enabled", True) is not True)
+        ):
+            raise ValueError(
+                f'"{WILDCARD}": the wildcard enables every discovered adapter with default '
+                "options: it takes only `enabled = true` (options, `enabled = false` and "
+                "generic partners go in their own [carriers.<id>] table)"
+            )
+        explicit = {c: o for c, o in carriers.items() if c != WILDCARD}
+        return {c: {} for c in sorted(discovered_carriers())} | explicit
+
     @field_validator("plan")
     @classmethod
     def _known_plan(cls, plan: str) -> str:
@@ -83,6 +137,21 @@ class TenantConfig(BaseModel):
         if taken:
             raise ValueError(
                 f"{taken[0]}.generic: a generic partner cannot shadow an in-tree adapter"
+            )
+        return carriers
+
+    @field_validator("carriers")
+    @classmethod
+    def _discovered_or_generic(
+        cls, carriers: dict[str, CarrierOptions]
+    ) -> dict[str, CarrierOptions]:
+        unknown = sorted(c for c, o in carriers.items() if o.generic is None)
+        unknown = [c for c in unknown if c not in discovered_carriers()]
+        if unknown:
+            raise ValueError(
+                f"{unknown[0]}: no adapter of that id is discovered ({IN_TREE_PACKAGE}/"
+                f"{unknown[0]}.py or the entry point group {ENTRY_POINT_GROUP}) and no generic "
+                f"partner is declared ([carriers.{unknown[0]}.generic])"
             )
         return carriers
 

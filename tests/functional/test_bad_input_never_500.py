@@ -1,4 +1,8 @@
-"""Bad input gets a stable error code, never a 5xx; authentic garbage is parked (hypothesis)."""
+"""Bad input gets a stable error code, never a 5xx; authentic garbage is parked (hypothesis).
+
+Over every discovered webhook adapter, as tenant ``hooli`` (every carrier enabled): its
+path, the headers its scheme reads, and garbage signed with its scheme.
+"""
 
 from __future__ import annotations
 
@@ -13,26 +17,17 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from adapters import aftership, easypost, standard_webhooks
 from gateway.local.proxy_event import LocalContext
+from gateway.signing.spec import split_signed
+from tests.support.carriers import TENANT, secret_for, webhook_adapters
 from tests.support.gateway import Harness, moto_harness
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
-SECRETS = {
-    "standard_webhooks": "whsec_" + base64.b64encode(b"fuzz-secret-for-standard-hooks!!").decode(),
-    "easypost": "fuzz-easypost-secret",
-    "aftership": "fuzz-aftership-secret",
-}
-SIGNERS = {"standard_webhooks": standard_webhooks, "easypost": easypost, "aftership": aftership}
-HEADER_NAMES = [
-    "content-type",
-    "webhook-id",
-    "webhook-timestamp",
-    "webhook-signature",
-    "x-hmac-signature",
-    "aftership-hmac-sha256",
-    "x-api-key",
-]
+ADAPTERS = {a.id: a for a in webhook_adapters()}
+SECRETS = {c: secret_for(a.scheme.secret_form, f"fuzz-{c}") for c, a in ADAPTERS.items()}
+HEADER_NAMES = sorted(
+    {"content-type", "x-api-key"} | {h.lower() for a in ADAPTERS.values() for h in a.scheme.headers}
+)
 SETTINGS = settings(
     max_examples=150,
     deadline=None,
@@ -63,7 +58,7 @@ bodies = st.one_of(
 def gw() -> Iterator[Harness]:
     with moto_harness(lambda: NOW) as harness:
         for carrier, secret in SECRETS.items():
-            harness.secrets.values[("acme", carrier)] = [secret]
+            harness.secrets.values[(TENANT, carrier)] = [secret]
         yield harness
 
 
@@ -97,9 +92,7 @@ def assert_clean(response: dict[str, Any]) -> dict[str, Any]:
 
 @SETTINGS
 @given(
-    path=st.sampled_from(
-        ["/webhooks/acme/standard_webhooks", "/webhooks/acme/easypost", "/webhooks/acme/aftership"]
-    )
+    path=st.sampled_from([f"/webhooks/{TENANT}/{carrier}" for carrier in sorted(ADAPTERS)])
     | st.text(alphabet=string.printable, max_size=40).map(lambda s: "/webhooks/" + s),
     body=st.none()
     | st.text(max_size=300)
@@ -118,12 +111,14 @@ def test_unauthenticated_noise_never_500s(
 def test_authentic_garbage_is_stored_ignored_or_parked_never_500(
     gw: Harness, carrier: str, body: bytes
 ) -> None:
-    headers = SIGNERS[carrier].ADAPTER.sign(body, SECRETS[carrier], NOW.timestamp())
-    headers["content-type"] = "application/json"
+    adapter = ADAPTERS[carrier]
+    headers, query = split_signed(adapter.sign(body, SECRETS[carrier], NOW.timestamp()))
+    headers["content-type"] = adapter.content_types[0]
     text = base64.b64encode(body).decode()
-    response = gw.handler(
-        raw_event(f"/webhooks/acme/{carrier}", text, True, headers, None), LocalContext.new()
-    )
+    event = raw_event(f"/webhooks/{TENANT}/{carrier}", text, True, headers, None)
+    event["queryStringParameters"] = query or None
+    event["multiValueQueryStringParameters"] = {k: [v] for k, v in query.items()} or None
+    response = gw.handler(event, LocalContext.new())
     reply = assert_clean(response)
     if len(body) <= 256 * 1024:
         assert response["statusCode"] in (200, 202), reply
@@ -139,6 +134,6 @@ def test_authentic_garbage_is_stored_ignored_or_parked_never_500(
 def test_queries_never_500(gw: Harness, number: str, query: dict[str, str]) -> None:
     path = "/v1/shipments/" + number
     for suffix in ("", "/events"):
-        event = raw_event(path + suffix, None, False, {}, "acme")
+        event = raw_event(path + suffix, None, False, {}, TENANT)
         event["queryStringParameters"] = query or None
         assert_clean(gw.handler(event, LocalContext.new()))

@@ -1,11 +1,12 @@
 """The adversarial isolation matrix (DESIGN.md invariant 5), through the handler on moto.
 
-Five test tenants, each with its own secrets for every webhook carrier it enables, and
-each with its own shipments (the carrier's fixture with tenant-tagged tracking numbers,
-plus one tracking number every tenant shares). For every ordered pair (X, Y):
+Five test tenants, each with its own secrets for every webhook carrier it enables (hooli
+and umbrella enable every discovered adapter), and each with its own shipments (the
+carrier's first readable fixture with tenant-tagged tracking numbers, plus one tracking
+number every tenant shares). For every ordered pair (X, Y):
 
-- for every webhook carrier enabled for both, X's partner secret (token, HMAC key,
-  Shippo's HMAC slot, UPS v1 credential, UPS v2 OAuth client secret and tokens) never
+- for every webhook carrier enabled for both, X's partner secret (token, HMAC key, and the
+  declared quirks' slots: Shippo's HMAC, UPS v2's OAuth client secret and tokens) never
   authenticates anything on Y's paths;
 - Y's authorizer tenant never reads X's shipments or events (404), and never sees X's
   id, tracking numbers, secrets or bodies in any response, error or not.
@@ -29,27 +30,29 @@ from adapters.shippo import sign_hmac
 from adapters.ups import sign_v2
 from gateway.audit.query import read_audit
 from gateway.audit.windows import DynamoAudit
-from gateway.carriers.discovery import load_adapters
 from gateway.signing.spec import split_signed
 from gateway.tenancy.keysets import generate_secret
 from gateway.tenancy.tenants import load_tenants
+from tests.support.carriers import (
+    QUIRK_SLOTS,
+    QUIRKS,
+    SHIPPO_HMAC,
+    UPS_V2,
+    adapters,
+    samples,
+    webhook_adapters,
+)
+from tests.support.fixtures import carrier_headers
 from tests.support.gateway import TENANTS_DIR, Harness, Reply, moto_harness
 
 NOW = datetime(2025, 6, 2, 12, 0, tzinfo=UTC)
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 TENANTS = ("acme", "globex", "initech", "hooli", "umbrella")
-SAMPLES = {  # one readable fixture per webhook carrier
-    "aftership": "tracking_update_returned_synthetic",
-    "easypost": "event_tracker_updated_full_history",
-    "fedex": "track_multi_shipment_built",
-    "seventeentrack": "tracking_updated_list_built",
-    "ship24": "trackings_grouped_built",
-    "shippo": "track_updated_substatus_synthetic",
-    "standard_webhooks": "tracking_updated_waybill_format",
-    "ups": "v1_out_for_delivery_OT",
-}
+SAMPLES: dict[str, Path] = {a.id: samples(a.id)[0] for a in webhook_adapters()}
+"""One readable fixture (it parses into events) per discovered webhook carrier."""
 SHARED = "SHARED0000001"
-ADAPTERS = load_adapters()
+ADAPTERS = adapters()
+OAUTH = next(q for q in QUIRKS if q.scheme == UPS_V2)  # UPS v2: client id option, oauth slot
+HMAC_SLOT = next(q for q in QUIRKS if q.scheme == SHIPPO_HMAC)  # Shippo's optional HMAC
 CONFIGS = {t: c for t, c in load_tenants(TENANTS_DIR).items() if t in TENANTS}
 
 
@@ -85,9 +88,9 @@ class Tenant:
 
 def sample(tenant: str, carrier: str, index: int) -> tuple[bytes, set[str]]:
     """The carrier's fixture, with every tracking number tagged for this tenant."""
-    folder = FIXTURES / carrier
-    raw = (folder / f"{SAMPLES[carrier]}.json").read_bytes()
-    expected = json.loads((folder / f"{SAMPLES[carrier]}.expected.json").read_text())
+    path = SAMPLES[carrier]
+    raw = path.read_bytes()
+    expected = json.loads(path.with_name(path.stem + ".expected.json").read_text())
     raw = raw.replace(b"/webhooks/acme/", f"/webhooks/{tenant}/".encode())
     numbers = set()
     for number in {event["tracking_number"] for event in expected["events"]}:
@@ -108,18 +111,19 @@ def shared_body(tenant: str) -> bytes:
 
 def deliver(gw: Harness, path_tenant: str, carrier: str, raw: bytes, signer: Tenant) -> Reply:
     """``raw`` signed as ``signer``'s carrier would, posted to ``path_tenant``'s path."""
-    adapter = ADAPTERS.adapters[carrier]
+    adapter = ADAPTERS[carrier]
     at = NOW.timestamp()
-    headers, query = split_signed(adapter.sign(raw, signer.secrets[carrier], at))
-    if "shippo.hmac" in signer.secrets and carrier == "shippo":
-        headers |= sign_hmac(raw, signer.secrets["shippo.hmac"], at)
-    headers.setdefault("Content-Type", adapter.content_types[0])
+    signed, query = split_signed(adapter.sign(raw, signer.secrets[carrier], at))
+    headers = {k.lower(): v for k, v in (carrier_headers(SAMPLES[carrier]) | signed).items()}
+    if HMAC_SLOT.slot in signer.secrets and carrier == HMAC_SLOT.carrier:
+        headers |= sign_hmac(raw, signer.secrets[HMAC_SLOT.slot], at)
+    headers.setdefault("content-type", adapter.content_types[0])
     url = f"/webhooks/{path_tenant}/{carrier}" + (f"?{urlencode(query)}" if query else "")
     return gw.call("POST", url, body=raw, headers=headers)
 
 
 def client_id(tenant: str) -> str:
-    ups = CONFIGS[tenant].carriers.get("ups")
+    ups = CONFIGS[tenant].carriers.get(OAUTH.carrier)
     return str(ups.options.get("oauth_client_id", "")) if ups else ""
 
 
@@ -130,10 +134,10 @@ def world() -> Iterator[tuple[Harness, dict[str, Tenant]]]:
         for index, tenant in enumerate(TENANTS, start=1):
             owner = Tenant(tenant, {}, set(), {})
             for carrier in sorted(carriers_of(tenant)):
-                form = ADAPTERS.adapters[carrier].scheme.secret_form
+                form = ADAPTERS[carrier].scheme.secret_form
                 owner.secrets[carrier] = generate_secret(form)
                 gw.secrets.values[(tenant, carrier)] = [owner.secrets[carrier]]
-            for slot in ("shippo.hmac", "ups.oauth"):
+            for slot in QUIRK_SLOTS:
                 if slot.split(".")[0] in carriers_of(tenant):
                     owner.secrets[slot] = generate_secret()
                     gw.secrets.values[(tenant, slot)] = [owner.secrets[slot]]
@@ -179,25 +183,27 @@ def test_ups_oauth_credentials_and_tokens_stay_with_their_tenant(
 ) -> None:
     gw, tenants = world
     x = tenants[owner]
-    basic = base64.b64encode(f"{client_id(owner)}:{x.secrets['ups.oauth']}".encode()).decode()
+    basic = base64.b64encode(f"{client_id(owner)}:{x.secrets[OAUTH.slot]}".encode()).decode()
     form = {"Authorization": f"Basic {basic}"}
     form["Content-Type"] = "application/x-www-form-urlencoded"
     grant = b"grant_type=client_credentials"
-    assert gw.call("POST", f"/oauth/{owner}/ups/token", body=grant, headers=form).status == 200
-    refused = gw.call("POST", f"/oauth/{victim}/ups/token", body=grant, headers=form)
+    token_path = "/oauth/{}/" + OAUTH.carrier + "/token"
+    assert gw.call("POST", token_path.format(owner), body=grant, headers=form).status == 200
+    refused = gw.call("POST", token_path.format(victim), body=grant, headers=form)
     assert refused.status == 401
     assert_no_leak(refused, x)
-    raw = x.bodies["ups"]
+    raw = x.bodies[OAUTH.carrier]
     at = NOW.timestamp()
     for presented_id in (client_id(owner), client_id(victim)):
-        headers = sign_v2(presented_id, x.secrets["ups.oauth"], at, tenant=owner)
+        headers = sign_v2(presented_id, x.secrets[OAUTH.slot], at, tenant=owner)
         headers["x-api-key"], headers["Content-Type"] = presented_id, "application/json"
-        reply = gw.call("POST", f"/webhooks/{victim}/ups", body=raw, headers=headers)
+        reply = gw.call("POST", f"/webhooks/{victim}/{OAUTH.carrier}", body=raw, headers=headers)
         assert reply.status == 401
         assert_no_leak(reply, x)
-    own = sign_v2(client_id(owner), x.secrets["ups.oauth"], at, tenant=owner)
+    own = sign_v2(client_id(owner), x.secrets[OAUTH.slot], at, tenant=owner)
     own["Content-Type"] = "application/json"
-    assert gw.call("POST", f"/webhooks/{owner}/ups", body=raw, headers=own).status == 200
+    reply = gw.call("POST", f"/webhooks/{owner}/{OAUTH.carrier}", body=raw, headers=own)
+    assert reply.status == 200
 
 
 @pytest.mark.parametrize(("owner", "reader"), PAIRS)

@@ -94,6 +94,8 @@ def test_the_skeleton_is_complete_and_lint_clean(
 ) -> None:
     code, out = new(capsys, root, NAME)
     assert code == 0, out
+    assert f"you edit adapters/{NAME}.py and tests/fixtures/{NAME}/ only" in out  # next steps
+    assert "waybill adapters docs" in out and '[carriers."*"]' in out
     for relative in FILES:
         path = root / relative
         assert path.is_file() and relative in out
@@ -119,7 +121,7 @@ def test_the_generated_test_fails_until_filled_in(
     assert new(capsys, root, NAME)[0] == 0
     run = generated_test(root)
     assert run.returncode == 1, run.stdout + run.stderr
-    assert "2 failed" in run.stdout
+    assert "3 failed" in run.stdout  # TODOs left, no tracking fixture, example not parsed
     assert "has TODOs" in run.stdout and "TODO: parse is not written yet" in run.stdout
 
 
@@ -180,23 +182,26 @@ def fill_in(root: Path) -> ModuleType:
     meta = {"source": "synthetic, for the scaffold test", "synthetic": True, "test_vector": None}
     (fixtures / "example.meta.json").write_text(json.dumps(meta))
     module = load(path)
-    delivery = Delivery("acme", NAME, BODY, {}, NOW)
-    result = module.ADAPTER.parse(delivery)
+    (fixtures / "example.expected.json").write_text(json.dumps(expected_of(module, BODY)))
+    return module
+
+
+def expected_of(module: ModuleType, body: bytes) -> dict[str, object]:
+    """What the filled-in adapter makes of ``body``: the ``.expected.json`` an engineer writes."""
+    result = module.ADAPTER.parse(Delivery("acme", NAME, body, {}, NOW))
     events = [
         to_canonical(
             e, tenant="acme", carrier=NAME, received_at=NOW, delivery_id=result.delivery_id
         )
         for e in result.events
     ]
-    expected = {
+    return {
         "delivery_id": result.delivery_id,
         "ignored": None,
         "events": [
             e.model_dump(mode="json", exclude={"received_at", "delivery_id"}) for e in events
         ],
     }
-    (fixtures / "example.expected.json").write_text(json.dumps(expected, indent=2))
-    return module
 
 
 def test_once_filled_in_its_test_passes_and_the_gateway_serves_it(
@@ -204,8 +209,24 @@ def test_once_filled_in_its_test_passes_and_the_gateway_serves_it(
 ) -> None:
     assert new(capsys, root, NAME)[0] == 0
     module = fill_in(root)
+    fixtures = root / "tests" / "fixtures" / NAME
+    second = BODY.replace(b"dlv_1", b"dlv_2").replace(b"DELIVERED", b"LOST")  # unmapped
+    (fixtures / "lost.json").write_bytes(second)
+    (fixtures / "lost.meta.json").write_text('{"source": "synthetic"}')
+    expected = expected_of(module, second)
+    (fixtures / "lost.expected.json").write_text(json.dumps({**expected, "events": []}))
+    run = generated_test(root)  # every fixture is checked, not only example.json
+    assert run.returncode == 1 and "1 failed, 3 passed" in run.stdout, run.stdout
+    assert "test_each_fixture_parses_to_its_expected_events[lost]" in run.stdout
+    (fixtures / "lost.expected.json").write_text(json.dumps(expected))
     run = generated_test(root)
-    assert run.returncode == 0, run.stdout + run.stderr
+    assert run.returncode == 0 and "4 passed" in run.stdout, run.stdout + run.stderr
+    # Served like any discovered adapter: its module is not on this process's path, so
+    # tenant validation is told it was discovered.
+    from gateway.tenancy import tenants as tenancy
+
+    found = tenancy.discovered_carriers() | {NAME}
+    monkeypatch.setattr(tenancy, "discovered_carriers", lambda: found)
     tenants = root / "tenants"
     tenants.mkdir()
     (tenants / "scaffoldco.toml").write_text(f'name = "Scaffold Co"\n[carriers.{NAME}]\n')

@@ -30,7 +30,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from gateway.aws.handler import make_handler
+from gateway.api.app import make_handler
 from gateway.local.wiring import local_dynamodb
 from gateway.models import CanonicalEvent
 from gateway.services import build_services

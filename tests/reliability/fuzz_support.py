@@ -34,21 +34,32 @@ from urllib.parse import urlencode
 
 from adapters.shippo import sign_hmac
 from adapters.ups import sign_v2
-from gateway.api.cursors import PROCESS_KEY, CursorCodec
-from gateway.api.http import MAX_BODY_BYTES
-from gateway.api.routes import Route, match_route
+from gateway.api.cursors import CursorCodec
+from gateway.api.http import BODY_LIMIT_BYTES
 from gateway.carriers.adapter import Adapter
-from gateway.carriers.discovery import load_adapters
 from gateway.carriers.generic import build_adapter
 from gateway.local.proxy_event import build_event
+from gateway.routes import Route, match_route
+from gateway.services import PROCESS_KEY
 from gateway.signing.spec import split_signed
 from gateway.tenancy.tenants import load_tenants
-from tests.support.fixtures import FIXTURES, body_paths, carrier_headers
+from tests.support.carriers import (
+    GENERIC_PARTNER,
+    GENERIC_TENANT,
+    QUIRKS,
+    SHIPPO_HMAC,
+    TENANT,
+    UPS_V2,
+    adapters,
+    samples,
+    webhook_adapters,
+)
+from tests.support.carriers import secret_for as carrier_secret
+from tests.support.fixtures import body_paths, carrier_headers
 from tests.support.gateway import TENANTS_DIR
 
 ROOT = Path(__file__).resolve().parents[2]
 NOW = datetime(2025, 6, 2, 12, 0, tzinfo=UTC)
-TENANT = "hooli"  # every webhook carrier, and UPS v2 OAuth (tests/fixtures/tenants/hooli.toml)
 
 Headers = tuple[tuple[str, str], ...]
 Signer = Callable[[bytes], tuple[dict[str, str], dict[str, str]]]
@@ -143,11 +154,13 @@ class FuzzRequest:
 
 
 def secret_for(tenant: str, key: str) -> str:
-    """A deterministic throwaway secret for (tenant, key) in the form the scheme expects."""
-    seed = f"fuzz-{tenant}-{key}".encode()
-    if key == "standard_webhooks":
-        return "whsec_" + base64.b64encode(seed.ljust(32, b"!")[:32]).decode()
-    return f"{seed.decode()}-s\u00e9cret"
+    """A deterministic throwaway secret for (tenant, key) in the form the scheme expects
+    (a slot ``carrier.slot`` holds a raw value)."""
+    found = adapters().get(key)
+    if key == GENERIC_PARTNER:
+        found = parcelpal()
+    form = found.scheme.secret_form if found is not None else "raw"
+    return carrier_secret(form, f"fuzz-{tenant}-{key}")
 
 
 def _webhook(
@@ -171,6 +184,7 @@ def _adapter_signer(adapter: Adapter, secret: str) -> Signer:
     return lambda body: split_signed(adapter.sign(body, secret, NOW.timestamp()))
 
 
+@cache
 def client_id(tenant: str) -> str:
     """The UPS v2 OAuth client id of a test tenant."""
     return str(load_tenants(TENANTS_DIR)[tenant].carriers["ups"].options["oauth_client_id"])
@@ -181,11 +195,12 @@ def _ups_v2_signer(tenant: str) -> Signer:
     return lambda body: (sign_v2(client_id(tenant), secret, NOW.timestamp(), tenant=tenant), {})
 
 
+@cache
 def parcelpal() -> Adapter:
     """The generic partner ``parcelpal`` declared by tenant ``genericco``."""
-    generic = load_tenants(TENANTS_DIR)["genericco"].carriers["parcelpal"].generic
+    generic = load_tenants(TENANTS_DIR)[GENERIC_TENANT].carriers[GENERIC_PARTNER].generic
     assert generic is not None
-    return build_adapter("parcelpal", generic)
+    return build_adapter(GENERIC_PARTNER, generic)
 
 
 PARCELPAL_BODY = json.dumps(
@@ -201,34 +216,50 @@ PARCELPAL_BODY = json.dumps(
 
 
 def webhook_seeds() -> list[FuzzRequest]:
-    """Every body fixture of every webhook adapter, signed for tenant ``hooli``; UPS also
-    as v2 (OAuth bearer); plus the generic partner ``parcelpal`` of ``genericco``."""
+    """Every body fixture of every discovered webhook adapter, signed for tenant ``hooli``,
+    then the seeds of the declared quirks (:func:`quirk_seeds`)."""
     seeds = []
-    for adapter in sorted(load_adapters().adapters.values(), key=lambda a: a.id):
-        if not adapter.webhook:
-            continue
+    for adapter in webhook_adapters():
         signer = _adapter_signer(adapter, secret_for(TENANT, adapter.id))
         bound = adapter.scheme.binds_body
         for path in body_paths(adapter.id):
-            extra = carrier_headers(path)
-            body = path.read_bytes()
+            body, extra = path.read_bytes(), carrier_headers(path)
             seeds.append(_webhook(TENANT, adapter.id, body, extra, signer, bound))
-            if adapter.id == "ups":
-                seeds.append(_webhook(TENANT, "ups", body, extra, _ups_v2_signer(TENANT), False))
-    generic = _adapter_signer(parcelpal(), secret_for("genericco", "parcelpal"))
-    seeds.append(_webhook("genericco", "parcelpal", PARCELPAL_BODY, {}, generic, True))
-    return seeds
+    return [*seeds, *quirk_seeds()]
 
 
-def _shippo_hmac_seed() -> FuzzRequest:
-    """Shippo for ``genericco``, whose ``shippo.hmac`` slot is set: token and HMAC."""
-    token, key = secret_for("genericco", "shippo"), secret_for("genericco", "shippo.hmac")
+def _hmac_slot_signer(tenant: str, carrier: str, slot: str) -> Signer:
+    """The carrier's own credential plus Shippo's HMAC made with the ``slot`` secret."""
+    own = _adapter_signer(adapters()[carrier], secret_for(tenant, carrier))
+    key = secret_for(tenant, slot)
 
     def signer(body: bytes) -> tuple[dict[str, str], dict[str, str]]:
-        return sign_hmac(body, key, NOW.timestamp()), {"token": token}
+        headers, query = own(body)
+        return headers | sign_hmac(body, key, NOW.timestamp()), query
 
-    body = (FIXTURES / "shippo" / "track_updated_substatus_synthetic.json").read_bytes()
-    return _webhook("genericco", "shippo", body, {}, signer, True)
+    return signer
+
+
+def quirk_seeds() -> list[FuzzRequest]:
+    """UPS v2 (OAuth bearer) over every UPS fixture; Shippo for ``genericco``, whose
+    ``shippo.hmac`` slot is set (token and HMAC); the generic partner ``parcelpal``."""
+    seeds = []
+    for quirk in QUIRKS:
+        if quirk.scheme == UPS_V2:
+            signer = _ups_v2_signer(TENANT)
+            for path in body_paths(quirk.carrier):
+                body, extra = path.read_bytes(), carrier_headers(path)
+                seeds.append(_webhook(TENANT, quirk.carrier, body, extra, signer, False))
+        elif quirk.scheme == SHIPPO_HMAC:
+            signer = _hmac_slot_signer(GENERIC_TENANT, quirk.carrier, quirk.slot)
+            body = samples(quirk.carrier)[0].read_bytes()
+            seeds.append(_webhook(GENERIC_TENANT, quirk.carrier, body, {}, signer, True))
+        elif quirk.scheme == GENERIC_PARTNER:
+            generic = _adapter_signer(parcelpal(), secret_for(GENERIC_TENANT, GENERIC_PARTNER))
+            seeds.append(
+                _webhook(GENERIC_TENANT, GENERIC_PARTNER, PARCELPAL_BODY, {}, generic, True)
+            )
+    return seeds
 
 
 def api_seeds() -> list[FuzzRequest]:
@@ -272,19 +303,20 @@ def api_seeds() -> list[FuzzRequest]:
 @cache
 def seed_requests() -> tuple[FuzzRequest, ...]:
     """The pool every case starts from."""
-    return (*webhook_seeds(), _shippo_hmac_seed(), *api_seeds())
+    return (*webhook_seeds(), *api_seeds())
 
 
 def fuzz_secrets() -> dict[tuple[str, str], list[str]]:
     """What the secrets provider must hold for the seeds to be authentic."""
-    values = {(TENANT, a): [secret_for(TENANT, a)] for a in load_adapters().adapters}
-    for tenant, key in (
-        (TENANT, "ups.oauth"),
-        ("genericco", "parcelpal"),
-        ("genericco", "shippo"),
-        ("genericco", "shippo.hmac"),
-    ):
-        values[(tenant, key)] = [secret_for(tenant, key)]
+    values = {(TENANT, a): [secret_for(TENANT, a)] for a in adapters()}
+    for quirk in QUIRKS:
+        if quirk.scheme == UPS_V2:
+            values[(TENANT, quirk.slot)] = [secret_for(TENANT, quirk.slot)]
+        elif quirk.scheme == SHIPPO_HMAC:
+            for key in (quirk.carrier, quirk.slot):
+                values[(GENERIC_TENANT, key)] = [secret_for(GENERIC_TENANT, key)]
+        elif quirk.scheme == GENERIC_PARTNER:
+            values[(GENERIC_TENANT, quirk.carrier)] = [secret_for(GENERIC_TENANT, quirk.carrier)]
     return values
 
 
@@ -422,7 +454,7 @@ def empty(rng: random.Random, body: bytes) -> bytes:
 @body_mutator
 def huge(rng: random.Random, body: bytes) -> bytes:
     size = rng.choice(
-        [MAX_BODY_BYTES - 1, MAX_BODY_BYTES, MAX_BODY_BYTES + 1, 2 * MAX_BODY_BYTES + 1]
+        [BODY_LIMIT_BYTES - 1, BODY_LIMIT_BYTES, BODY_LIMIT_BYTES + 1, 2 * BODY_LIMIT_BYTES + 1]
     )
     return (body + b" " * size)[:size]
 
@@ -796,7 +828,7 @@ def generate(rng: random.Random, seeds: Sequence[FuzzRequest]) -> Case:
         name = rng.choice(sorted(set(BODY_MUTATORS) - {"huge"}))
         new = BODY_MUTATORS[name](rng, seed.body)
         request = seed.resigned(new).tagged(f"authentic:{name}")
-        return Case(request, authentic=len(new) <= MAX_BODY_BYTES, seed_path=seed.path)
+        return Case(request, authentic=len(new) <= BODY_LIMIT_BYTES, seed_path=seed.path)
     request = seed
     for _ in range(rng.randint(1, 3)):
         request = MUTATORS[rng.choice(sorted(MUTATORS))](rng, request)

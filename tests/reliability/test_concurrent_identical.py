@@ -4,7 +4,9 @@
 the store. Here the whole ingest path races (one handler per thread, as one Lambda
 container per request): signature, parse, store and audit, 50 threads released by a
 barrier, and the answers are checked too: exactly one accept per event across the 50,
-every other sighting a duplicate, no 5xx.
+every other sighting a duplicate, no 5xx. For every carrier with a fixture history
+(``carrier_retry.SHAPES``), whatever identifies its deliveries (an id in the body, a
+header, or nothing).
 """
 
 from __future__ import annotations
@@ -16,8 +18,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from gateway.aws.handler import make_handler
-from tests.reliability.carrier_retry import History, expected_events, post
+from gateway.api.app import make_handler
+from tests.reliability.carrier_retry import SHAPES, History, expected_events, post
 from tests.support.gateway import Harness, Reply
 from tests.support.scale import scaled
 
@@ -25,7 +27,7 @@ pytestmark = pytest.mark.integration
 
 THREADS = 50
 ROUNDS = scaled(fast=1, soak=12)  # each round: a fresh shipment
-CARRIERS = ("easypost", "standard_webhooks", "seventeentrack")  # id in body, header, none
+CARRIERS = sorted(SHAPES)  # every carrier with a fixture history: id in body, header, none
 JOIN_SECONDS = 120
 
 
@@ -73,30 +75,31 @@ def test_50_identical_deliveries_store_each_event_once(
         converged(gw, history.number, history.events)
 
 
+@pytest.mark.parametrize("carrier", CARRIERS)
 def test_50_different_deliveries_for_one_shipment_end_in_the_latest_state(
-    local_gateway: Callable[..., Harness], converged: Callable[..., None]
+    local_gateway: Callable[..., Harness], converged: Callable[..., None], carrier: str
 ) -> None:
     """Each delivery carries its own scan and its neighbour's (50 scans, each sent twice),
     at shuffled times: one accept per scan, and the state of the latest scan."""
     gw = local_gateway()
     rng = random.Random(50)
     for _ in range(ROUNDS):
-        history = History.of("easypost")
-        start = history.events[0].occurred_at
+        history = History.of(carrier)
+        start = history.events[0].occurred_at.astimezone(UTC)
         minutes = rng.sample(range(THREADS * 10), THREADS)  # interleaved, all distinct
         scans = []
         for i, minute in enumerate(minutes):
-            scan = dict(history.items[i % len(history.items)])
             at = start + timedelta(minutes=minute)
-            scan |= {"datetime": at.strftime("%Y-%m-%dT%H:%M:%SZ"), "message": f"scan {i}"}
-            scans.append(scan)
+            scans.append(history.with_time(i % len(history.items), f"{at:%Y-%m-%dT%H:%M:%SZ}"))
         bodies = [
             history.body([], f"d{i}", items=[scans[i], scans[(i + 1) % THREADS]])
             for i in range(THREADS)
         ]
-        replies = race(gw, bodies, "easypost", [f"d{i}" for i in range(THREADS)])
+        ids = [f"d{i}" for i in range(THREADS)]
+        replies = race(gw, bodies, carrier, ids)
         assert [r.status for r in replies] == [200] * THREADS, {r.status for r in replies}
+        events = {e.event_id: e for body in bodies for e in expected_events(carrier, body)}
+        assert len(events) == THREADS, "each scan is its own event"
         assert sum(r.body["accepted"] for r in replies) == THREADS, "each scan accepted once"
         assert sum(r.body["duplicates"] for r in replies) == THREADS
-        events = [e for body in bodies for e in expected_events("easypost", body)]
-        converged(gw, history.number, events)
+        converged(gw, history.number, events.values())

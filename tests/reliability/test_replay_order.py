@@ -1,8 +1,8 @@
 """Out-of-order and duplicated replays of real histories never move a status backwards.
 
-Hypothesis takes a fixture's full history (EasyPost ``tracking_details``, AfterShip
-``checkpoints``, Standard Webhooks ``events``, Shippo ``tracking_history``, 17TRACK
-provider ``events``, Ship24 ``events``), shuffles it, repeats some events, splits the
+Hypothesis takes a carrier's fixture history (every webhook carrier whose fixtures hold
+one, ``carrier_retry.SHAPES``: EasyPost ``tracking_details``, AfterShip ``checkpoints``,
+17TRACK provider ``events`` …), shuffles it, repeats some events, splits the
 stream into deliveries, and mixes in full-history resends of prefixes (what the carrier
 held at some earlier time) and identical retries. Each example posts them in order
 through the handler on DynamoDB Local, under a fresh tracking number (one table).

@@ -5,8 +5,8 @@ scheme); a refused attack must get its status and stable code and store nothing 
 shipment, event or parked item appears), and the genuine delivery is accepted right
 after, on the same gateway (so the refusal was the attack's doing); an accepted attack
 must be stored; a not-applicable one names a reason from the known list, and the
-scheme is checked to have that property (a static token's tampered body is shown to
-pass, as ADAPTERS.md says). DynamoDB is moto's: the store is not the subject here.
+scheme is checked to have that property (where the body is not signed, a tampered body
+is shown to pass, as ADAPTERS.md says). DynamoDB is moto's: the store is not the subject.
 """
 
 from __future__ import annotations
@@ -22,13 +22,13 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from adapters.seventeentrack import ADAPTER as SEVENTEENTRACK
-from gateway.api.oauth import issue_token, verify_bearer
+from gateway.api.app import make_handler
 from gateway.audit.outcomes import NO_AUDIT
-from gateway.aws.handler import make_handler
+from gateway.carriers.adapter import Adapter
 from gateway.errors import SignatureError
 from gateway.local.proxy_event import LocalContext
 from gateway.services import build_services
+from gateway.signing.bearer import issue_token, verify_bearer
 from gateway.signing.spec import Request, verify_spec
 from gateway.store.table import ensure_table
 from tests.reliability.bypass_cases import (
@@ -43,6 +43,7 @@ from tests.reliability.bypass_cases import (
     genuine,
 )
 from tests.reliability.fuzz_support import NOW, FuzzRequest, report_line, to_event
+from tests.support.carriers import GENERIC_PARTNER, QUIRKS, webhook_adapters
 from tests.support.gateway import TENANTS_DIR
 
 TABLE = "waybill-bypass"
@@ -113,7 +114,7 @@ def test_bypass_attempt(gateway: Gateway, entry: Entry) -> None:
     scheme, outcome = entry.scheme, entry.outcome
     if outcome.kind == "n/a":
         assert NOT_APPLICABLE[outcome.reason](scheme), (outcome.reason, scheme)
-        if outcome.reason == NA_BODY:  # shown, not assumed: the token does not bind the body
+        if outcome.reason == NA_BODY:  # shown, not assumed: the body is not signed
             assert gateway.send(entry.attack.build(scheme))[0] in (200, 202)
         return
     attempt = entry.attack.build(scheme)
@@ -133,7 +134,9 @@ def test_the_catalogue_covers_every_scheme_and_attack(request: pytest.FixtureReq
     from gateway.carriers.discovery import load_adapters
 
     webhooks = {a.id for a in load_adapters().adapters.values() if a.webhook}
-    assert {s.carrier for s in SCHEMES} == webhooks | {"parcelpal"}
+    assert {s.carrier for s in SCHEMES} == webhooks | {GENERIC_PARTNER}
+    assert {q.scheme for q in QUIRKS} <= {s.id for s in SCHEMES}, "every quirk has its scheme"
+    assert {q.carrier for q in QUIRKS} <= webhooks | {GENERIC_PARTNER}, "a quirk of no carrier"
     attacks = {e.attack.name for e in CATALOGUE}
     for name in attacks:  # every attack applies somewhere
         assert any(e.outcome.kind != "n/a" for e in CATALOGUE if e.attack.name == name), name
@@ -161,17 +164,22 @@ def test_the_canonical_adapter_is_no_webhook(gateway: Gateway, probe: str) -> No
 # --- regressions: an empty secret in a key set must not be a key anyone can use ----------
 
 
-def test_a_hash_scheme_never_verifies_with_an_empty_secret() -> None:
-    """17TRACK's ``sha256(body + "/" + secret)``: with ``""`` anyone could compute it."""
+HASHES = [a for a in webhook_adapters() if a.scheme.kind == "hash"]
+
+
+@pytest.mark.parametrize("adapter", HASHES, ids=[a.id for a in HASHES])
+def test_a_hash_scheme_never_verifies_with_an_empty_secret(adapter: Adapter) -> None:
+    """A plain digest over the secret (17TRACK's ``sha256(body + "/" + secret)``): with
+    ``""`` anyone could compute it."""
     body = b'{"event": "TRACKING_UPDATED"}'
-    forged = SEVENTEENTRACK.sign(body, "", NOW.timestamp())
+    forged = adapter.sign(body, "", NOW.timestamp())
     request = Request(body=body, header=lambda name: forged.get(name))
     with pytest.raises(SignatureError) as caught:
-        verify_spec(SEVENTEENTRACK.scheme, request, [""], NOW.timestamp())
+        verify_spec(adapter.scheme, request, [""], NOW.timestamp())
     assert caught.value.code == "secret_missing"
-    real = SEVENTEENTRACK.sign(body, "real", NOW.timestamp())
+    real = adapter.sign(body, "real", NOW.timestamp())
     ok = Request(body=body, header=lambda name: real.get(name))
-    verify_spec(SEVENTEENTRACK.scheme, ok, ["", "real"], NOW.timestamp())  # others still work
+    verify_spec(adapter.scheme, ok, ["", "real"], NOW.timestamp())  # others still work
 
 
 def test_an_oauth_bearer_never_verifies_with_an_empty_client_secret() -> None:

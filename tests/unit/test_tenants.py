@@ -159,3 +159,92 @@ def test_model_is_frozen() -> None:
     config = TenantConfig(id="demo", name="D")
     with pytest.raises(ValidationError):
         config.name = "other"  # type: ignore[misc]
+
+
+# --- the wildcard, and carriers nobody discovered ------------------------------------
+
+WILDCARD = """
+name = "Every carrier"
+
+[carriers."*"]
+enabled = true
+
+[carriers.ups]
+enabled = false
+
+[carriers.aftership.options]
+region = "eu"
+"""
+
+
+def test_the_wildcard_enables_every_discovered_adapter_and_explicit_tables_win(
+    tmp_path: Path,
+) -> None:
+    from gateway.carriers.discovery import load_adapters
+
+    write(tmp_path, "every", WILDCARD)
+    config = load_tenant(tmp_path, "every")
+    assert config is not None
+    discovered = sorted(load_adapters().adapters)
+    assert sorted(config.carriers) == discovered  # expanded: each carrier is named
+    assert config.enabled_carriers() == [c for c in discovered if c != "ups"]
+    assert not config.carrier_enabled("ups")  # an explicit table overrides the wildcard
+    assert config.carriers["aftership"].options == {"region": "eu"}
+    assert config.carriers["easypost"].options == {}  # default options
+    assert not config.carrier_enabled("nosuch")
+    bare = TenantConfig(id="bare", name="B", carriers={"*": {}})  # enabled is the default
+    assert bare.enabled_carriers() == discovered
+
+
+def test_the_wildcard_never_implies_a_generic_partner(tmp_path: Path) -> None:
+    generic = (REPO_TENANTS.parent / "tests/fixtures/tenants/genericco.toml").read_text()
+    write(tmp_path, "mixed", generic + '\n[carriers."*"]\n')
+    config = load_tenant(tmp_path, "mixed")
+    assert config is not None
+    assert config.carriers["parcelpal"].generic is not None
+    assert "parcelpal" not in TenantConfig(id="only", name="O", carriers={"*": {}}).carriers
+
+
+@pytest.mark.parametrize(
+    "table",
+    [
+        '[carriers."*"]\nenabled = false\n',
+        '[carriers."*".options]\nregion = "eu"\n',
+        '[carriers."*"]\nenabled = 1\n',
+        '[carriers."*".generic]\nlabel = "x"\n',
+    ],
+)
+def test_the_wildcard_takes_only_enabled_true(tmp_path: Path, table: str) -> None:
+    path = write(tmp_path, "demo", 'name = "D"\n' + table)
+    with pytest.raises(TenantConfigError) as caught:
+        load_tenant(tmp_path, "demo")
+    assert str(caught.value).startswith(f'{path}: carriers: value error, "*": the wildcard')
+
+
+def test_a_carrier_nobody_discovered_is_refused_naming_file_and_field(tmp_path: Path) -> None:
+    path = write(tmp_path, "demo", 'name = "D"\n[carriers.easypost]\n[carriers.easypots]\n')
+    with pytest.raises(TenantConfigError) as caught:
+        load_tenant(tmp_path, "demo")
+    message = str(caught.value)
+    assert message.startswith(f"{path}: carriers: value error, easypots: no adapter")
+    assert "[carriers.easypots.generic]" in message
+    disabled = 'name = "D"\n[carriers.easypots]\nenabled = false\n'  # a typo all the same
+    write(tmp_path, "other", disabled)
+    with pytest.raises(TenantConfigError, match="easypots: no adapter of that id"):
+        load_tenant(tmp_path, "other")
+
+
+def test_an_entry_point_adapter_counts_as_discovered(monkeypatch: pytest.MonkeyPatch) -> None:
+    from importlib.metadata import EntryPoint
+
+    from gateway.tenancy import tenants
+
+    point = EntryPoint(name="outoftree", value="outoftree:ADAPTER", group="waybill.adapters")
+    monkeypatch.setattr(tenants, "entry_points", lambda group: [point])
+    tenants.discovered_carriers.cache_clear()
+    try:
+        config = TenantConfig(id="ep", name="E", carriers={"outoftree": {}})
+        assert config.enabled_carriers() == ["outoftree"]
+        assert "outoftree" in TenantConfig(id="ep", name="E", carriers={"*": {}}).carriers
+    finally:
+        tenants.discovered_carriers.cache_clear()
