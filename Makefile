@@ -60,6 +60,7 @@ lint: .venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports --no-cache
 
 test: .venv dynamodb-local
 	$(MAKE) --no-print-directory lint

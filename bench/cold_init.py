@@ -6,7 +6,7 @@ environment for every side), which times its own init work (CPU of the process a
 clock, from before the first import to the built handler) and prints it:
 
 - reference: ``import boto3`` + one DynamoDB client;
-- ingest: ``gateway.aws.handler.make_handler(services_from_environment())``;
+- ingest: ``gateway.api.app.make_handler(services_from_environment())``;
 - authorizer: ``gateway.aws.authorizer.authorizer_from_environment()``;
 - floor (no target): the reference + pydantic + Powertools' Logger, Metrics and REST
   resolver, which the ingest handler cannot do without.
@@ -45,8 +45,8 @@ import boto3
 boto3.client("dynamodb", endpoint_url=os.environ["DYNAMODB_ENDPOINT_URL"])
 """
 INGEST = """
-from gateway.aws.handler import make_handler
-from gateway.services import services_from_environment
+from gateway.api.app import make_handler
+from gateway.aws.handler import services_from_environment
 make_handler(services_from_environment())
 """
 AUTHORIZER = """

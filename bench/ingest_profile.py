@@ -25,9 +25,10 @@ from typing import Any
 
 from adapters.easypost import ADAPTER
 from bench.pricing import Profile
-from gateway.aws.handler import count, logger, make_handler
+from gateway.api.app import make_handler
 from gateway.local.dynamodb_local import DynamoDBLocal
 from gateway.local.wiring import local_dynamodb
+from gateway.observability import count, logger
 from gateway.services import build_services
 from gateway.signing.spec import split_signed
 from gateway.store.capacity import item_bytes

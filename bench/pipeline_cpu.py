@@ -113,7 +113,7 @@ def prepare(pipeline: Pipeline, delivery: Delivery) -> bool:
     """What ``Pipeline.ingest`` does before the store; False when the body is unreadable."""
     tenant, adapter = pipeline.authenticate(delivery)
     try:
-        parsed, _events, _failures = pipeline.read(tenant, adapter, delivery)
+        parsed = pipeline.read(tenant, adapter, delivery).parsed
     except Exception:  # the pipeline parks it: storage, not timed here
         return False
     if parsed.ignored is None and parsed.delivery_id is None:
@@ -136,7 +136,7 @@ def pydantic_floor(pipeline: Pipeline, delivery: Delivery) -> Callable[[], objec
     """Only validating the delivery's events and locations from plain data; None if none."""
     tenant, adapter = pipeline.authenticate(delivery)
     try:
-        _parsed, events, _failures = pipeline.read(tenant, adapter, delivery)
+        events = pipeline.read(tenant, adapter, delivery).events
     except Exception:
         return None
     payloads = [event.model_dump() for event in events]

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from bench.report import Measure, print_rows
-from gateway.aws.handler import make_handler
+from gateway.api.app import make_handler
 from gateway.local.dynamodb_local import DynamoDBLocal
 from gateway.local.wiring import local_dynamodb
 from gateway.models import CanonicalEvent, Status

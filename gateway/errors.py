@@ -48,9 +48,13 @@ class NotFoundError(GatewayError):
 
 
 class MethodNotAllowedError(GatewayError):
-    """The route exists but not with this method."""
+    """The route exists but not with this method; ``allow`` lists the methods it has."""
 
     status, code = 405, "method_not_allowed"
+
+    def __init__(self, message: str, *, allow: tuple[str, ...]) -> None:
+        super().__init__(message)
+        self.allow = allow
 
 
 class PayloadTooLargeError(GatewayError):

@@ -52,12 +52,13 @@ STATUS_PRECEDENCE: dict[Status, int] = {
 }
 
 
+# No adapter infers a zone from a place (that needs a time-zone map of places), so
+# DESIGN.md's ``inferred_from_location`` is not offered: a naive time is ``assumed_utc``.
 class TzSource(StrEnum):
     """How the UTC instant of an event was obtained."""
 
     CARRIER_OFFSET = "carrier_offset"
     CARRIER_UTC = "carrier_utc"
-    INFERRED_FROM_LOCATION = "inferred_from_location"
     ASSUMED_UTC = "assumed_utc"
     DATE_ONLY = "date_only"
 

@@ -1,16 +1,23 @@
-"""The HTTP surface's resources, and the one rule by which a path matches one.
+"""The HTTP surface as one table, and the one rule by which a path matches a route.
+
+:data:`ROUTES` is the only list of routes: the handler's resolver binds each operation
+by its name (:mod:`gateway.api.app`), the local edge matches paths and answers 405
+from it (:mod:`gateway.local.server`), the OpenAPI document takes its paths, methods
+and operation ids from it (:mod:`gateway.api.openapi`), and the infra program builds
+API Gateway's resources and methods from it (``infra/routes.py``). A new route is one
+line here plus its operation.
 
 A path is matched once percent-decoded (as API Gateway does), each parameter being one
-whole, non-empty segment (no ``/``), with no trailing slash. The local edge
-(:func:`match_route`) and the handler's resolver (:func:`route_pattern`) apply the same
-rule, so a path reaches the same resource with the same parameters in every layer:
+whole, non-empty segment (no ``/``), with no trailing slash. The edge
+(:func:`match_route`) and the resolver (:func:`route_pattern`) apply the same rule, so
+a path reaches the same route with the same parameters in every layer:
 ``/webhooks/acme/easypost%2F`` is no route anywhere, and a parameter that decodes to
 text with a ``#`` reaches the handler exactly as the edge matched it.
 
 Example:
-    >>> route = match_route("/v1/shipments/1Z999/events")
-    >>> route.resource, route.path_parameters
-    ('/v1/shipments/{tracking_number}/events', {'tracking_number': '1Z999'})
+    >>> found = match_route("/v1/shipments/1Z999/events")
+    >>> found.resource, found.path_parameters, found.methods
+    ('/v1/shipments/{tracking_number}/events', {'tracking_number': '1Z999'}, ('GET',))
     >>> match_route("/webhooks/acme/easypost/") is None
     True
 """
@@ -19,19 +26,60 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Literal
 
-#: The API's resources, as API Gateway names them (``resource`` / ``resourcePath``).
-RESOURCES = (
-    "/webhooks/{tenant}/{carrier}",
-    "/oauth/{tenant}/{carrier}/token",
-    "/v1/events",
-    "/v1/shipments",
-    "/v1/shipments/{tracking_number}",
-    "/v1/shipments/{tracking_number}/events",
-    "/v1/shipments/{tracking_number}/locations",
-    "/healthz",
-    "/openapi.json",
+Auth = Literal["carrier", "key", "public"]
+"""Who may call a route: a carrier with its own scheme (checked in ingest, or the OAuth
+client credentials), a tenant with its ``x-api-key`` (checked at the edge), anyone."""
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One method of one path: ``path`` in API Gateway's ``{param}`` syntax."""
+
+    method: Literal["GET", "POST", "PUT", "DELETE"]
+    path: str
+    operation: str  # the OpenAPI operationId, and the name the resolver binds
+    tag: str
+    auth: Auth
+
+    @property
+    def rule(self) -> str:
+        """The path in Powertools' ``<param>`` syntax."""
+        return re.sub(r"\{(\w+)\}", r"<\1>", self.path)
+
+    @property
+    def writes(self) -> bool:
+        """True for a route that stores something (its refusals are audited)."""
+        return self.method != "GET"
+
+
+ROUTES: tuple[Endpoint, ...] = (
+    Endpoint("POST", "/webhooks/{tenant}/{carrier}", "receiveWebhook", "carriers", "carrier"),
+    Endpoint("POST", "/oauth/{tenant}/{carrier}/token", "issueCarrierToken", "carriers", "carrier"),
+    Endpoint("POST", "/v1/events", "submitEvents", "tenant API", "key"),
+    Endpoint("GET", "/v1/shipments", "searchShipments", "tenant API", "key"),
+    Endpoint("GET", "/v1/shipments/{tracking_number}", "getShipment", "tenant API", "key"),
+    Endpoint(
+        "GET",
+        "/v1/shipments/{tracking_number}/events",
+        "listShipmentEvents",
+        "tenant API",
+        "key",
+    ),
+    Endpoint(
+        "GET",
+        "/v1/shipments/{tracking_number}/locations",
+        "listShipmentLocations",
+        "tenant API",
+        "key",
+    ),
+    Endpoint("GET", "/healthz", "health", "ops", "public"),
+    Endpoint("GET", "/openapi.json", "openapi", "ops", "public"),
 )
+RESOURCES: tuple[str, ...] = tuple(dict.fromkeys(route.path for route in ROUTES))
+"""Every path, as API Gateway names it (``resource`` / ``resourcePath``)."""
+
 _PARAMETER = re.compile(r"\{(\w+)\}|<(\w+)>")
 
 
@@ -53,15 +101,16 @@ def route_pattern(template: str) -> re.Pattern[str]:
 
 @dataclass(frozen=True)
 class Route:
-    """A matched resource: its template and its (decoded) path parameters."""
+    """A matched path: its resource, its (decoded) parameters and the methods it has."""
 
     resource: str
     path_parameters: dict[str, str]
+    methods: tuple[str, ...] = ()
 
     @property
     def needs_api_key(self) -> bool:
         """``/v1/*`` is authorised by ``x-api-key``; webhooks, health and docs are not."""
-        return self.resource.startswith("/v1/")
+        return any(r.auth == "key" for r in ROUTES if r.path == self.resource)
 
     @property
     def named_tenant(self) -> str | None:
@@ -69,13 +118,23 @@ class Route:
         return self.path_parameters.get("tenant")
 
 
-_PATTERNS = [(template, route_pattern(template)) for template in RESOURCES]
+_PATTERNS = [(path, route_pattern(path)) for path in RESOURCES]
+_METHODS = {path: tuple(r.method for r in ROUTES if r.path == path) for path in RESOURCES}
 
 
 def match_route(path: str) -> Route | None:
-    """The resource of a percent-decoded path, with its parameters; None when none matches."""
-    for template, pattern in _PATTERNS:
+    """The route of a percent-decoded path, with its parameters; None when none matches."""
+    for resource, pattern in _PATTERNS:
         found = pattern.match(path)
         if found:
-            return Route(template, found.groupdict())
+            return Route(resource, found.groupdict(), _METHODS[resource])
     return None
+
+
+def paths_with(auth: Auth) -> frozenset[str]:
+    """The paths whose routes are called with ``auth``.
+
+    >>> sorted(paths_with("carrier"))
+    ['/oauth/{tenant}/{carrier}/token', '/webhooks/{tenant}/{carrier}']
+    """
+    return frozenset(route.path for route in ROUTES if route.auth == auth)

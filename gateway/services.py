@@ -1,15 +1,19 @@
-"""Wiring: the services a handler serves, built from explicit parts or from the environment."""
+"""Wiring: the services a handler serves (ingest, store, clock, limits), built from parts.
+
+The AWS entry points build them from the environment (:mod:`gateway.aws.handler`), the
+local runtime from local state (:mod:`gateway.local.wiring`). May import ingest and
+everything below it; the API above takes :class:`Services` as it is.
+"""
 
 from __future__ import annotations
 
-import os
+import secrets
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from gateway.api.cursors import PROCESS_KEY, cursor_key_from_environment
 from gateway.audit.windows import DynamoAudit
 from gateway.carriers.discovery import Registry, load_adapters
 from gateway.ingest.pipeline import Counter, Pipeline
@@ -19,9 +23,10 @@ from gateway.store.parked import ParkingLot
 from gateway.tenancy.directory import TenantDirectory
 from gateway.tenancy.keysets import SecretsProvider
 from gateway.tenancy.limits import HardCap
-from gateway.tenancy.plans import plan_of
 
 PACKAGED_TENANTS_DIR = Path(__file__).resolve().parent.parent / "tenants"
+PROCESS_KEY = secrets.token_bytes(32)
+"""The cursor key when none is configured: valid in this process only (gateway/api/cursors.py)."""
 
 
 def utc_now() -> datetime:
@@ -37,7 +42,7 @@ class Services:
     store: DynamoStore
     clock: Callable[[], datetime]
     limits: HardCap | None = None  # the daily hard cap (on AWS); None: not enforced here
-    cursor_key: bytes = PROCESS_KEY  # signs page cursors (see gateway/api/cursors.py)
+    cursor_key: bytes = PROCESS_KEY  # signs page cursors (gateway/api/cursors.py)
 
 
 def build_services(
@@ -86,27 +91,3 @@ def dynamodb_client(endpoint_url: str | None = None, **session: str) -> Any:
     return boto3.client(  # type: ignore[call-overload]
         "dynamodb", endpoint_url=endpoint_url, config=config, **session
     )
-
-
-def services_from_environment() -> Services:
-    """Services for the Lambda from the environment.
-
-    ``TABLE_NAME``, ``SECRETS_PREFIX``, ``TENANTS_DIR``, and the cursor key from
-    ``CURSOR_KEY`` or ``CURSOR_KEY_SECRET`` (see ``gateway/api/cursors.py``).
-    """
-    from gateway.aws.handler import count
-    from gateway.aws.secrets import SecretsManagerProvider
-
-    client = dynamodb_client(os.environ.get("DYNAMODB_ENDPOINT_URL"))
-    services = build_services(
-        dynamodb=client,
-        table_name=os.environ["TABLE_NAME"],
-        tenants_dir=Path(os.environ.get("TENANTS_DIR", str(PACKAGED_TENANTS_DIR))),
-        secrets=SecretsManagerProvider(prefix=os.environ.get("SECRETS_PREFIX", "waybill/")),
-        count=count,
-        cursor_key=cursor_key_from_environment(os.environ),
-    )
-    plans = plan_of(services.pipeline.tenants)
-    limits = HardCap(client, services.store.table, plans, meter=services.store.meter)
-    pipeline = replace(services.pipeline, usage=limits.admit)  # verified deliveries
-    return replace(services, pipeline=pipeline, limits=limits)

@@ -1,7 +1,8 @@
 """The REST API's surface: its routes, and the fingerprint that redeploys the stage.
 
-:data:`ROUTES` mirrors the resolver in :mod:`gateway.aws.handler` (a test compares the two):
-a POST goes to the ingest alias, a GET to the query alias. A route is *public* (no
+:data:`ROUTES` is the gateway's own route table (:mod:`gateway.routes`, also read by the
+handler's resolver, the local edge and the OpenAPI document): a write goes to the ingest
+alias, a read to the query alias. A route is *public* (no
 authorizer, no API key) only when the authorizer has no tenant for it
 (:mod:`gateway.aws.authorizer`: webhooks and OAuth by path, ``/v1`` by ``x-api-key``): the
 others require the REQUEST authorizer and an API key, which API Gateway takes from the
@@ -15,39 +16,27 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 
 import pulumi
 import pulumi_aws as aws
 
+from gateway.routes import ROUTES as GATEWAY_ROUTES
+from gateway.routes import Endpoint
 from infra.edge_guards import GATEWAY_RESPONSES
 
-
-@dataclass(frozen=True)
-class Route:
-    """One method of the API: ``path`` in API Gateway's ``{param}`` syntax."""
-
-    method: str
-    path: str
-    public: bool = False
-
-    @property
-    def function(self) -> str:
-        """The alias serving the route: ``ingest`` for writes, ``query`` for reads."""
-        return "ingest" if self.method == "POST" else "query"
+ROUTES: tuple[Endpoint, ...] = GATEWAY_ROUTES
+"""The HTTP surface's one route table (``gateway/routes.py``), deployed as it is."""
 
 
-ROUTES: tuple[Route, ...] = (
-    Route("POST", "/webhooks/{tenant}/{carrier}"),
-    Route("POST", "/oauth/{tenant}/{carrier}/token"),
-    Route("POST", "/v1/events"),
-    Route("GET", "/v1/shipments"),
-    Route("GET", "/v1/shipments/{tracking_number}"),
-    Route("GET", "/v1/shipments/{tracking_number}/events"),
-    Route("GET", "/v1/shipments/{tracking_number}/locations"),
-    Route("GET", "/healthz", public=True),
-    Route("GET", "/openapi.json", public=True),
-)
+def is_public(route: Endpoint) -> bool:
+    """No authorizer and no API key: only where the authorizer has no tenant to find."""
+    return route.auth == "public"
+
+
+def function_of(route: Endpoint) -> str:
+    """The alias serving the route: ``ingest`` for writes, ``query`` for reads."""
+    return "ingest" if route.writes else "query"
 
 
 def fingerprint() -> str:
@@ -92,9 +81,9 @@ def build_routes(
             rest_api=rest_api.id,
             resource_id=resources[route.path],
             http_method=route.method,
-            authorization="NONE" if route.public else "CUSTOM",
-            authorizer_id=None if route.public else authorizer.id,
-            api_key_required=not route.public,
+            authorization="NONE" if is_public(route) else "CUSTOM",
+            authorizer_id=None if is_public(route) else authorizer.id,
+            api_key_required=not is_public(route),
             opts=child,
         )
         integration = aws.apigateway.Integration(
@@ -104,7 +93,7 @@ def build_routes(
             http_method=method.http_method,
             type="AWS_PROXY",
             integration_http_method="POST",
-            uri=aliases[route.function].invoke_arn,
+            uri=aliases[function_of(route)].invoke_arn,
             opts=child,
         )
         built += [method, integration]

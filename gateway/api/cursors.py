@@ -24,14 +24,11 @@ Example:
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import hmac
 import json
 import logging
 import os
-import re
 import secrets
 import stat
 from collections.abc import Mapping
@@ -39,41 +36,14 @@ from pathlib import Path
 from typing import Any
 
 from gateway.errors import BadRequestError
+from gateway.services import PROCESS_KEY
+from gateway.signing import b64url
 
 MAX_CURSOR_CHARS = 1024
 MIN_KEY_BYTES = 32
 KEY_FILE = "cursor.key"
-PROCESS_KEY = secrets.token_bytes(MIN_KEY_BYTES)
 
 logger = logging.getLogger(__name__)
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).decode().rstrip("=")
-
-
-_ALPHABET = re.compile(r"[A-Za-z0-9_-]+")
-
-
-def _unb64(text: str) -> bytes:
-    """The bytes of unpadded base64url text in its one canonical spelling, else ValueError.
-
-    Only what :func:`_b64` writes decodes: no padding, no character outside the alphabet
-    (a lenient decoder drops them), no unused trailing bits set.
-
-    >>> _unb64("aGk")
-    b'hi'
-    >>> _unb64("aGl")  # the same bytes, with an unused bit set
-    Traceback (most recent call last):
-    ...
-    ValueError: not canonical base64url
-    """
-    if not _ALPHABET.fullmatch(text):
-        raise ValueError("not canonical base64url")
-    data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-    if _b64(data) != text:
-        raise ValueError("not canonical base64url")
-    return data
 
 
 class CursorCodec:
@@ -88,7 +58,7 @@ class CursorCodec:
     def encode(self, tenant: str, payload: Mapping[str, Any]) -> str:
         """The cursor carrying ``payload`` for ``tenant``."""
         raw = json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()
-        return f"{_b64(raw)}.{_b64(self._mac(tenant, raw))}"
+        return f"{b64url.encode(raw)}.{b64url.encode(self._mac(tenant, raw))}"
 
     def decode(self, tenant: str, cursor: str) -> dict[str, Any]:
         """The payload of a cursor issued to ``tenant``; 400 ``invalid_cursor`` otherwise."""
@@ -97,8 +67,8 @@ class CursorCodec:
         if len(cursor) > MAX_CURSOR_CHARS or not body or not mac:
             raise invalid
         try:
-            raw, given = _unb64(body), _unb64(mac)
-        except (binascii.Error, ValueError):
+            raw, given = b64url.decode(body), b64url.decode(mac)
+        except ValueError:  # not the one spelling we issue
             raise invalid from None
         if not hmac.compare_digest(given, self._mac(tenant, raw)):
             raise invalid

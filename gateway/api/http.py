@@ -11,8 +11,8 @@ from typing import Any
 
 from gateway.errors import BadRequestError, GatewayError, PayloadTooLargeError
 
-MAX_BODY_BYTES = 256 * 1024
-"""Largest webhook body accepted: a full tracking history is far smaller, and a parked
+BODY_LIMIT_BYTES = 256 * 1024
+"""Largest request body a route accepts: a full tracking history is far smaller, and a parked
 copy must fit in one DynamoDB item (400 KB)."""
 
 
@@ -27,8 +27,8 @@ def raw_body(event: Mapping[str, Any]) -> bytes:
         return b""
     if not isinstance(body, str):
         raise BadRequestError("body is not text", code="malformed_body")
-    if len(body) > 2 * MAX_BODY_BYTES:
-        raise PayloadTooLargeError(f"body exceeds {MAX_BODY_BYTES} bytes")
+    if len(body) > 2 * BODY_LIMIT_BYTES:
+        raise PayloadTooLargeError(f"body exceeds {BODY_LIMIT_BYTES} bytes")
     if event.get("isBase64Encoded"):
         try:
             data = base64.b64decode(body, validate=True)
@@ -39,8 +39,8 @@ def raw_body(event: Mapping[str, Any]) -> bytes:
             data = body.encode("utf-8")
         except UnicodeEncodeError as exc:
             raise BadRequestError("body is not valid UTF-8", code="malformed_body") from exc
-    if len(data) > MAX_BODY_BYTES:
-        raise PayloadTooLargeError(f"body exceeds {MAX_BODY_BYTES} bytes")
+    if len(data) > BODY_LIMIT_BYTES:
+        raise PayloadTooLargeError(f"body exceeds {BODY_LIMIT_BYTES} bytes")
     return data
 
 

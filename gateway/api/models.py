@@ -2,7 +2,7 @@
 
 They are the source of the OpenAPI document (:mod:`gateway.api.openapi`); the canonical event,
 its summary, statuses and locations are :mod:`gateway.models`' own, and the submit body is
-:mod:`gateway.ingest.canonical_format`'s. Response models forbid unknown fields, so a drift
+:mod:`gateway.carriers.canonical_format`'s. Response models forbid unknown fields, so a drift
 between a handler and its documented shape fails schemathesis.
 
 Example:
@@ -16,14 +16,10 @@ from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel
-from pydantic.json_schema import SkipJsonSchema
 
-from gateway.ingest.canonical_format import CanonicalBatch, CanonicalItem
+from gateway.carriers.canonical_format import CanonicalBatch, CanonicalItem
+from gateway.ingest.answers import WebhookIgnored, WebhookPartlyParked, WebhookStored
 from gateway.models import CanonicalEvent, EventSummary, Status
-
-MAX_IGNORED_REASONS = 10
-"""At most this many reasons in a webhook answer's ``ignored_items`` (the last one says how
-many more there were)."""
 
 
 class _Body(BaseModel):
@@ -158,46 +154,8 @@ class SubmitFailure(RootModel[SubmitRejected | ErrorResponse]):
 # --- the webhook and the OAuth token endpoint ------------------------------------------
 
 
-class WebhookStored(_Body):
-    """The delivery's events were stored (or were already known)."""
-
-    accepted: int = Field(ge=0, description="events stored now")
-    duplicates: int = Field(ge=0, description="events already known")
-    events: list[str] = Field(description="ids of the accepted, then the duplicate events")
-    duplicate_delivery: bool = Field(description="the same delivery was seen before")
-    ignored_items: list[str] | SkipJsonSchema[None] = Field(
-        default=None,
-        max_length=MAX_IGNORED_REASONS,
-        description="why items of a batch carried nothing to store (absent when none did)",
-    )
-
-
-class WebhookIgnored(_Body):
-    """An authentic delivery that carries no tracking event (e.g. a batch notice)."""
-
-    accepted: Literal[0]
-    duplicates: Literal[0]
-    events: list[str] = Field(max_length=0)
-    ignored: str = Field(description="why nothing was stored")
-
-
-class WebhookPartlyParked(WebhookStored):
-    """A batch with unreadable items: the good ones stored, the delivery parked too."""
-
-    parked: Literal[True]
-    already_parked: bool
-    failed_items: int = Field(ge=1)
-
-
 class WebhookResult(RootModel[WebhookStored | WebhookIgnored | WebhookPartlyParked]):
     """A 200 of the webhook: stored, ignored, or stored in part with the delivery parked."""
-
-
-class WebhookParked(_Body):
-    """An authentic delivery that could not be parsed: kept for replay (202)."""
-
-    parked: Literal[True]
-    already_parked: bool
 
 
 class TokenRequest(_Body):

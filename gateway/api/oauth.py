@@ -15,16 +15,8 @@ the RFC 6749 §5.2 codes in Waybill's own shape ``{"error": {"code", "message"}}
 ``invalid_client``; 400 ``invalid_request`` or ``unsupported_grant_type``; 404 when the
 tenant, the carrier, or OAuth for it is unknown.
 
-Tokens are stateless: ``base64url(claims) "." base64url(HMAC-SHA256(secret, that part))``,
-signed with the current secret and verified with every valid one (rotation works; give an
-``oauth`` rotation a grace of at least the 1 h token life). Nothing here logs a value.
-
-Example:
-    >>> token = issue_token(tenant="acme", carrier="ups", client_id="c1", secret="s", now=0.0)
-    >>> verify_bearer(token, tenant="acme", carrier="ups", client_id="c1", secrets=["s"], now=60)
-    >>> verify_bearer(token, tenant="acme", carrier="ups", client_id="c1", secrets=["s"], now=3600)
-    Traceback (most recent call last):
-    gateway.errors.SignatureError: token has expired
+The tokens themselves (issue and verify) are :mod:`gateway.signing.bearer`. Nothing here
+logs a value.
 """
 
 from __future__ import annotations
@@ -32,24 +24,18 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import hmac
-import json
 import logging
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import Any
 from urllib.parse import parse_qsl, unquote_plus
 
-from gateway.errors import GatewayError, NotFoundError, SignatureError, StoreUnavailableError
+from gateway.errors import GatewayError, NotFoundError, StoreUnavailableError
+from gateway.services import Services
+from gateway.signing.bearer import TOKEN_TTL_SECONDS, issue_token
 from gateway.signing.hmacs import any_match
 
-if TYPE_CHECKING:
-    from gateway.services import Services
-
-TOKEN_TTL_SECONDS = 3600
 CLIENT_ID_OPTION = "oauth_client_id"
 FORM = "application/x-www-form-urlencoded"
-MAX_TOKEN_CHARS = 2048
-_B64URL = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
 log = logging.getLogger("waybill.oauth")
 
 
@@ -72,75 +58,8 @@ class UnsupportedGrantTypeError(GatewayError):
     status, code = 400, "unsupported_grant_type"
 
 
-def _b64e(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
-
-
-def _b64d(part: str) -> bytes:
-    return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
-
-
-def _mac(secret: str, claims_part: str) -> bytes:
-    return hmac.new(secret.encode("utf-8"), claims_part.encode("ascii"), hashlib.sha256).digest()
-
-
 def _digest(value: str) -> bytes:
     return hashlib.sha256(value.encode("utf-8")).digest()
-
-
-def issue_token(
-    *,
-    tenant: str,
-    carrier: str,
-    client_id: str,
-    secret: str,
-    now: float,
-    ttl: int = TOKEN_TTL_SECONDS,
-) -> str:
-    """A bearer token for (tenant, carrier, client id), valid ``ttl`` seconds (at most 1 h)."""
-    if not secret or not 0 < ttl <= TOKEN_TTL_SECONDS:
-        raise ValueError("a token needs a secret and a lifetime of at most one hour")
-    claims = {"carrier": carrier, "client_id": client_id, "exp": int(now) + ttl, "tenant": tenant}
-    part = _b64e(json.dumps(claims, separators=(",", ":"), sort_keys=True).encode("utf-8"))
-    return f"{part}.{_b64e(_mac(secret, part))}"
-
-
-def verify_bearer(
-    token: str | None,
-    *,
-    tenant: str,
-    carrier: str,
-    client_id: str | None,
-    secrets: Sequence[str],
-    now: float,
-) -> None:
-    """Raise :class:`SignatureError` unless ``token`` is ours, unexpired, for this tenant and
-    carrier, signed with one of ``secrets``, and issued to ``client_id``."""
-    secrets = [s for s in secrets if s]  # an empty key would let anyone mint tokens
-    if not secrets:
-        raise SignatureError("no OAuth client secret is configured", code="secret_missing")
-    if not token:
-        raise SignatureError("bearer token is missing", code="signature_missing")
-    if not client_id:
-        raise SignatureError("x-api-key is missing", code="signature_missing")
-    part, _, mac = token.partition(".")
-    if len(token) > MAX_TOKEN_CHARS or not (part and mac and set(part + mac) <= _B64URL):
-        raise SignatureError("token is malformed", code="signature_malformed")
-    expected = (_b64e(_mac(s, part)).encode() for s in secrets)  # canonical text: no twins
-    if not any_match(expected, [mac.encode("ascii")]):
-        raise SignatureError("token does not match", code="signature_mismatch")
-    try:
-        claims = json.loads(_b64d(part))
-    except ValueError:  # binascii.Error and UnicodeDecodeError too
-        raise SignatureError("token is malformed", code="signature_malformed") from None
-    if not isinstance(claims, dict) or not isinstance(claims.get("exp"), int):
-        raise SignatureError("token is malformed", code="signature_malformed")
-    if claims.get("tenant") != tenant or claims.get("carrier") != carrier:
-        raise SignatureError("token was issued for another tenant or carrier", code="token_scope")
-    if not any_match([_digest(str(claims.get("client_id")))], [_digest(client_id)]):
-        raise SignatureError("x-api-key is not the token's client", code="client_mismatch")
-    if now >= claims["exp"]:
-        raise SignatureError("token has expired", code="token_expired")
 
 
 def _header(headers: Mapping[str, tuple[str, ...]], name: str, error: GatewayError) -> str | None:

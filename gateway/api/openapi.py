@@ -24,8 +24,10 @@ from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from gateway.api import models as bodies
 from gateway.api import params
-from gateway.api.openapi_paths import SHARED_RESPONSES, Json, carrier_paths, ops_paths
-from gateway.api.openapi_tenant import tenant_paths
+from gateway.api.openapi_paths import SHARED_RESPONSES, Json, carrier_operations, ops_operations
+from gateway.api.openapi_tenant import tenant_operations
+from gateway.ingest.answers import WebhookParked
+from gateway.routes import ROUTES
 
 OPENAPI_PATH = "docs/openapi.json"
 API_VERSION = "1.0.0"
@@ -41,7 +43,7 @@ RESPONSES: tuple[type[BaseModel], ...] = (
     bodies.SubmitResult,
     bodies.SubmitFailure,
     bodies.WebhookResult,
-    bodies.WebhookParked,
+    WebhookParked,
     bodies.TokenResponse,
 )
 REQUESTS: tuple[type[BaseModel], ...] = (bodies.SubmitRequest, bodies.TokenRequest)
@@ -104,6 +106,22 @@ def without_null_defaults(node: Any) -> Any:
     return {k: without_null_defaults(v) for k, v in node.items() if not (drop and k == "default")}
 
 
+def paths(operations: Json) -> Json:
+    """The document's paths: each route of the table with what its operation says.
+
+    >>> paths({r.operation: {} for r in ROUTES})["/healthz"]
+    {'get': {'operationId': 'health', 'tags': ['ops']}}
+    """
+    if set(operations) != {route.operation for route in ROUTES}:
+        missing = {route.operation for route in ROUTES} ^ set(operations)
+        raise ValueError(f"operations and routes disagree: {sorted(missing)}")
+    found: Json = {}
+    for route in ROUTES:
+        entry = {"operationId": route.operation, "tags": [route.tag], **operations[route.operation]}
+        found.setdefault(route.path, {})[route.method.lower()] = entry
+    return found
+
+
 def security_schemes() -> Json:
     """The tenant's API key on ``/v1``; HTTP Basic client credentials on the token endpoint."""
     return {
@@ -141,7 +159,7 @@ def document() -> dict[str, Any]:
             {"name": "tenant API", "description": "the tenant's reads and canonical submits"},
             {"name": "ops", "description": "health and this document"},
         ],
-        "paths": carrier_paths(lists) | tenant_paths(lists) | ops_paths(),
+        "paths": paths(carrier_operations(lists) | tenant_operations(lists) | ops_operations()),
         "components": {
             "schemas": dict(sorted(schemas.items())),
             "responses": SHARED_RESPONSES,

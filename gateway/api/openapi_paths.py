@@ -70,99 +70,80 @@ SHARED_RESPONSES: Json = {
 NO_ROUTE = "; `not_found` when the path names no route"
 
 
-def operation(op_id: str, tag: str, summary: str, security: list[Json], **rest: Any) -> Json:
-    """One operation object."""
-    return {"operationId": op_id, "tags": [tag], "summary": summary, "security": security, **rest}
+def operation(summary: str, security: list[Json], **rest: Any) -> Json:
+    """What one operation says (its id, path, method and tag come from the route table)."""
+    return {"summary": summary, "security": security, **rest}
 
 
-def carrier_paths(params: Mapping[str, list[Json]]) -> Json:
-    """The webhook and the OAuth token endpoint; ``params`` by parameter model name."""
+def carrier_operations(params: Mapping[str, list[Json]]) -> Json:
+    """The webhook and the OAuth token endpoint, by operation id; ``params`` by model name."""
     return {
-        "/webhooks/{tenant}/{carrier}": {
-            "post": operation(
-                "receiveWebhook",
-                "carriers",
-                "A carrier's native webhook, verified with its own scheme (ADAPTERS.md)",
-                PUBLIC,
-                parameters=params["PartnerPath"],
-                requestBody={
-                    "description": "the carrier's payload, verified over its raw bytes",
-                    "content": {"application/json": {"schema": {}}},
+        "receiveWebhook": operation(
+            "A carrier's native webhook, verified with its own scheme (ADAPTERS.md)",
+            PUBLIC,
+            parameters=params["PartnerPath"],
+            requestBody={
+                "description": "the carrier's payload, verified over its raw bytes",
+                "content": {"application/json": {"schema": {}}},
+            },
+            responses={
+                "200": reply("stored, ignored, or stored in part", schema("WebhookResult")),
+                "202": reply(
+                    "authentic but unreadable: parked for replay", schema("WebhookParked")
+                ),
+                "400": error("`malformed_body`: the body is not text"),
+                "401": error(f"authentication failed: {SIGNATURE_CODES}"),
+                "404": error("`unknown_route`: unknown tenant, or carrier not enabled" + NO_ROUTE),
+                "413": shared("PayloadTooLarge"),
+                "415": shared("UnsupportedMediaType"),
+                "429": shared("Throttled"),
+                "503": shared("StoreUnavailable"),
+            },
+        ),
+        "issueCarrierToken": operation(
+            "OAuth2 client credentials: a bearer token for a carrier's webhook calls",
+            [{"carrierClient": []}],
+            parameters=params["TokenPath"],
+            requestBody={
+                "required": True,
+                "content": {
+                    "application/x-www-form-urlencoded": {"schema": schema("TokenRequest")}
                 },
-                responses={
-                    "200": reply("stored, ignored, or stored in part", schema("WebhookResult")),
-                    "202": reply(
-                        "authentic but unreadable: parked for replay", schema("WebhookParked")
-                    ),
-                    "400": error("`malformed_body`: the body is not text"),
-                    "401": error(f"authentication failed: {SIGNATURE_CODES}"),
-                    "404": error(
-                        "`unknown_route`: unknown tenant, or carrier not enabled" + NO_ROUTE
-                    ),
-                    "413": shared("PayloadTooLarge"),
-                    "415": shared("UnsupportedMediaType"),
-                    "429": shared("Throttled"),
-                    "503": shared("StoreUnavailable"),
-                },
-            )
-        },
-        "/oauth/{tenant}/{carrier}/token": {
-            "post": operation(
-                "issueCarrierToken",
-                "carriers",
-                "OAuth2 client credentials: a bearer token for a carrier's webhook calls",
-                [{"carrierClient": []}],
-                parameters=params["TokenPath"],
-                requestBody={
-                    "required": True,
-                    "content": {
-                        "application/x-www-form-urlencoded": {"schema": schema("TokenRequest")}
-                    },
-                },
-                responses={
-                    "200": reply(
-                        "a token valid for `expires_in` seconds",
-                        schema("TokenResponse"),
-                        {"Cache-Control": header("no-store", const="no-store")},
-                    ),
-                    "400": error("`invalid_request`, `unsupported_grant_type` or `malformed_body`"),
-                    "401": reply(
-                        "`invalid_client`: client authentication failed",
-                        schema("ErrorResponse"),
-                        {"WWW-Authenticate": header("the scheme to use: Basic")},
-                    ),
-                    "404": error(
-                        "`unknown_route` or `oauth_not_enabled` for this tenant and carrier"
-                        + NO_ROUTE
-                    ),
-                    "413": shared("PayloadTooLarge"),
-                    "429": shared("Throttled"),
-                    "503": shared("StoreUnavailable"),
-                },
-            )
-        },
+            },
+            responses={
+                "200": reply(
+                    "a token valid for `expires_in` seconds",
+                    schema("TokenResponse"),
+                    {"Cache-Control": header("no-store", const="no-store")},
+                ),
+                "400": error("`invalid_request`, `unsupported_grant_type` or `malformed_body`"),
+                "401": reply(
+                    "`invalid_client`: client authentication failed",
+                    schema("ErrorResponse"),
+                    {"WWW-Authenticate": header("the scheme to use: Basic")},
+                ),
+                "404": error(
+                    "`unknown_route` or `oauth_not_enabled` for this tenant and carrier" + NO_ROUTE
+                ),
+                "413": shared("PayloadTooLarge"),
+                "429": shared("Throttled"),
+                "503": shared("StoreUnavailable"),
+            },
+        ),
     }
 
 
-def ops_paths() -> Json:
-    """Health and this document."""
+def ops_operations() -> Json:
+    """Health and this document, by operation id."""
     return {
-        "/healthz": {
-            "get": operation(
-                "health",
-                "ops",
-                "Liveness",
-                PUBLIC,
-                responses={"200": reply("alive", schema("Health"))},
-            )
-        },
-        "/openapi.json": {
-            "get": operation(
-                "openapi",
-                "ops",
-                "This document",
-                PUBLIC,
-                responses={"200": reply("the OpenAPI document", {"type": "object"})},
-            )
-        },
+        "health": operation(
+            "Liveness",
+            PUBLIC,
+            responses={"200": reply("alive", schema("Health"))},
+        ),
+        "openapi": operation(
+            "This document",
+            PUBLIC,
+            responses={"200": reply("the OpenAPI document", {"type": "object"})},
+        ),
     }

@@ -30,6 +30,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Protocol
 
+from gateway.observability import logger
+
 log = logging.getLogger("waybill.audit")
 
 OUTCOMES = ("accepted", "duplicate", "ignored", "parked", "rejected", "throttled", "failed")
@@ -136,8 +138,6 @@ def delivery_outcomes(
 
 def current_request_id() -> str:
     """The current invocation's request id (the handler's correlation id), or ``""``."""
-    from gateway.aws.handler import logger  # lazily: the handler imports the pipeline
-
     return logger.get_correlation_id() or ""
 
 

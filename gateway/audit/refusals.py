@@ -25,10 +25,12 @@ from typing import Any
 
 from gateway.audit.outcomes import AuditEvent, Auditor
 from gateway.errors import GatewayError, ThrottledError
+from gateway.routes import ROUTES
 
 log = logging.getLogger("waybill.audit")
 
-AUDITED_RESOURCES = ("/webhooks/", "/oauth/", "/v1/events")
+AUDITED_RESOURCES = frozenset(route.path for route in ROUTES if route.writes)
+"""The routes whose refusals are recorded: those that store something; reads are not."""
 Admit = Callable[[str], float | None]
 
 
@@ -40,7 +42,7 @@ def error_outcome(
     The tenant is the path's (webhooks) or the authorizer's (``/v1/events``).
     """
     resource = str(raw_event.get("resource") or "")
-    if not resource.startswith(AUDITED_RESOURCES):
+    if resource not in AUDITED_RESOURCES:
         return None
     params = raw_event.get("pathParameters") or {}
     context = raw_event.get("requestContext") or {}

@@ -37,10 +37,11 @@ from pathlib import Path
 from typing import Any
 
 from gateway.api.http import request_headers
+from gateway.routes import paths_with
 from gateway.tenancy.tenants import TenantConfig
 
-WEBHOOK_RESOURCES = frozenset({"/webhooks/{tenant}/{carrier}", "/oauth/{tenant}/{carrier}/token"})
-API_RESOURCE_PREFIX = "/v1/"
+WEBHOOK_RESOURCES = paths_with("carrier")
+API_RESOURCES = paths_with("key")
 
 logger = logging.getLogger("waybill.authorizer")
 
@@ -101,7 +102,7 @@ def make_authorizer(
         if resource in WEBHOOK_RESOURCES:
             route, allowed = "webhook", method_arn
             tenant = str((event.get("pathParameters") or {}).get("tenant") or "")
-        elif resource.startswith(API_RESOURCE_PREFIX):
+        elif resource in API_RESOURCES:
             route, allowed = "v1", _v1_resource(method_arn)
             tenant = api_keys(_api_key(event)) or ""
             if not tenant:

@@ -179,7 +179,7 @@ def schema_text() -> str:
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "Waybill canonical events (POST /v1/events)",
         "description": "One item, or a batch {events: [...]} of 1..500 items. Generated from "
-        "gateway/ingest/canonical_format.py by `waybill adapters docs`; do not edit by hand.",
+        "gateway/carriers/canonical_format.py by `waybill adapters docs`; do not edit by hand.",
     }
     schema |= TypeAdapter(CanonicalItem | CanonicalBatch).json_schema()
     return json.dumps(schema, indent=2, ensure_ascii=False) + "\n"

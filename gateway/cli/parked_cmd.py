@@ -78,6 +78,8 @@ def run(args: argparse.Namespace) -> int:
             failed += 1
             print(f"{item.body_sha256[:12]}  still unparseable: {type(exc).__name__}: {exc}"[:300])
             continue
-        print(f"{item.body_sha256[:12]}  replayed: {outcome.body}")
+        print(
+            f"{item.body_sha256[:12]}  replayed: {outcome.body.model_dump_json(exclude_none=True)}"
+        )
     print(f"{len(chosen) - failed} replayed, {failed} still parked")
     return 1 if failed else 0

@@ -1,23 +1,28 @@
-"""The ingest pipeline, top to bottom: tenant → adapter → secrets → verify → parse →
-normalise → store. Dependencies are passed in; nothing here is global.
+"""The ingest pipeline, top to bottom: route → verify → count → read → store → answer.
 
-Outcomes: 200 with ``{accepted, duplicates, events}`` (an ignored non-tracking
-delivery is a 200 with nothing stored); 202 when an authentic delivery could not
-be parsed and was parked; a :class:`~gateway.errors.GatewayError` otherwise.
+One delivery, in the order of the methods below: :meth:`Pipeline.ingest` finds the
+tenant and the adapter (:meth:`~Pipeline.route`), verifies the signature over the raw
+bytes (:meth:`~Pipeline.verify`), counts the verified delivery against the tenant's plan
+(``usage``), parses and normalises it (:meth:`~Pipeline.read`), stores it
+(:meth:`~Pipeline.store`) or parks it (:meth:`~Pipeline.park`), and records the outcome
+(:meth:`~Pipeline.audited`). :meth:`~Pipeline.replay`, for ops only, sits next to
+parking. Dependencies are passed in; nothing here is global.
+
+Answers (:mod:`gateway.ingest.answers`): 200 stored, ignored, or stored in part with the
+delivery parked; 202 parked; a :class:`~gateway.errors.GatewayError` otherwise.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Protocol
 
 from pydantic import ValidationError
 
-from gateway.api.models import MAX_IGNORED_REASONS
 from gateway.audit.outcomes import NO_AUDIT, Auditor, audit_delivery
 from gateway.carriers.adapter import Adapter, Delivery, ParseResult, Secrets
 from gateway.carriers.discovery import Registry
@@ -30,6 +35,15 @@ from gateway.errors import (
     StoreUnavailableError,
     UnsupportedMediaTypeError,
 )
+from gateway.ingest.answers import (
+    Answer,
+    WebhookIgnored,
+    WebhookParked,
+    WebhookPartlyParked,
+    WebhookStored,
+    reasons,
+    summary,
+)
 from gateway.ingest.normalise import to_canonical
 from gateway.models import CanonicalEvent, Status
 from gateway.store.dynamo import DynamoStore
@@ -38,6 +52,7 @@ from gateway.tenancy.keysets import SecretsProvider
 from gateway.tenancy.tenants import TenantConfig
 
 log = logging.getLogger("waybill.pipeline")
+NO_EVENT = "the delivery carries no tracking event"
 
 
 class Counter(Protocol):
@@ -52,12 +67,25 @@ raises :class:`~gateway.errors.ThrottledError`. Called after the signature check
 stranger who knows a webhook URL never spends the tenant's day."""
 
 
+def _admit_all(tenant: str) -> None:
+    """The default :data:`Usage`: nothing is counted."""
+
+
 @dataclass(frozen=True)
 class IngestResponse:
-    """What the webhook endpoint answers."""
+    """What the webhook endpoint answers: a status and one of the typed answers."""
 
     status: int
-    body: dict[str, Any]
+    body: Answer
+
+
+@dataclass(frozen=True)
+class Reading:
+    """A delivery as read: the adapter's result, its canonical events, and why items failed."""
+
+    parsed: ParseResult
+    events: list[CanonicalEvent] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -71,98 +99,56 @@ class Pipeline:
     parking: ParkingLot
     count: Counter
     audit: Auditor = NO_AUDIT
-    usage: Usage = lambda tenant: None
+    usage: Usage = _admit_all
 
     def ingest(self, delivery: Delivery) -> IngestResponse:
         """Verify, parse, normalise and store one carrier delivery; audit its outcome."""
         tenant, adapter = self.authenticate(delivery)
         self.usage(tenant.id)  # quota and hard cap count verified deliveries only
         try:
-            parsed, events, failures = self.read(tenant, adapter, delivery)
-            stored = self._store(tenant, delivery, parsed, events)
+            reading = self.read(tenant, adapter, delivery)
+            stored = self.store_reading(tenant, delivery, reading)
         except StoreUnavailableError:
             raise  # an outage: the carrier retries, and dedupe makes that safe
         except Exception as exc:  # authentic but unreadable or unstorable: park, never drop
-            return self._audited(delivery, self._park(tenant, adapter, delivery, exc), [])
-        if not failures:
-            return self._audited(delivery, stored, events)
+            parked = self.park(tenant, adapter, delivery, exc)
+            return self.audited(delivery, IngestResponse(202, parked), [])
+        if not reading.failures:
+            return self.audited(delivery, stored, reading.events)
         # Items that could not be read: the delivery is parked (202 if nothing else was
         # read), and the good items of a batch are stored as well (200).
-        parked = self._park(tenant, adapter, delivery, ParseError("; ".join(failures)))
-        if not events:
-            return self._audited(delivery, parked, [])
-        body = stored.body | parked.body | {"failed_items": len(failures)}
-        return self._audited(delivery, IngestResponse(200, body), events)
+        why = ParseError("; ".join(reading.failures))
+        parked = self.park(tenant, adapter, delivery, why)
+        if not reading.events or not isinstance(stored.body, WebhookStored):
+            return self.audited(delivery, IngestResponse(202, parked), [])
+        both = WebhookPartlyParked(
+            **stored.body.model_dump(),
+            parked=True,
+            already_parked=parked.already_parked,
+            failed_items=len(reading.failures),
+        )
+        return self.audited(delivery, IngestResponse(200, both), reading.events)
+
+    # -- who sent it -------------------------------------------------------------------
 
     def authenticate(self, delivery: Delivery) -> tuple[TenantConfig, Adapter]:
         """The tenant and adapter of an authentic delivery; raises when it is not one."""
-        tenant, adapter = self._route(delivery)
-        self._verify(adapter, delivery)
+        tenant, adapter = self.route(delivery)
+        self.verify(adapter, delivery)
         return tenant, adapter
 
-    def _audited(
-        self, delivery: Delivery, response: IngestResponse, events: list[CanonicalEvent]
-    ) -> IngestResponse:
-        """Record the answer's outcome (refusals are recorded by the handler), then flush."""
-        numbers = [event.tracking_number for event in events]
-        at, body = delivery.received_at, delivery.body
-        audit_delivery(
-            self.audit, delivery.tenant, delivery.carrier, response.body, numbers, at, body
-        )
-        return response
-
-    def replay(self, parked: ParkedDelivery) -> IngestResponse:
-        """Parse a parked delivery again (it was verified when parked) and store it.
-
-        On success the parked copy is removed; if it still cannot be parsed, it stays
-        parked and the error propagates. Only ops reach this, through the CLI.
-        """
-        tenant = self.tenants(parked.tenant)
-        adapter = self._adapter(tenant, parked.carrier)
-        if tenant is None or adapter is None:
+    def route(self, delivery: Delivery) -> tuple[TenantConfig, Adapter]:
+        """The tenant and its enabled adapter named by the path; 404 or 415 otherwise."""
+        tenant = self.tenants(delivery.tenant)
+        adapter = self.adapter(tenant, delivery.carrier)
+        if tenant is None or adapter is None or not tenant.carrier_enabled(adapter.id):
             raise NotFoundError("unknown tenant or carrier", code="unknown_route")
-        delivery = Delivery(
-            tenant=parked.tenant,
-            carrier=parked.carrier,
-            body=parked.body,
-            headers={k.lower(): tuple(v) for k, v in parked.headers.items()},
-            received_at=parked.received_at,
-        )
-        parsed, events, failures = self.read(tenant, adapter, delivery)
-        outcome = self._store(tenant, delivery, parsed, events)
-        if failures:
-            raise ParseError(f"{len(failures)} items still unreadable: {failures[0]}")
-        self.parking.remove(parked)
-        return outcome
+        content_type = (delivery.header("content-type") or "").split(";")[0].strip().lower()
+        if content_type not in adapter.content_types:
+            raise UnsupportedMediaTypeError(f"expected {' or '.join(adapter.content_types)}")
+        return tenant, adapter
 
-    def read(
-        self, tenant: TenantConfig, adapter: Adapter, delivery: Delivery
-    ) -> tuple[ParseResult, list[CanonicalEvent], list[str]]:
-        """Parse, then normalise item by item: one bad item never sinks the good ones.
-
-        No I/O: what ``bench/pipeline_cpu.py`` times, with :meth:`authenticate`.
-        """
-        parsed = adapter.parse(delivery)
-        if parsed.delivery_id is not None and not is_valid_text(parsed.delivery_id):
-            raise ParseError("delivery id is not valid Unicode text")
-        events: list[CanonicalEvent] = []
-        failures = list(parsed.failures)
-        for index, item in enumerate(parsed.events):
-            try:
-                events.append(
-                    to_canonical(
-                        item,
-                        tenant=tenant.id,
-                        carrier=adapter.id,
-                        received_at=delivery.received_at,
-                        delivery_id=parsed.delivery_id,
-                    )
-                )
-            except ValueError as exc:  # pydantic's ValidationError is one too
-                failures.append(f"event {index}: {_why(exc)}")
-        return parsed, events, failures
-
-    def _adapter(self, tenant: TenantConfig | None, carrier: str) -> Adapter | None:
+    def adapter(self, tenant: TenantConfig | None, carrier: str) -> Adapter | None:
         """The loaded adapter of that id, else the tenant's generic partner of that id.
 
         A loaded adapter always wins: a tenant file cannot replace vetted code (tenant
@@ -174,24 +160,8 @@ class Pipeline:
             adapter = build_adapter(carrier, options.generic)
         return adapter
 
-    def _route(self, delivery: Delivery) -> tuple[TenantConfig, Adapter]:
-        tenant = self.tenants(delivery.tenant)
-        adapter = self._adapter(tenant, delivery.carrier)
-        if tenant is None or adapter is None or not tenant.carrier_enabled(adapter.id):
-            raise NotFoundError("unknown tenant or carrier", code="unknown_route")
-        content_type = (delivery.header("content-type") or "").split(";")[0].strip().lower()
-        if content_type not in adapter.content_types:
-            raise UnsupportedMediaTypeError(f"expected {' or '.join(adapter.content_types)}")
-        return tenant, adapter
-
-    def _secrets(self, tenant: str, key: str, at: datetime) -> list[str]:
-        try:
-            return self.secrets.valid_secrets(tenant, key, at)
-        except Exception as exc:  # fail closed, but retryable: the secret store is down
-            log.error("secrets lookup failed: %s", type(exc).__name__)
-            raise StoreUnavailableError("secrets unavailable", code="secrets_unavailable") from exc
-
-    def _verify(self, adapter: Adapter, delivery: Delivery) -> None:
+    def verify(self, adapter: Adapter, delivery: Delivery) -> None:
+        """Check the signature over the raw bytes with every valid secret; fail closed."""
         tenant, at = delivery.tenant, delivery.received_at
         secrets = Secrets(
             self._secrets(tenant, adapter.id, at),
@@ -204,23 +174,54 @@ class Pipeline:
             log.info("signature rejected: %s", exc.code)
             raise
 
-    def _store(
-        self,
-        tenant: TenantConfig,
-        delivery: Delivery,
-        parsed: ParseResult,
-        events: list[CanonicalEvent],
+    def _secrets(self, tenant: str, key: str, at: datetime) -> list[str]:
+        try:
+            return self.secrets.valid_secrets(tenant, key, at)
+        except Exception as exc:  # fail closed, but retryable: the secret store is down
+            log.error("secrets lookup failed: %s", type(exc).__name__)
+            raise StoreUnavailableError("secrets unavailable", code="secrets_unavailable") from exc
+
+    # -- what it says ------------------------------------------------------------------
+
+    def read(self, tenant: TenantConfig, adapter: Adapter, delivery: Delivery) -> Reading:
+        """Parse, then normalise item by item: one bad item never sinks the good ones.
+
+        No I/O: what ``bench/pipeline_cpu.py`` times, with :meth:`authenticate`.
+        """
+        parsed = adapter.parse(delivery)
+        if parsed.delivery_id is not None and not is_valid_text(parsed.delivery_id):
+            raise ParseError("delivery id is not valid Unicode text")
+        reading = Reading(parsed, failures=list(parsed.failures))
+        for index, item in enumerate(parsed.events):
+            try:
+                reading.events.append(
+                    to_canonical(
+                        item,
+                        tenant=tenant.id,
+                        carrier=adapter.id,
+                        received_at=delivery.received_at,
+                        delivery_id=parsed.delivery_id,
+                    )
+                )
+            except ValueError as exc:  # pydantic's ValidationError is one too
+                reading.failures.append(f"event {index}: {_why(exc)}")
+        return reading
+
+    # -- what becomes of it ------------------------------------------------------------
+
+    def store_reading(
+        self, tenant: TenantConfig, delivery: Delivery, reading: Reading
     ) -> IngestResponse:
+        """Store the events (dedupe and state in the store), or say why there are none."""
+        parsed, events = reading.parsed, reading.events
         ignored = parsed.ignored
         if ignored is None and not events and not parsed.failures:  # never a silent 200
-            ignored = _summary(parsed.ignored_items) or "the delivery carries no tracking event"
+            ignored = summary(list(parsed.ignored_items)) or NO_EVENT
         if ignored is not None:
             self.count("DeliveriesIgnored")
-            nothing = {"accepted": 0, "duplicates": 0, "events": [], "ignored": ignored}
+            nothing = WebhookIgnored(accepted=0, duplicates=0, events=[], ignored=ignored)
             return IngestResponse(200, nothing)
-        key = (
-            f"id:{parsed.delivery_id}" if parsed.delivery_id else f"sha256:{_sha256(delivery.body)}"
-        )
+        key = f"id:{parsed.delivery_id}" if parsed.delivery_id else f"sha256:{_sha256(delivery)}"
         result = self.store.record(
             events,
             delivery_key=f"{delivery.carrier}:{key}",
@@ -232,24 +233,24 @@ class Pipeline:
         self.count("UnmappedStatus", sum(1 for e in events if e.status is Status.UNKNOWN))
         if result.duplicate_delivery:
             self.count("DeliveriesDuplicate")
-        body: dict[str, Any] = {
-            "accepted": len(result.accepted),
-            "duplicates": len(result.duplicates),
-            "events": result.accepted + result.duplicates,
-            "duplicate_delivery": result.duplicate_delivery,
-        }
-        if parsed.ignored_items:
-            body["ignored_items"] = _reasons(parsed.ignored_items)
-        return IngestResponse(200, body)
+        answer = WebhookStored(
+            accepted=len(result.accepted),
+            duplicates=len(result.duplicates),
+            events=result.accepted + result.duplicates,
+            duplicate_delivery=result.duplicate_delivery,
+            ignored_items=reasons(list(parsed.ignored_items)) or None,
+        )
+        return IngestResponse(200, answer)
 
-    def _park(
+    def park(
         self, tenant: TenantConfig, adapter: Adapter, delivery: Delivery, exc: Exception
-    ) -> IngestResponse:
+    ) -> WebhookParked:
+        """Keep an authentic delivery that could not be read or stored, raw, for replay."""
         reason = valid_text(f"{type(exc).__name__}: {exc}")[:500]
         parked = ParkedDelivery(
             tenant=tenant.id,
             carrier=adapter.id,
-            body_sha256=_sha256(delivery.body),
+            body_sha256=_sha256(delivery),
             body=delivery.body,
             headers=safe_headers(delivery.headers, adapter.scheme.headers),
             reason=reason,
@@ -258,23 +259,42 @@ class Pipeline:
         fresh = self.parking.park(parked, retention_days=tenant.retention_days)
         self.count("DeliveriesParked" if fresh else "DeliveriesParkedAgain")
         log.warning("delivery parked: carrier=%s reason=%s", adapter.id, reason)
-        return IngestResponse(202, {"parked": True, "already_parked": not fresh})
+        return WebhookParked(parked=True, already_parked=not fresh)
 
+    def replay(self, parked: ParkedDelivery) -> IngestResponse:
+        """Parse a parked delivery again (it was verified when parked) and store it.
 
-def _reasons(reasons: Sequence[str]) -> list[str]:
-    """At most :data:`MAX_IGNORED_REASONS` reasons, the last one saying how many more."""
-    if len(reasons) <= MAX_IGNORED_REASONS:
-        return list(reasons)
-    kept = MAX_IGNORED_REASONS - 1
-    return [*reasons[:kept], f"and {len(reasons) - kept} more"]
+        On success the parked copy is removed; if it still cannot be parsed, it stays
+        parked and the error propagates. Only ops reach this, through the CLI.
+        """
+        tenant = self.tenants(parked.tenant)
+        adapter = self.adapter(tenant, parked.carrier)
+        if tenant is None or adapter is None:
+            raise NotFoundError("unknown tenant or carrier", code="unknown_route")
+        delivery = Delivery(
+            tenant=parked.tenant,
+            carrier=parked.carrier,
+            body=parked.body,
+            headers={k.lower(): tuple(v) for k, v in parked.headers.items()},
+            received_at=parked.received_at,
+        )
+        reading = self.read(tenant, adapter, delivery)
+        outcome = self.store_reading(tenant, delivery, reading)
+        if reading.failures:
+            failures = reading.failures
+            raise ParseError(f"{len(failures)} items still unreadable: {failures[0]}")
+        self.parking.remove(parked)
+        return outcome
 
-
-def _summary(reasons: Sequence[str]) -> str | None:
-    """One line for a delivery none of whose items carried anything to store."""
-    if not reasons:
-        return None
-    more = f" (and {len(reasons) - 1} more)" if len(reasons) > 1 else ""
-    return reasons[0] + more
+    def audited(
+        self, delivery: Delivery, response: IngestResponse, events: list[CanonicalEvent]
+    ) -> IngestResponse:
+        """Record the answer's outcome (refusals are recorded by the handler), then flush."""
+        numbers = [event.tracking_number for event in events]
+        answer = response.body.model_dump(exclude_none=True)
+        at, body = delivery.received_at, delivery.body
+        audit_delivery(self.audit, delivery.tenant, delivery.carrier, answer, numbers, at, body)
+        return response
 
 
 def _why(exc: ValueError) -> str:
@@ -284,5 +304,5 @@ def _why(exc: ValueError) -> str:
     return str(exc)[:100]
 
 
-def _sha256(body: bytes) -> str:
-    return hashlib.sha256(body).hexdigest()
+def _sha256(delivery: Delivery) -> str:
+    return hashlib.sha256(delivery.body).hexdigest()

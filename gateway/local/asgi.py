@@ -6,7 +6,12 @@ import json
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from gateway.errors import GatewayError, PayloadTooLargeError, ThrottledError
+from gateway.errors import (
+    GatewayError,
+    MethodNotAllowedError,
+    PayloadTooLargeError,
+    ThrottledError,
+)
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -71,6 +76,8 @@ async def send_error(send: Send, error: GatewayError) -> int:
     headers = [("content-type", "application/json")]
     if isinstance(error, ThrottledError):
         headers.append(("retry-after", str(error.retry_after)))
+    if isinstance(error, MethodNotAllowedError):
+        headers.append(("allow", ", ".join(error.allow)))
     await respond(send, error.status, headers, json.dumps(error.body()).encode())
     return error.status
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
-from gateway.api.routes import Route
+from gateway.routes import Route
 
 FUNCTION_NAME = "waybill-local"
 REGION = "us-west-2"

@@ -28,8 +28,13 @@ from typing import Any
 
 import uvicorn
 
-from gateway.api.routes import match_route
-from gateway.errors import AuthenticationError, GatewayError, NotFoundError, ThrottledError
+from gateway.errors import (
+    AuthenticationError,
+    GatewayError,
+    MethodNotAllowedError,
+    NotFoundError,
+    ThrottledError,
+)
 from gateway.local.asgi import (
     ASGIApp,
     InternalError,
@@ -48,6 +53,7 @@ from gateway.local.proxy_event import (
     build_event,
     http_response,
 )
+from gateway.routes import match_route
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 ResolveApiKey = Callable[[str], str | None]
@@ -55,7 +61,10 @@ ResolveApiKey = Callable[[str], str | None]
 #: as ``throttled``; a raised ThrottledError refuses it with its own code (which limit).
 Admit = Callable[[str], float | None]
 
-MAX_BODY_BYTES = 1_048_576
+EDGE_READ_LIMIT_BYTES = 1_048_576
+"""The most the local edge reads of a body before answering 413 itself: above the routes' own
+limit (:data:`gateway.api.http.BODY_LIMIT_BYTES`, enforced by the handler, as on AWS
+behind API Gateway's 10 MB), so that a too-large body gets the same answer everywhere."""
 logger = logging.getLogger("waybill.local")
 
 
@@ -63,7 +72,7 @@ def build_asgi_app(
     handler: Handler,
     resolve_api_key: ResolveApiKey,
     *,
-    max_body_bytes: int = MAX_BODY_BYTES,
+    max_body_bytes: int = EDGE_READ_LIMIT_BYTES,
     admit: Admit | None = None,
     admit_route: Admit | None = None,
 ) -> ASGIApp:
@@ -96,6 +105,9 @@ def build_asgi_app(
         headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
         try:
             tenant = _authorise(route.needs_api_key, headers, resolve_api_key)
+            if scope["method"] not in route.methods:  # after the key: no map for strangers
+                message = f"{scope['method']} is not allowed here"
+                raise MethodNotAllowedError(message, allow=route.methods)
             gate, subject = (admit, tenant) if tenant else (admit_route, route.named_tenant)
             if gate is not None and subject is not None:
                 retry_after = gate(subject)

@@ -13,10 +13,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from gateway.api.app import LambdaHandler, make_handler
 from gateway.api.cursors import local_cursor_key
 from gateway.audit.refusals import audited_admission
-from gateway.aws.handler import LambdaHandler, count, make_handler
 from gateway.local.throttle import EdgeThrottle
+from gateway.observability import count
 from gateway.services import Services, build_services, dynamodb_client
 from gateway.store.table import DEFAULT_TABLE_NAME, ensure_table
 from gateway.tenancy.apikeys import LocalApiKeyStore

@@ -26,7 +26,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import Annotated, Literal, Protocol
 
 from pydantic import (
     BaseModel,
@@ -37,9 +37,6 @@ from pydantic import (
     ValidationError,
     model_validator,
 )
-
-if TYPE_CHECKING:
-    from gateway.tenancy.tenants import TenantConfig
 
 PLANS_FILE = Path(__file__).resolve().parents[2] / "plans.toml"
 PLANS_FILE_ENV = "WAYBILL_PLANS_FILE"
@@ -170,9 +167,14 @@ def check_plan(plan: str) -> str:
     return plan
 
 
-def plan_of(
-    tenants: Callable[[str], TenantConfig | None],
-) -> Callable[[str], Plan | None]:
+class HasPlan(Protocol):
+    """What :func:`plan_of` reads of a tenant: the name of its tier."""
+
+    @property
+    def plan(self) -> str: ...
+
+
+def plan_of(tenants: Callable[[str], HasPlan | None]) -> Callable[[str], Plan | None]:
     """``tenant id → Plan``, None for an unknown tenant (the handler answers its 404).
 
     >>> from gateway.tenancy.tenants import TenantConfig

@@ -18,11 +18,11 @@ from typing import Any
 import pytest
 
 from adapters import ups
-from gateway.api import oauth
-from gateway.api.routes import match_route
 from gateway.carriers.adapter import Delivery, Secrets
 from gateway.errors import SignatureError
 from gateway.local.proxy_event import LocalContext, build_event
+from gateway.routes import match_route
+from gateway.signing import bearer
 from tests.support.gateway import Harness, Reply, moto_harness
 
 TENANT = "upsco"
@@ -56,7 +56,7 @@ def secrets_of(default: list[str], oauth_slot: list[str]) -> Secrets:
 
 def token(secret: str = CLIENT_SECRET, *, tenant: str = TENANT, now: float = NOW, **kw: Any) -> str:
     claims = {"carrier": "ups", "client_id": CLIENT_ID, **kw}
-    return oauth.issue_token(tenant=tenant, secret=secret, now=now, **claims)
+    return bearer.issue_token(tenant=tenant, secret=secret, now=now, **claims)
 
 
 def tamper(value: str, index: int) -> str:

@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 
 from adapters import aftership, fedex, ups
-from gateway.api.routes import RESOURCES
-from gateway.aws.handler import make_handler
+from gateway.api.app import make_handler
 from gateway.carriers.adapter import Delivery, ParseResult
 from gateway.carriers.discovery import Registry
+from gateway.routes import RESOURCES
 from tests.support.fixtures import FIXTURES
 from tests.support.gateway import Harness, Reply, moto_harness
 

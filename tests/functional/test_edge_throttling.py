@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from adapters import easypost
-from gateway.aws.handler import make_handler
+from gateway.api.app import make_handler
 from gateway.carriers.discovery import load_adapters
 from gateway.local.server import build_asgi_app
 from gateway.local.throttle import EdgeThrottle

@@ -14,9 +14,9 @@ import pytest
 from moto import mock_aws
 
 from adapters import easypost
-from gateway.api.routes import match_route
 from gateway.aws import handler as handler_module
 from gateway.local.proxy_event import LocalContext, build_event
+from gateway.routes import match_route
 from gateway.store.table import ensure_table
 from gateway.tenancy.keysets import new_keyset
 

@@ -498,3 +498,15 @@ def test_run_server_returns_after_a_graceful_shutdown_on_a_signal(sig: signal.Si
             process.wait(timeout=10)
     assert process.returncode == 0
     assert out.strip() == "RETURNED"
+
+
+def test_a_wrong_method_on_a_real_route_is_405_with_allow_after_the_key() -> None:
+    handler = Recorder()
+    app = build_asgi_app(handler, resolve)
+    wrong = request(app, "DELETE", "/webhooks/acme/ups")
+    assert (wrong.status_code, error_of(wrong)["code"]) == (405, "method_not_allowed")
+    assert wrong.headers["allow"] == "POST"
+    keyed = request(app, "PUT", "/v1/shipments/1Z9", headers={"x-api-key": "key-acme"})
+    assert (keyed.status_code, keyed.headers["allow"]) == (405, "GET")
+    assert request(app, "PUT", "/v1/shipments/1Z9").status_code == 401  # no key: no map
+    assert handler.events == []

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from adapters import standard_webhooks
-from gateway.aws.handler import logger
+from gateway.observability import logger
 from tests.support.gateway import moto_harness
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)

@@ -61,7 +61,7 @@ def test_parked_then_replayed_after_the_adapter_is_fixed(gw: Harness) -> None:
 
     registry.adapters["standard_webhooks"] = fixed
     outcome = gw.services.pipeline.replay(parked)
-    assert outcome.status == 200 and outcome.body["accepted"] == 1
+    assert outcome.status == 200 and outcome.body.model_dump()["accepted"] == 1
     assert gw.services.pipeline.parking.list("acme") == []
     state = gw.call("GET", "/v1/shipments/1ZREPLAY", tenant="acme").body["shipments"][0]
     assert state["status"] == "delivered"

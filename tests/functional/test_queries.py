@@ -15,8 +15,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from gateway.api.app import make_handler
 from gateway.api.http import etag_of
-from gateway.aws.handler import make_handler
 from gateway.models import CanonicalEvent, Location, Status
 from tests.support.events import T0, make_event
 from tests.support.gateway import Harness, Reply, moto_harness

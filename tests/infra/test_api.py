@@ -10,8 +10,9 @@ from typing import Any
 import pulumi
 import pytest
 
-from gateway.aws.authorizer import API_RESOURCE_PREFIX, WEBHOOK_RESOURCES
-from gateway.aws.handler import build_resolver
+from gateway.api.app import build_resolver
+from gateway.aws.authorizer import API_RESOURCES, WEBHOOK_RESOURCES
+from gateway.routes import Endpoint
 from gateway.tenancy.plans import load_plans, plans_file
 from gateway.tenancy.tenants import TenantConfig
 from infra import routes
@@ -81,9 +82,9 @@ def test_infra_routes_are_exactly_the_routes_of_the_lambda() -> None:
 
 def test_only_routes_the_authorizer_has_no_tenant_for_are_public() -> None:
     for route in routes.ROUTES:
-        has_tenant = route.path in WEBHOOK_RESOURCES or route.path.startswith(API_RESOURCE_PREFIX)
-        assert route.public is not has_tenant, route
-    assert {r.path for r in routes.ROUTES if r.public} == {"/healthz", "/openapi.json"}
+        has_tenant = route.path in WEBHOOK_RESOURCES or route.path in API_RESOURCES
+        assert routes.is_public(route) is not has_tenant, route
+    assert {r.path for r in routes.ROUTES if routes.is_public(r)} == {"/healthz", "/openapi.json"}
 
 
 @pulumi.runtime.test
@@ -285,7 +286,11 @@ def test_the_deployment_is_replaced_when_the_routes_change(monkeypatch: pytest.M
     def check(_: Any) -> None:
         triggers = one("aws:apigateway/deployment:Deployment").inputs["triggers"]
         assert triggers["routes"] == before
-        monkeypatch.setattr(routes, "ROUTES", (*routes.ROUTES, routes.Route("GET", "/v1/new")))
+        monkeypatch.setattr(
+            routes,
+            "ROUTES",
+            (*routes.ROUTES, Endpoint("GET", "/v1/new", "newThing", "tenant API", "key")),
+        )
         assert routes.fingerprint() != before
 
     return ready(api).apply(check)

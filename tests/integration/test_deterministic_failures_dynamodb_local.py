@@ -18,7 +18,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from adapters import easypost
-from gateway.aws.handler import make_handler
+from gateway.api.app import make_handler
 from gateway.errors import StoreUnavailableError, UnstorableError
 from gateway.models import CanonicalEvent
 from gateway.services import build_services

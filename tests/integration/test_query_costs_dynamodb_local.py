@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from gateway.aws.handler import make_handler
+from gateway.api.app import make_handler
 from gateway.models import Status
 from gateway.services import build_services
 from tests.support.capacity import IndexCapacity

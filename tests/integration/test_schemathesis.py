@@ -26,9 +26,10 @@ import httpx
 import pytest
 import schemathesis
 
-from gateway.api.models import WebhookParked, WebhookResult, WebhookStored
+from gateway.api.models import WebhookResult
 from gateway.api.openapi import document
 from gateway.cli import main
+from gateway.ingest.answers import WebhookParked, WebhookStored
 from gateway.local.server import build_asgi_app, make_server
 from gateway.local.wiring import build_local_gateway
 from gateway.services import utc_now
@@ -127,9 +128,7 @@ def live_gateway(
         table_name=f"st-{uuid.uuid4().hex[:8]}",
     )
     api_key = LocalApiKeyStore(state).issue("demo", now=utc_now()).plaintext
-    app = build_asgi_app(
-        gateway.handler, gateway.resolve_api_key, admit=_admit, admit_route=_admit
-    )
+    app = build_asgi_app(gateway.handler, gateway.resolve_api_key, admit=_admit, admit_route=_admit)
     server = make_server(app, "127.0.0.1", 0)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -15,10 +15,10 @@ from urllib.parse import unquote, urlsplit
 import boto3
 from moto import mock_aws
 
-from gateway.api.routes import match_route
-from gateway.aws.handler import LambdaHandler, make_handler
-from gateway.aws.handler import count as emf_count
+from gateway.api.app import LambdaHandler, make_handler
 from gateway.local.proxy_event import LocalContext, build_event
+from gateway.observability import count as emf_count
+from gateway.routes import match_route
 from gateway.services import Services, build_services
 from gateway.store.table import ensure_table
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from gateway.ingest.canonical_format import SCHEMA_PATH, schema_text
+from gateway.carriers.canonical_format import SCHEMA_PATH, schema_text
 from gateway.models import Status
 
 ROOT = Path(__file__).resolve().parents[2]

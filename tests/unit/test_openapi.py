@@ -10,9 +10,9 @@ import pytest
 from openapi_spec_validator import validate
 
 from gateway.api.openapi import OPENAPI_PATH, document, openapi_text
-from gateway.api.routes import RESOURCES
 from gateway.cli import main
 from gateway.models import Status
+from gateway.routes import RESOURCES
 
 ROOT = Path(__file__).resolve().parents[2]
 METHODS = ("get", "post", "put", "patch", "delete")

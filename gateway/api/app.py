@@ -1,0 +1,176 @@
+"""The handler of the HTTP surface: thin. Binds each route of :data:`~gateway.routes.ROUTES`
+to its operation, logs with the request id as the correlation id, counts outcomes as EMF
+metrics (no per-tenant dimensions), and turns every refusal into its stable error body.
+
+``make_handler(services)`` is the Lambda handler over injected services: the AWS entry
+point (:mod:`gateway.aws.handler`) and the local edge (:mod:`gateway.local.wiring`) both
+serve it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.logging import correlation_paths
+
+from gateway.api import oauth, queries, search, submit
+from gateway.api.http import (
+    error_body,
+    etag_of,
+    not_modified,
+    query_params,
+    raw_body,
+    request_headers,
+)
+from gateway.audit.refusals import audit_error
+from gateway.carriers.adapter import Delivery
+from gateway.errors import AuthenticationError, GatewayError, ThrottledError
+from gateway.observability import count, logger, metrics
+from gateway.routes import ROUTES, route_pattern
+from gateway.services import Services
+
+LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
+Operation = Callable[..., Response[str]]
+
+# Per tenant (``private``: never in a shared cache); 5 s absorbs a page's refresh bursts,
+# and revalidation with the ETag answers 304 without the body once it is stale.
+SHIPMENT_CACHE = "private, max-age=5"
+
+
+def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> Response[str]:
+    return Response(status, "application/json", json.dumps(body, default=str), headers)
+
+
+class _Resolver(APIGatewayRestResolver):
+    """Powertools' REST resolver, matching paths by :func:`gateway.routes.route_pattern`.
+
+    Its own rule admits trailing slashes and only some characters in a parameter, so the
+    edge and the handler would route different paths; with ours they route the same.
+    """
+
+    @staticmethod
+    def _compile_regex(rule: str, base_regex: str = "") -> re.Pattern[str]:
+        return route_pattern(rule)
+
+
+def operations(app: APIGatewayRestResolver, services: Services) -> dict[str, Operation]:
+    """Every operation of the surface by its name in :data:`~gateway.routes.ROUTES`."""
+
+    def event() -> dict[str, Any]:
+        return app.current_event.raw_event
+
+    def tenant() -> str:
+        authorizer = app.current_event.request_context.authorizer.raw_event or {}
+        found = authorizer.get("tenant")
+        if not isinstance(found, str) or not found:
+            raise AuthenticationError("missing or unknown API key")
+        return found
+
+    def receive_webhook(tenant: str, carrier: str) -> Response[str]:
+        delivery = Delivery(
+            tenant=tenant,
+            carrier=carrier,
+            body=raw_body(event()),
+            headers=request_headers(event()),
+            query=query_params(event()),
+            received_at=services.clock(),
+            method="POST",
+            path=str(event().get("path", "")),
+        )
+        outcome = services.pipeline.ingest(delivery)
+        return _json(outcome.status, outcome.body.model_dump(mode="json", exclude_none=True))
+
+    def issue_carrier_token(tenant: str, carrier: str) -> Response[str]:
+        headers, body = request_headers(event()), raw_body(event())
+        status, answer = oauth.token_endpoint(services, tenant, carrier, headers, body)
+        return _json(status, answer, {"Cache-Control": "no-store"})
+
+    def submit_events() -> Response[str]:
+        headers, body = request_headers(event()), raw_body(event())
+        return _json(*submit.submit(services, tenant(), headers, body))
+
+    def search_shipments() -> Response[str]:
+        return _json(200, search.search(services, tenant(), query_params(event())))
+
+    def get_shipment(tracking_number: str) -> Response[str]:
+        text = json.dumps(queries.shipment(services, tenant(), tracking_number))
+        headers = {"ETag": etag_of(text), "Cache-Control": SHIPMENT_CACHE, "Vary": "x-api-key"}
+        if not_modified(request_headers(event()).get("if-none-match", ()), headers["ETag"]):
+            return Response(304, None, None, headers)
+        return Response(200, "application/json", text, headers)
+
+    def list_shipment_events(tracking_number: str) -> Response[str]:
+        params = query_params(event())
+        return _json(200, queries.events(services, tenant(), tracking_number, params))
+
+    def list_shipment_locations(tracking_number: str) -> Response[str]:
+        params = query_params(event())
+        return _json(200, queries.locations(services, tenant(), tracking_number, params))
+
+    def health() -> Response[str]:
+        return _json(200, {"status": "ok"})
+
+    def openapi() -> Response[str]:
+        from gateway.api.openapi import openapi_text  # built on first use, not at cold start
+
+        return Response(200, "application/json", openapi_text())
+
+    return {
+        "receiveWebhook": receive_webhook,
+        "issueCarrierToken": issue_carrier_token,
+        "submitEvents": submit_events,
+        "searchShipments": search_shipments,
+        "getShipment": get_shipment,
+        "listShipmentEvents": list_shipment_events,
+        "listShipmentLocations": list_shipment_locations,
+        "health": health,
+        "openapi": openapi,
+    }
+
+
+def build_resolver(services: Services) -> APIGatewayRestResolver:
+    """The routes of :data:`~gateway.routes.ROUTES`, bound to ``services``."""
+    app = _Resolver()
+    if services.limits is not None:  # the daily hard cap of /v1 requests (keyed tenants)
+        app.use(middlewares=[services.limits.middleware])
+    bound = operations(app, services)
+    for route in ROUTES:
+        app.route(route.rule, route.method)(bound[route.operation])
+
+    @app.exception_handler(GatewayError)  # type: ignore[untyped-decorator]
+    def gateway_error(error: GatewayError) -> Response[str]:
+        headers = (
+            {"Retry-After": str(error.retry_after)} if isinstance(error, ThrottledError) else {}
+        )
+        if challenge := getattr(error, "www_authenticate", None):
+            headers["WWW-Authenticate"] = challenge  # RFC 6749 §5.2: a 401 names the scheme
+        count(f"Rejected_{error.code}")
+        audit_error(services.pipeline.audit, app.current_event.raw_event, error, services.clock())
+        return Response(error.status, "application/json", error_body(error), headers)
+
+    @app.not_found
+    def not_found(_: Exception) -> Response[str]:
+        return _json(404, {"error": {"code": "not_found", "message": "no such route"}})
+
+    @app.exception_handler(Exception)  # type: ignore[untyped-decorator]
+    def unexpected(error: Exception) -> Response[str]:
+        logger.exception("unhandled error", extra={"error_type": type(error).__name__})
+        return _json(500, {"error": {"code": "internal_error", "message": "internal error"}})
+
+    return app
+
+
+def make_handler(services: Services) -> LambdaHandler:
+    """A Lambda handler serving ``services``."""
+    app = build_resolver(services)
+
+    @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+    @metrics.log_metrics
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        return app.resolve(event, context)
+
+    return handler
