@@ -67,7 +67,7 @@ def authorizer_profile(rounds: int = 2000) -> Profile:
     the tenant from the path, the plan key from its 300 s cache)."""
     from gateway.aws.authorizer import logger, make_authorizer
     from gateway.tenancy.directory import TenantDirectory
-    from tests.support.gateway import TENANTS_DIR
+    from gateway.testkit.harness import TENANTS_DIR
 
     authorize = make_authorizer(
         tenants=TenantDirectory(TENANTS_DIR), api_keys=lambda _: None, plan_keys=lambda _: "k"

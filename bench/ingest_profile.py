@@ -35,8 +35,8 @@ from gateway.store.capacity import item_bytes
 from gateway.store.table import ensure_table
 from gateway.tenancy.limits import HardCap
 from gateway.tenancy.plans import plan_of
-from tests.support.capacity import IndexCapacity
-from tests.support.gateway import TENANTS_DIR, DictSecrets, Harness
+from gateway.testkit.capacity import IndexCapacity
+from gateway.testkit.harness import TENANTS_DIR, DictSecrets, Harness
 
 TABLE = "bench-profile"
 SECRET = "bench-secret-not-real"  # noqa: S105 - a throwaway key for local signing

@@ -30,7 +30,7 @@ from gateway.store.parked import ParkedDelivery, ParkingLot
 from gateway.tenancy.limits import HardCap
 from gateway.tenancy.plans import Plan
 from gateway.tenancy.tenants import CarrierOptions, TenantConfig
-from tests.support.events import make_event
+from gateway.testkit.events import make_event
 
 START = datetime(2026, 11, 22, 11, 59, 50, tzinfo=UTC)  # the audit's minute ends inside
 CARRIERS = ("ups", "fedex", "easypost")

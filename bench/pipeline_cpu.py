@@ -34,7 +34,7 @@ from gateway.models import CanonicalEvent
 from gateway.signing.spec import split_signed
 from gateway.tenancy.keysets import KeySet, generate_secret, new_keyset
 from gateway.tenancy.tenants import TenantConfig
-from tests.support.fixtures import body_paths, carrier_headers
+from gateway.testkit.fixtures import body_paths, carrier_headers
 
 SECTION = "pipeline_cpu"
 TARGET = 3.0

@@ -18,9 +18,9 @@ from gateway.local.wiring import local_dynamodb
 from gateway.models import CanonicalEvent, Status
 from gateway.services import build_services
 from gateway.store.table import ensure_table
-from tests.support.capacity import IndexCapacity
-from tests.support.events import make_event
-from tests.support.gateway import TENANTS_DIR, DictSecrets, Harness
+from gateway.testkit.capacity import IndexCapacity
+from gateway.testkit.events import make_event
+from gateway.testkit.harness import TENANTS_DIR, DictSecrets, Harness
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 TABLE = "bench-queries"

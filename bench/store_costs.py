@@ -19,7 +19,7 @@ from gateway.store.capacity import CapacityMeter, item_bytes
 from gateway.store.codec import event_item
 from gateway.store.dynamo import DynamoStore
 from gateway.store.table import ensure_table
-from tests.support.events import make_event
+from gateway.testkit.events import make_event
 
 NOW = datetime.now(UTC)
 SECTION = "units"

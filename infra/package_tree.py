@@ -20,13 +20,14 @@ from pathlib import Path, PurePosixPath
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 APP_PACKAGES = ("gateway", "adapters")
-# Local-only parts of ``gateway``: the local server, the CLI, and the jinja2 templates
+# Local-only parts of ``gateway``: the local server, the CLI, the test kit, the jinja2 templates
 # with the modules that render them. No module the handlers import needs them; the
 # package test imports every shipped module in a fresh process to prove it.
 EXCLUDED = frozenset(
     {
         "gateway/local",
         "gateway/cli",
+        "gateway/testkit",
         "gateway/carriers/templates",
         "gateway/carriers/scaffold.py",
         "gateway/carriers/docs.py",

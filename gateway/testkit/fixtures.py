@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[2] / "tests" / "fixtures"
 SIDECARS = (".meta.json", ".expected.json", ".headers.json")
 
 

@@ -22,7 +22,7 @@ from gateway.routes import match_route
 from gateway.services import Services, build_services
 from gateway.store.table import ensure_table
 
-TENANTS_DIR = Path(__file__).resolve().parents[1] / "fixtures" / "tenants"
+TENANTS_DIR = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "tenants"
 
 
 @dataclass

@@ -30,7 +30,7 @@ from gateway.errors import ParseError, SignatureError
 from gateway.ingest.normalise import to_canonical
 from gateway.models import Status
 from gateway.signing.spec import QUERY_PREFIX, SignatureSpec
-from tests.support.fixtures import FIXTURES, body_paths, carrier_headers
+from gateway.testkit.fixtures import FIXTURES, body_paths, carrier_headers
 
 TENANT = "acme"
 ON_PURPOSE = "unknown_on_purpose"

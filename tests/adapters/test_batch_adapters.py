@@ -21,8 +21,8 @@ import pytest
 from adapters import fedex, seventeentrack, ship24
 from gateway.carriers.adapter import Adapter, ParseResult
 from gateway.errors import ParseError
+from gateway.testkit.harness import Harness, moto_harness
 from tests.adapters.conftest import build_delivery
-from tests.support.gateway import Harness, moto_harness
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 NOW = datetime(2024, 6, 3, 17, 0, tzinfo=UTC)

@@ -18,8 +18,8 @@ import pytest
 
 from gateway.carriers import discovery
 from gateway.models import Status
+from gateway.testkit.fixtures import FIXTURES
 from tests.adapters.conftest import build_delivery
-from tests.support.fixtures import FIXTURES
 
 S = Status
 Rewrite = Callable[[dict[str, Any], tuple[str, ...]], None]

@@ -25,7 +25,7 @@ from standardwebhooks.webhooks import Webhook
 from adapters import aftership, easypost, standard_webhooks
 from gateway.errors import SignatureError
 from gateway.signing.hmacs import hmac_signature, key_bytes
-from tests.support.fixtures import FIXTURES, body_paths
+from gateway.testkit.fixtures import FIXTURES, body_paths
 
 
 def _fixture(carrier: str, name: str) -> tuple[bytes, dict[str, Any]]:

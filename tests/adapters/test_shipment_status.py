@@ -13,8 +13,8 @@ from typing import Any
 from adapters import aftership, easypost, fedex, seventeentrack, ship24
 from gateway.carriers.adapter import Adapter, ParseResult
 from gateway.models import Status, TzSource
+from gateway.testkit.fixtures import FIXTURES
 from tests.adapters.conftest import build_delivery
-from tests.support.fixtures import FIXTURES
 
 
 def body_of(carrier: str, name: str) -> dict[str, Any]:

@@ -18,8 +18,8 @@ from adapters.shippo import ADAPTER, HMAC_HEADER, sign_hmac
 from gateway.carriers.adapter import Delivery, Secrets
 from gateway.errors import SignatureError
 from gateway.ingest.normalise import to_canonical
+from gateway.testkit.harness import Harness, moto_harness
 from tests.adapters.conftest import build_delivery
-from tests.support.gateway import Harness, moto_harness
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "shippo"
 BODY = (FIXTURES / "track_updated_usps_delivered_2016_envelope_a.json").read_bytes()

@@ -1,7 +1,7 @@
 """Status tables against the carriers' own codes, and deliveries that would say nothing.
 
 Parametrised over every discovered adapter (:func:`gateway.carriers.discovery.load_adapters`) and
-every body fixture it ships (``tests/support/fixtures.py``):
+every body fixture it ships (``gateway/testkit/fixtures.py``):
 
 - no parsed event is ``unknown`` unless the fixture's ``.expected.json`` lists its
   ``carrier_code`` under ``"unknown_on_purpose"`` (``{"<carrier_code>": "<why>"}``), and
@@ -25,8 +25,8 @@ from gateway.carriers import discovery
 from gateway.carriers.adapter import SHIPMENT_STATUS, Adapter, ParseResult
 from gateway.errors import ParseError
 from gateway.models import Status
+from gateway.testkit.fixtures import body_paths, carrier_headers
 from tests.adapters.conftest import build_delivery
-from tests.support.fixtures import body_paths, carrier_headers
 
 ON_PURPOSE = "unknown_on_purpose"
 

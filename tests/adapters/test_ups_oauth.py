@@ -23,7 +23,7 @@ from gateway.errors import SignatureError
 from gateway.local.proxy_event import LocalContext, build_event
 from gateway.routes import match_route
 from gateway.signing import bearer
-from tests.support.gateway import Harness, Reply, moto_harness
+from gateway.testkit.harness import Harness, Reply, moto_harness
 
 TENANT = "upsco"
 CLIENT_ID = "upsco-track-alert"

@@ -19,8 +19,8 @@ from gateway.api.app import make_handler
 from gateway.carriers.adapter import Delivery, ParseResult
 from gateway.carriers.discovery import Registry
 from gateway.routes import RESOURCES
-from tests.support.fixtures import FIXTURES
-from tests.support.gateway import Harness, Reply, moto_harness
+from gateway.testkit.fixtures import FIXTURES
+from gateway.testkit.harness import Harness, Reply, moto_harness
 
 NOW = datetime(2025, 6, 2, 12, 0, tzinfo=UTC)
 JSON = {"content-type": "application/json"}

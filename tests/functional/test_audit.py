@@ -28,7 +28,7 @@ from gateway.carriers.adapter import Delivery, ParseResult
 from gateway.cli.audit_cmd import collect
 from gateway.errors import ParseError, ThrottledError
 from gateway.store.keys import AUDIT_SHARDS
-from tests.support.gateway import Harness, moto_harness
+from gateway.testkit.harness import Harness, moto_harness
 
 NOW = datetime(2024, 6, 3, 17, 0, 30, tzinfo=UTC)
 SECRET = "whsec_" + base64.b64encode(b"audit-test-secret-of-32-bytes-!!").decode()

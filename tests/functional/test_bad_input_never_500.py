@@ -19,8 +19,8 @@ from hypothesis import strategies as st
 
 from gateway.local.proxy_event import LocalContext
 from gateway.signing.spec import split_signed
+from gateway.testkit.harness import Harness, moto_harness
 from tests.support.carriers import TENANT, secret_for, webhook_adapters
-from tests.support.gateway import Harness, moto_harness
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 ADAPTERS = {a.id: a for a in webhook_adapters()}

@@ -16,7 +16,7 @@ from adapters.canonical import ADAPTER
 from gateway.carriers.adapter import Delivery, map_status
 from gateway.errors import SignatureError
 from gateway.models import Status
-from tests.support.gateway import Harness, Reply, moto_harness
+from gateway.testkit.harness import Harness, Reply, moto_harness
 
 NOW = datetime(2024, 6, 3, 17, 0, tzinfo=UTC)
 JSON = {"content-type": "application/json"}

@@ -27,8 +27,8 @@ from gateway.local.throttle import EdgeThrottle
 from gateway.tenancy.directory import TenantDirectory
 from gateway.tenancy.limits import HardCap
 from gateway.tenancy.plans import Plan, plan_of
-from tests.support.fixtures import FIXTURES
-from tests.support.gateway import TENANTS_DIR, Harness, moto_harness
+from gateway.testkit.fixtures import FIXTURES
+from gateway.testkit.harness import TENANTS_DIR, Harness, moto_harness
 
 NOW = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
 TO_MIDNIGHT = 14 * 3600

@@ -20,7 +20,7 @@ from gateway.errors import ParseError
 from gateway.store.batch import UnprocessedItemsError, batch_write
 from gateway.store.capacity import CapacityMeter
 from gateway.store.erase import erase_shipment, mentions
-from tests.support.gateway import Harness, moto_harness
+from gateway.testkit.harness import Harness, moto_harness
 
 NOW = datetime(2024, 6, 3, 17, 0, tzinfo=UTC)
 SECRETS = {

@@ -20,7 +20,7 @@ from gateway.cli import main
 from gateway.errors import ParseError
 from gateway.signing.spec import SignatureSpec
 from gateway.tenancy.tenants import TenantConfigError, load_tenant, load_tenant_file
-from tests.support.gateway import TENANTS_DIR, Harness, moto_harness
+from gateway.testkit.harness import TENANTS_DIR, Harness, moto_harness
 
 NOW = datetime(2025, 3, 4, 12, 0, tzinfo=UTC)
 SECRET = "parcelpal-partner-secret-for-tests"

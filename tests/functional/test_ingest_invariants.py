@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from adapters import aftership, easypost, standard_webhooks
-from tests.support.gateway import Harness, moto_harness
+from gateway.testkit.harness import Harness, moto_harness
 
 NOW = datetime(2024, 6, 3, 17, 0, tzinfo=UTC)
 SECRET = "whsec_" + base64.b64encode(b"acme-partner-secret-32-bytes-ok!").decode()

@@ -33,6 +33,8 @@ from gateway.audit.windows import DynamoAudit
 from gateway.signing.spec import split_signed
 from gateway.tenancy.keysets import generate_secret
 from gateway.tenancy.tenants import load_tenants
+from gateway.testkit.fixtures import carrier_headers
+from gateway.testkit.harness import TENANTS_DIR, Harness, Reply, moto_harness
 from tests.support.carriers import (
     QUIRK_SLOTS,
     QUIRKS,
@@ -42,8 +44,6 @@ from tests.support.carriers import (
     samples,
     webhook_adapters,
 )
-from tests.support.fixtures import carrier_headers
-from tests.support.gateway import TENANTS_DIR, Harness, Reply, moto_harness
 
 NOW = datetime(2025, 6, 2, 12, 0, tzinfo=UTC)
 TENANTS = ("acme", "globex", "initech", "hooli", "umbrella")

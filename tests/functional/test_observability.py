@@ -10,7 +10,7 @@ import pytest
 
 from adapters import standard_webhooks
 from gateway.observability import logger
-from tests.support.gateway import moto_harness
+from gateway.testkit.harness import moto_harness
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 SECRET = "whsec_" + base64.b64encode(b"observability-test-secret-32b!!!").decode()

@@ -13,7 +13,7 @@ import pytest
 from adapters import standard_webhooks
 from gateway.carriers.adapter import Delivery, ParseResult
 from gateway.errors import ParseError
-from tests.support.gateway import Harness, moto_harness
+from gateway.testkit.harness import Harness, moto_harness
 
 NOW = datetime(2024, 6, 3, 17, 0, tzinfo=UTC)
 SECRET = "whsec_" + base64.b64encode(b"replay-test-secret-of-32-bytes!!").decode()

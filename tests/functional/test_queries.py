@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 from gateway.api.app import make_handler
 from gateway.api.http import etag_of
 from gateway.models import CanonicalEvent, Location, Status
-from tests.support.events import T0, make_event
-from tests.support.gateway import Harness, Reply, moto_harness
+from gateway.testkit.events import T0, make_event
+from gateway.testkit.harness import Harness, Reply, moto_harness
 
 NUMBER = "EZ1000000001"
 

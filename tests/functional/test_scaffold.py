@@ -24,7 +24,7 @@ from gateway.carriers.adapter import Delivery
 from gateway.cli import main
 from gateway.ingest.normalise import to_canonical
 from gateway.tenancy.directory import TenantDirectory
-from tests.support.gateway import moto_harness
+from gateway.testkit.harness import moto_harness
 
 REPO = Path(__file__).resolve().parents[2]
 NAME = "acme_post"

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from adapters import ups
-from tests.support.gateway import Harness, moto_harness
+from gateway.testkit.harness import Harness, moto_harness
 
 NOW = datetime(2024, 4, 24, tzinfo=UTC)
 NUMBER = "1Z204W4R0308071865"

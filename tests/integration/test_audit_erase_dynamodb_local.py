@@ -16,7 +16,7 @@ from gateway.store.dynamo import DynamoStore
 from gateway.store.erase import erase_shipment
 from gateway.store.parked import ParkedDelivery, ParkingLot
 from gateway.tenancy.tenants import TenantConfig
-from tests.support.events import make_event
+from gateway.testkit.events import make_event
 
 pytestmark = pytest.mark.integration
 

@@ -25,9 +25,9 @@ from gateway.services import build_services
 from gateway.store.capacity import CapacityMeter
 from gateway.store.dynamo import DynamoStore
 from gateway.store.keys import shipment_pk
-from tests.support.events import make_event
-from tests.support.fixtures import FIXTURES
-from tests.support.gateway import TENANTS_DIR, DictSecrets, Harness
+from gateway.testkit.events import make_event
+from gateway.testkit.fixtures import FIXTURES
+from gateway.testkit.harness import TENANTS_DIR, DictSecrets, Harness
 
 pytestmark = pytest.mark.integration
 

@@ -12,9 +12,9 @@ import pytest
 from gateway.api.app import make_handler
 from gateway.models import Status
 from gateway.services import build_services
-from tests.support.capacity import IndexCapacity
-from tests.support.events import make_event
-from tests.support.gateway import TENANTS_DIR, DictSecrets, Harness
+from gateway.testkit.capacity import IndexCapacity
+from gateway.testkit.events import make_event
+from gateway.testkit.harness import TENANTS_DIR, DictSecrets, Harness
 
 pytestmark = pytest.mark.integration
 

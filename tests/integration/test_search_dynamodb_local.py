@@ -15,8 +15,8 @@ from gateway.store.capacity import CapacityMeter
 from gateway.store.dynamo import DynamoStore
 from gateway.store.index import INDEX_NAME, INDEX_PK, INDEX_SK, SEARCH_SHARDS, index_keys
 from gateway.store.table import ATTRIBUTES, KEY_SCHEMA, ensure_table
-from tests.support.capacity import IndexCapacity
-from tests.support.events import make_event
+from gateway.testkit.capacity import IndexCapacity
+from gateway.testkit.events import make_event
 
 pytestmark = pytest.mark.integration
 

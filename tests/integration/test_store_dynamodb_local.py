@@ -12,7 +12,7 @@ from gateway.models import Status
 from gateway.store.capacity import CapacityMeter, item_bytes
 from gateway.store.codec import event_item
 from gateway.store.dynamo import DynamoStore
-from tests.support.events import make_event
+from gateway.testkit.events import make_event
 
 pytestmark = pytest.mark.integration
 

@@ -41,6 +41,8 @@ from gateway.signing.bearer import TOKEN_TTL_SECONDS, issue_token
 from gateway.signing.spec import SignatureSpec, sign_spec, split_signed
 from gateway.tenancy.keysets import KeySet, new_keyset, rotate
 from gateway.tenancy.tenants import load_tenants
+from gateway.testkit.fixtures import body_paths, carrier_headers
+from gateway.testkit.harness import TENANTS_DIR
 from tests.adapters.test_adapters import key_pair as adapter_key_pair
 from tests.reliability.fuzz_support import NOW, PARCELPAL_BODY, client_id, parcelpal
 from tests.support.carriers import (
@@ -56,8 +58,6 @@ from tests.support.carriers import (
     samples,
     webhook_adapters,
 )
-from tests.support.fixtures import body_paths, carrier_headers
-from tests.support.gateway import TENANTS_DIR
 
 Style = Literal["hmac", "hash", "token", "list", "standard", "ed25519", "oauth"]
 Pairs = tuple[tuple[str, str], ...]

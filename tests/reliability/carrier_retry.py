@@ -29,6 +29,8 @@ from gateway.carriers.adapter import Delivery
 from gateway.ingest.normalise import to_canonical
 from gateway.models import STATUS_PRECEDENCE, CanonicalEvent, Status
 from gateway.signing.spec import split_signed
+from gateway.testkit.fixtures import carrier_headers
+from gateway.testkit.harness import Harness, Reply
 from tests.support.carriers import (
     TENANT,
     UNREADABLE_TIME,
@@ -42,8 +44,6 @@ from tests.support.carriers import (
     webhook_adapters,
     with_leaf,
 )
-from tests.support.fixtures import carrier_headers
-from tests.support.gateway import Harness, Reply
 
 ADAPTERS = adapters()
 PARTNER_SECRETS: dict[str, str] = {

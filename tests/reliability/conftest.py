@@ -6,7 +6,7 @@
   afterwards. Tests sharing it keep apart by using fresh tracking numbers
   (``carrier_retry.fresh_number``).
 - ``local_gateway``: ``local_gateway(clock=, wrap_client=, wrap_secrets=, client=)``
-  builds a :class:`~tests.support.gateway.Harness` (``make_handler`` over
+  builds a :class:`~gateway.testkit.harness.Harness` (``make_handler`` over
   ``build_services``) on that table, with every partner secret of
   ``carrier_retry.PARTNER_SECRETS`` set for ``carrier_retry.TENANT``. ``client`` replaces
   ``ddb``; the wrappers see the real client and secrets provider and return what the
@@ -36,8 +36,8 @@ from gateway.models import CanonicalEvent
 from gateway.services import build_services
 from gateway.store.table import ensure_table
 from gateway.tenancy.keysets import SecretsProvider
+from gateway.testkit.harness import TENANTS_DIR, DictSecrets, Harness
 from tests.reliability.carrier_retry import PARTNER_SECRETS, TENANT, ordering
-from tests.support.gateway import TENANTS_DIR, DictSecrets, Harness
 
 LocalGateway = Callable[..., Harness]
 

@@ -43,6 +43,8 @@ from gateway.routes import Route, match_route
 from gateway.services import PROCESS_KEY
 from gateway.signing.spec import split_signed
 from gateway.tenancy.tenants import load_tenants
+from gateway.testkit.fixtures import body_paths, carrier_headers
+from gateway.testkit.harness import TENANTS_DIR
 from tests.support.carriers import (
     GENERIC_PARTNER,
     GENERIC_TENANT,
@@ -55,8 +57,6 @@ from tests.support.carriers import (
     webhook_adapters,
 )
 from tests.support.carriers import secret_for as carrier_secret
-from tests.support.fixtures import body_paths, carrier_headers
-from tests.support.gateway import TENANTS_DIR
 
 ROOT = Path(__file__).resolve().parents[2]
 NOW = datetime(2025, 6, 2, 12, 0, tzinfo=UTC)

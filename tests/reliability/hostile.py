@@ -1,7 +1,7 @@
 """Authentic deliveries with hostile content, built from every adapter's own fixtures.
 
 Nothing here names a carrier: the samples are every body fixture of every discovered
-webhook adapter (``tests/support/fixtures.py``) that parses into events, and every
+webhook adapter (``gateway/testkit/fixtures.py``) that parses into events, and every
 mutation works on the decoded JSON, found by what the adapter itself reads from it:
 
 - :func:`string_leaves`: every string value, with its path;
@@ -35,9 +35,9 @@ from gateway.carriers.adapter import Adapter, Delivery
 from gateway.carriers.discovery import load_adapters
 from gateway.errors import ParseError
 from gateway.models import normalise_tracking_number
+from gateway.testkit.fixtures import body_paths, carrier_headers
 from tests.reliability.carrier_retry import fresh_number
 from tests.reliability.fuzz_support import secret_for
-from tests.support.fixtures import body_paths, carrier_headers
 
 LeafPath = tuple[str | int, ...]
 _DATE = re.compile(r"^(?:19|20)\d\d(?=-\d\d-\d\d|\d{4}$)")

@@ -19,8 +19,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from gateway.api.app import make_handler
+from gateway.testkit.harness import Harness, Reply
 from tests.reliability.carrier_retry import SHAPES, History, expected_events, post
-from tests.support.gateway import Harness, Reply
 from tests.support.scale import scaled
 
 pytestmark = pytest.mark.integration

@@ -32,6 +32,7 @@ from gateway.models import CanonicalEvent
 from gateway.store.dynamo import DynamoStore, fingerprint_prefix
 from gateway.store.keys import parked_pk, shipment_pk, state_sk
 from gateway.store.parked import ParkingLot
+from gateway.testkit.harness import Harness
 from tests.reliability.carrier_retry import (
     NO_RESPONSE,
     SCHEDULES,
@@ -53,7 +54,6 @@ from tests.reliability.faults import (
     LostResponses,
     SimulatedCrash,
 )
-from tests.support.gateway import Harness
 from tests.support.scale import scaled
 
 pytestmark = pytest.mark.integration

@@ -24,6 +24,7 @@ import pytest
 from gateway.api.oauth import InvalidClientError, InvalidRequestError, UnsupportedGrantTypeError
 from gateway.errors import GatewayError
 from gateway.local.proxy_event import LocalContext
+from gateway.testkit.harness import Harness, moto_harness
 from tests.reliability.fuzz_support import (
     BODY_MUTATORS,
     EVENT_MUTATORS,
@@ -41,7 +42,6 @@ from tests.reliability.fuzz_support import (
     to_event,
 )
 from tests.support.carriers import QUIRKS, webhook_adapters
-from tests.support.gateway import Harness, moto_harness
 from tests.support.scale import scaled
 
 SEEDS = tuple(range(1, scaled(fast=2, soak=25) + 1))

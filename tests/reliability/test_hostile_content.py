@@ -28,6 +28,7 @@ import pytest
 
 from gateway.models import normalise_tracking_number
 from gateway.signing.spec import split_signed
+from gateway.testkit.harness import Harness, Reply
 from tests.reliability.carrier_retry import TENANT, fresh_number
 from tests.reliability.fuzz_support import secret_for
 from tests.reliability.hostile import (
@@ -40,7 +41,6 @@ from tests.reliability.hostile import (
     string_leaves,
     with_leaf,
 )
-from tests.support.gateway import Harness, Reply
 from tests.support.scale import scaled
 
 pytestmark = pytest.mark.integration

@@ -26,6 +26,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gateway.models import CanonicalEvent
+from gateway.testkit.harness import Harness
 from tests.reliability.carrier_retry import (
     SHAPES,
     TENANT,
@@ -34,7 +35,6 @@ from tests.reliability.carrier_retry import (
     ordering,
     post,
 )
-from tests.support.gateway import Harness
 from tests.support.scale import scaled
 
 pytestmark = pytest.mark.integration

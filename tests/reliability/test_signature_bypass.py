@@ -31,6 +31,7 @@ from gateway.services import build_services
 from gateway.signing.bearer import issue_token, verify_bearer
 from gateway.signing.spec import Request, verify_spec
 from gateway.store.table import ensure_table
+from gateway.testkit.harness import TENANTS_DIR
 from tests.reliability.bypass_cases import (
     CANONICAL_PROBES,
     CATALOGUE,
@@ -44,7 +45,6 @@ from tests.reliability.bypass_cases import (
 )
 from tests.reliability.fuzz_support import NOW, FuzzRequest, report_line, to_event
 from tests.support.carriers import GENERIC_PARTNER, QUIRKS, webhook_adapters
-from tests.support.gateway import TENANTS_DIR
 
 TABLE = "waybill-bypass"
 

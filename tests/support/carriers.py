@@ -38,7 +38,7 @@ from gateway.carriers.adapter import Adapter, Delivery, ParseResult
 from gateway.carriers.discovery import load_adapters
 from gateway.errors import ParseError
 from gateway.models import normalise_tracking_number
-from tests.support.fixtures import FIXTURES, body_paths, carrier_headers
+from gateway.testkit.fixtures import FIXTURES, body_paths, carrier_headers
 
 TENANT = "hooli"
 """A test tenant with every discovered adapter enabled (``[carriers."*"]``)."""

@@ -13,7 +13,7 @@ import pytest
 from bench.pipeline_cpu import build, measure, prepare
 from gateway.carriers.discovery import load_adapters
 from gateway.errors import SignatureError
-from tests.support.fixtures import body_paths
+from gateway.testkit.fixtures import body_paths
 
 
 def fixture_names() -> set[str]:
