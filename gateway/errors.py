@@ -5,6 +5,8 @@ Messages say what failed and never carry secrets or whole bodies.
 
 from __future__ import annotations
 
+from pydantic import ValidationError
+
 
 class GatewayError(Exception):
     """Base of every error Waybill answers with; ``code`` is part of the API."""
@@ -108,3 +110,23 @@ class ParseError(Exception):
 
     The pipeline turns it into a parked delivery, never into a 4xx.
     """
+
+
+def describe_errors(exc: ValidationError) -> str:
+    """``field.path: message`` for each error of a configuration file, never the value.
+
+    >>> from pydantic import BaseModel
+    >>> class Tier(BaseModel):
+    ...     rate: int
+    >>> try:
+    ...     Tier.model_validate({"rate": "x"})
+    ... except ValidationError as exc:
+    ...     print(describe_errors(exc))
+    rate: input should be a valid integer, unable to parse string as an integer
+    """
+    parts = []
+    for error in exc.errors(include_url=False, include_input=False):
+        where = ".".join(str(part) for part in error["loc"]) or "(file)"
+        message = error["msg"]
+        parts.append(f"{where}: {message[:1].lower()}{message[1:]}")
+    return "; ".join(parts)

@@ -31,9 +31,9 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import TypeAdapter, ValidationError
 
+from gateway.errors import describe_errors
 from gateway.tenancy.keyset_store import K, KeySetStore
 from gateway.tenancy.keysets import KeySet
-from gateway.tenancy.tenants import describe_errors
 
 T = TypeVar("T")
 Secrets = dict[str, dict[str, KeySet]]

@@ -38,6 +38,8 @@ from pydantic import (
     model_validator,
 )
 
+from gateway.errors import describe_errors
+
 PLANS_FILE = Path(__file__).resolve().parents[2] / "plans.toml"
 PLANS_FILE_ENV = "WAYBILL_PLANS_FILE"
 DAYS_IN_LONGEST_MONTH = 31
@@ -135,7 +137,7 @@ def load_plans(path: Path) -> dict[str, Plan]:
     try:
         plans = _Plans.model_validate(data).root
     except ValidationError as exc:
-        raise PlanConfigError(f"{path}: {_describe(exc)}") from None
+        raise PlanConfigError(f"{path}: {describe_errors(exc)}") from None
     if not plans:
         raise PlanConfigError(f"{path}: (file): defines no plan")
     return plans
@@ -188,13 +190,3 @@ def plan_of(tenants: Callable[[str], HasPlan | None]) -> Callable[[str], Plan | 
         return None if config is None else current_plans().get(config.plan)
 
     return lookup
-
-
-def _describe(exc: ValidationError) -> str:
-    """``field.path: message`` for each error, never the offending input value."""
-    parts = []
-    for error in exc.errors(include_url=False, include_input=False):
-        where = ".".join(str(part) for part in error["loc"]) or "(file)"
-        message = error["msg"]
-        parts.append(f"{where}: {message[:1].lower()}{message[1:]}")
-    return "; ".join(parts)

@@ -44,6 +44,7 @@ from pydantic import (
 
 from gateway.carriers.discovery import ENTRY_POINT_GROUP, IN_TREE_PACKAGE
 from gateway.carriers.generic import GenericPartner, in_tree_ids
+from gateway.errors import describe_errors
 from gateway.tenancy.plans import check_plan
 
 TENANT_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{1,62}$"
@@ -177,16 +178,6 @@ def is_tenant_id(value: str) -> bool:
     (True, False, False)
     """
     return _TENANT_ID.fullmatch(value) is not None
-
-
-def describe_errors(exc: ValidationError) -> str:
-    """``field.path: message`` for each error, never the offending input value."""
-    parts = []
-    for error in exc.errors(include_url=False, include_input=False):
-        where = ".".join(str(part) for part in error["loc"]) or "(file)"
-        message = error["msg"]
-        parts.append(f"{where}: {message[:1].lower()}{message[1:]}")
-    return "; ".join(parts)
 
 
 def load_tenant_file(path: Path) -> TenantConfig:

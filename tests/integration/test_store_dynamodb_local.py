@@ -111,11 +111,15 @@ def test_an_older_event_arriving_late_leaves_the_status_alone(store: DynamoStore
     assert [e.event_id for e in history] == [late.event_id, delivered.event_id]
 
 
-def test_same_instant_ties_break_by_fixed_precedence(store: DynamoStore) -> None:
+@pytest.mark.parametrize("delivered_first", [True, False], ids=["delivered-first", "out-first"])
+def test_same_instant_ties_break_by_fixed_precedence(
+    store: DynamoStore, delivered_first: bool
+) -> None:
+    """Whichever arrives first, the later stage wins a tie (neither first nor last write)."""
     delivered = make_event(3, status=Status.DELIVERED)
     out = make_event(3, status=Status.OUT_FOR_DELIVERY, at=delivered.occurred_at)
-    record(store, [delivered], "d-1")
-    record(store, [out], "d-2")
+    for index, event in enumerate([delivered, out] if delivered_first else [out, delivered]):
+        record(store, [event], f"d-{index}")
     (state,) = store.get_shipments("acme", "EZ1000000001", NOW)
     assert state.status is Status.DELIVERED
 

@@ -27,7 +27,7 @@ from urllib.parse import urlencode
 
 from gateway.carriers.adapter import Delivery
 from gateway.ingest.normalise import to_canonical
-from gateway.models import STATUS_PRECEDENCE, CanonicalEvent, Status
+from gateway.models import CanonicalEvent, Status
 from gateway.signing.spec import split_signed
 from gateway.testkit.fixtures import carrier_headers
 from gateway.testkit.harness import Harness, Reply
@@ -57,11 +57,20 @@ def fresh_number(prefix: str = "RL") -> str:
     return f"{prefix}{uuid.uuid4().hex[:14]}".upper()
 
 
+# The stages in the order a tie at the same instant is broken (the later stage wins), as
+# DESIGN.md's invariant 4 means it: written out here, not read from the code under test.
+STAGES = (
+    "unknown", "pending", "info_received", "in_transit", "expired", "attempt_fail",
+    "available_for_pickup", "out_for_delivery", "exception", "cancelled", "delivered",
+    "returned",
+)  # fmt: skip
+
+
 def ordering(event: CanonicalEvent) -> tuple[bool, datetime, int]:
     """DESIGN.md invariant 4: an event with a known status outranks one without (``unknown``
     or ETA-only); then the latest ``occurred_at``, ties broken by status precedence."""
     known = event.status is not Status.UNKNOWN and not event.eta_only
-    return known, event.occurred_at, STATUS_PRECEDENCE[event.status]
+    return known, event.occurred_at, STAGES.index(event.status.value)
 
 
 # -- fixture histories -------------------------------------------------------------------

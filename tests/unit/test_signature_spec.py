@@ -12,7 +12,7 @@ import pytest
 from pydantic import ValidationError
 
 from gateway.carriers.discovery import load_adapters
-from gateway.carriers.generic import NOT_IN_TENANT_FILES, GenericSignature, tenant_model
+from gateway.carriers.spec_model import NOT_IN_TENANT_FILES, GenericSignature, tenant_model
 from gateway.errors import SignatureError
 from gateway.signing.spec import Request, SignatureSpec, sign_spec, split_signed, verify_spec
 
