@@ -87,6 +87,7 @@ def dynamodb_client(endpoint_url: str | None = None, **session: str) -> Any:
         connect_timeout=2,
         read_timeout=5,
         retries={"mode": "standard", "max_attempts": 3},
+        parameter_validation=False,  # our code builds every request; DynamoDB still checks
     )
     return boto3.client(  # type: ignore[call-overload]
         "dynamodb", endpoint_url=endpoint_url, config=config, **session

@@ -80,11 +80,13 @@ def submit(
     events = [o for o in outcomes if isinstance(o, CanonicalEvent)]
     fresh: set[str] = set()
     if events:
+        digest = hashlib.sha256(body).hexdigest()
         recorded = services.store.record(
             events,
-            delivery_key=f"{CARRIER}:sha256:{hashlib.sha256(body).hexdigest()}",
+            delivery_key=f"{CARRIER}:sha256:{digest}",
             now=received_at,
             retention_days=config.retention_days,
+            body_sha256=digest,
         )
         fresh = set(recorded.accepted)
     results: list[dict[str, Any]] = []

@@ -221,12 +221,14 @@ class Pipeline:
             self.count("DeliveriesIgnored")
             nothing = WebhookIgnored(accepted=0, duplicates=0, events=[], ignored=ignored)
             return IngestResponse(200, nothing)
-        key = f"id:{parsed.delivery_id}" if parsed.delivery_id else f"sha256:{_sha256(delivery)}"
+        digest = _sha256(delivery)
+        key = f"id:{parsed.delivery_id}" if parsed.delivery_id else f"sha256:{digest}"
         result = self.store.record(
             events,
             delivery_key=f"{delivery.carrier}:{key}",
             now=delivery.received_at,
             retention_days=tenant.retention_days,
+            body_sha256=digest,
         )
         self.count("EventsAccepted", len(result.accepted))
         self.count("EventsDuplicate", len(result.duplicates))

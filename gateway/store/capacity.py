@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +21,8 @@ class CapacityMeter:
 
     read_units: float = 0.0
     write_units: float = 0.0
+    failed_write_units: float = 0.0
+    """Units of conditional writes that failed: billed by AWS, reported by no engine."""
 
     @staticmethod
     def _units(response: Mapping[str, Any]) -> float:
@@ -37,9 +40,19 @@ class CapacityMeter:
         """Count the write units of one response."""
         self.write_units += self._units(response)
 
+    def add_failed_write(self, item: Mapping[str, Any]) -> None:
+        """Count a conditional write of ``item`` that failed, as AWS bills it: 1 unit per
+        started KB of the item, at least 1."""
+        self.failed_write_units += max(1, math.ceil(item_bytes(item) / 1024))
+
+    @property
+    def billed_write_units(self) -> float:
+        """Write units AWS would bill: the reported ones plus the failed conditions."""
+        return self.write_units + self.failed_write_units
+
     def reset(self) -> None:
         """Start counting from zero."""
-        self.read_units = self.write_units = 0.0
+        self.read_units = self.write_units = self.failed_write_units = 0.0
 
 
 def item_bytes(item: Mapping[str, Any]) -> int:

@@ -45,16 +45,34 @@ def document(model: CanonicalEvent | EventSummary, what: str) -> str:
         raise UnstorableError(f"{what} has text that is not valid Unicode") from None
 
 
-def event_item(event: CanonicalEvent, expires_at: int, what: str = "event") -> dict[str, Any]:
-    """The item of one event, checked against DynamoDB's limits."""
-    item = {
+BODY_DIGEST_BYTES = 16
+
+
+def event_item(
+    event: CanonicalEvent, expires_at: int, what: str = "event", body_sha256: str | None = None
+) -> dict[str, Any]:
+    """The item of one event, checked against DynamoDB's limits.
+
+    Besides the event (its ``doc`` holds the delivery id and when it was received), the
+    item keeps the first bytes of the SHA-256 of the delivery's body (``bd``): which
+    delivery brought the event stays answerable without an audit item per delivery.
+    """
+    item: dict[str, Any] = {
         "pk": {"S": shipment_pk(event.tenant, event.tracking_number)},
         "sk": {"S": event_sk(event.occurred_at, event.event_id)},
         "carrier": {"S": event.carrier},
         "doc": {"S": document(event, what)},
         "expires_at": {"N": str(expires_at)},
     }
+    if body_sha256 is not None:
+        item["bd"] = {"B": bytes.fromhex(body_sha256)[:BODY_DIGEST_BYTES]}
     return storable(item, what)
+
+
+def body_digest_of(item: dict[str, Any]) -> str | None:
+    """The hex digest prefix of the body that brought an event item, if it was recorded."""
+    digest = item.get("bd", {}).get("B")
+    return bytes(digest).hex() if digest is not None else None
 
 
 def event_from_item(item: dict[str, Any]) -> CanonicalEvent:
@@ -81,7 +99,7 @@ def state_from_item(tenant: str, tracking_number: str, item: dict[str, Any]) -> 
         estimated_delivery=item.get("eta", {}).get("S"),
         last_event_at=event.occurred_at,
         last_received_at=item["last_received_at"]["S"],
-        event_count=len(item["fps"]["BS"]),
+        event_count=int(item["cnt"]["N"]) if "cnt" in item else len(item["fps"]["BS"]),
     )
 
 

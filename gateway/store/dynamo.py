@@ -1,54 +1,64 @@
 """The shipment store: events, dedupe and current state on one DynamoDB table.
 
-Write path for one delivery (see ``record``):
+Write path for one delivery (see ``record``), per shipment and carrier:
 
 0. every item the delivery would write is built and checked against DynamoDB's limits
    first, so content DynamoDB would refuse fails before anything is written;
-1. one strongly consistent read of each shipment's state item, which carries the
-   8-byte prefixes of every known event fingerprint and the last few delivery keys;
-2. a conditional put (``attribute_not_exists``) for each event not yet known: the
-   put *is* the dedupe, so concurrent retries cannot both win;
-3. one update of the state: fingerprints added (idempotent ``ADD``), and the
-   current status moved only if the newest event is later than the current one
-   (guarded by a condition, so a late or racing event never moves it backwards).
+1. one strongly consistent Query reads the state and its fingerprint pages
+   (``gateway/store/shipment.py``): every known event, and the last deliveries;
+2. a conditional put (``attribute_not_exists``) for each event not yet known: the put
+   *is* the dedupe, so concurrent copies cannot both win. A copy whose put loses reads
+   what is still missing (after a short pause when the winner is still writing) and puts
+   only that, so a k-way race of identical deliveries costs about one failed write per
+   losing copy;
+3. one update of the state (``gateway/store/state.py``) with what the state does not know
+   yet: what this copy stored, and what it found stored by others. A copy that found a
+   racing copy's events first gives it a few milliseconds and reads the state again, so
+   it usually writes nothing; each fingerprint is guarded, so an event is counted once.
 
-A retried delivery costs reads only; a resend with ``k`` new events costs ``k + 1``
-writes. A crash between 2 and 3 heals on retry: the event's prefix is missing from
-the state, its put finds it stored, and the state update is made then.
-
-Step 3 is ``gateway/store/state.py``. The state item also carries the status index's
-keys (``gateway/store/index.py``), set only when the status changes: an event that
-keeps the status writes nothing to the index; a new shipment adds one index write, a
-status move two (delete and put). Reads are ``gateway/store/reads.py``.
+A retried delivery costs the read only; a resend with ``k`` new events costs ``k + 1``
+writes (``k + 2`` when the state's fingerprints spill into a page). A crash between 2 and
+3 heals on the carrier's retry: the retry's put finds the event stored, the state does not
+know it, and the retry teaches it.
+Reads are ``gateway/store/reads.py``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
 
+from gateway.errors import StoreUnavailableError
 from gateway.models import CanonicalEvent
 from gateway.store import codec
 from gateway.store.capacity import CapacityMeter
 from gateway.store.errors import store_errors
-from gateway.store.keys import shipment_pk, state_sk
 from gateway.store.reads import ShipmentReads
-from gateway.store.state import (
+from gateway.store.shipment import (
     FINGERPRINT_PREFIX_BYTES,
     ShipmentKey,
-    StateUpdates,
+    ShipmentRead,
     fingerprint_prefix,
+    read_shipment,
 )
+from gateway.store.state import compose
 
-__all__ = ["DynamoStore", "RecordResult", "fingerprint_prefix", "store_errors"]
+__all__ = ["DynamoStore", "RecordResult", "fingerprint_prefix"]
 
 DELIVERY_RING = 4
+MAX_STATE_ATTEMPTS = 6
+ACTIVE_WRITER_SECONDS = 10
+"""A foreign event item younger than this was written by a copy that may still be running
+(it will most likely update the state itself); an older one by a writer that is gone."""
+WAIT_FOR_WRITER = (0.01, 0.02, 0.04, 0.08, 0.16)  # pauses while a racing copy still puts
+WAIT_FOR_STATE = (0.05, 0.1)  # pauses before reading whether it taught the state
 _CONDITION_FAILED = "ConditionalCheckFailedException"
 
 
@@ -66,13 +76,39 @@ def delivery_digest(delivery_key: str) -> bytes:
     return hashlib.sha256(delivery_key.encode()).digest()[:FINGERPRINT_PREFIX_BYTES]
 
 
-class DynamoStore(StateUpdates, ShipmentReads):
+def write_id(now: float) -> bytes:
+    """Tells this call's puts from anyone else's, and says when they were made."""
+    return int(now).to_bytes(4, "big") + os.urandom(4)
+
+
+def _written_at(wid: bytes) -> int:
+    return int.from_bytes(wid[:4], "big") if len(wid) == 8 else 0
+
+
+@dataclass
+class Puts:
+    """What one copy's puts found: stored by it, by an active writer, by a writer gone."""
+
+    stored: list[CanonicalEvent] = field(default_factory=list)
+    active: list[CanonicalEvent] = field(default_factory=list)
+    gone: list[CanonicalEvent] = field(default_factory=list)
+
+
+class DynamoStore(ShipmentReads):
     """Shipments, events and parked deliveries in one table (low-level boto3 client)."""
 
-    def __init__(self, client: Any, table_name: str, meter: CapacityMeter | None = None) -> None:
+    def __init__(
+        self,
+        client: Any,
+        table_name: str,
+        meter: CapacityMeter | None = None,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self.client = client
         self.table = table_name
         self.meter = meter or CapacityMeter()
+        self.sleep = sleep
 
     # -- write path ---------------------------------------------------------------
 
@@ -83,6 +119,7 @@ class DynamoStore(StateUpdates, ShipmentReads):
         delivery_key: str,
         now: datetime,
         retention_days: int,
+        body_sha256: str | None = None,
     ) -> RecordResult:
         """Store the new events of one delivery and advance each shipment's state.
 
@@ -90,7 +127,6 @@ class DynamoStore(StateUpdates, ShipmentReads):
         would refuse raises :class:`~gateway.errors.UnstorableError` with nothing
         written (a deterministic failure leaves no partial shipment).
         """
-        result = RecordResult()
         groups: dict[ShipmentKey, dict[str, CanonicalEvent]] = {}
         for event in events:
             key = (event.tenant, event.tracking_number, event.carrier)
@@ -98,102 +134,216 @@ class DynamoStore(StateUpdates, ShipmentReads):
         digest = delivery_digest(delivery_key)
         expires_at = int((now + timedelta(days=retention_days)).timestamp())
         with store_errors():
-            states = self._read_states(list(groups))
+            reads = [read_shipment(self.client, self.table, k, self.meter) for k in groups]
         plans = [
-            _plan(key, list(batch.values()), states.get(key), digest, expires_at)
-            for key, batch in groups.items()
+            _plan(read, list(groups[read.key].values()), expires_at, body_sha256) for read in reads
         ]
+        result = RecordResult()
         with store_errors():
             for plan in plans:
-                result.duplicates.extend(plan.known)
+                result.duplicates.extend(e.event_id for e in plan.known)
                 if plan.fresh:
-                    self._write(plan, now, expires_at, result)
-        replayed = [digest in plan.ring for plan in plans]
+                    self._write(plan, digest, now, expires_at, result)
+        replayed = [digest in plan.read.ring for plan in plans]
         return RecordResult(result.accepted, result.duplicates, bool(replayed) and all(replayed))
 
     def _write(
-        self, plan: ShipmentWrite, now: datetime, expires_at: int, result: RecordResult
+        self,
+        plan: ShipmentWrite,
+        digest: bytes,
+        now: datetime,
+        expires_at: int,
+        result: RecordResult,
     ) -> None:
-        """Put each new event (the put is the dedupe), then update the state."""
-        write_id = os.urandom(8)
-        for event, item in zip(plan.fresh, plan.items, strict=True):
-            stored = self._put_new(item, write_id)
-            (result.accepted if stored else result.duplicates).append(event.event_id)
-        ring = ([plan.digest] + [d for d in plan.ring if d != plan.digest])[:DELIVERY_RING]
-        self._update_state(plan.key, plan.state, plan.fresh, ring, now, expires_at)
+        """Put each new event (the put is the dedupe), then teach the state what it lacks."""
+        puts = self._put_fresh(plan, now)
+        result.accepted.extend(e.event_id for e in puts.stored)
+        result.duplicates.extend(e.event_id for e in puts.active + puts.gone)
+        read = plan.read
+        if puts.active:  # a racing copy is still writing: let it teach the state itself
+            read = self._await_writer(read, puts.active)
+        self._update_state(read, puts.stored, puts.active + puts.gone, digest, now, expires_at)
 
-    def _put_new(self, item: dict[str, Any], write_id: bytes) -> bool:
-        """Put unless the key exists; True when this call's write is the one stored.
+    def _await_writer(self, read: ShipmentRead, active: list[CanonicalEvent]) -> ShipmentRead:
+        """Read the state again, after short pauses, until it knows what ``active`` wrote.
 
-        The write id tells our own earlier attempt (an SDK retry after a lost
-        response) from another delivery's write, as seen on a failed condition.
+        The racing copy usually updates the state within milliseconds; if it crashed, this
+        copy teaches the state itself once the pauses are over (the carrier's retry heals).
         """
+        wanted = {fingerprint_prefix(e) for e in active}
+        for pause in WAIT_FOR_STATE:
+            self.sleep(pause)
+            read = read_shipment(self.client, self.table, read.key, self.meter)
+            if wanted <= read.known:
+                break
+        return read
+
+    def _put_fresh(self, plan: ShipmentWrite, now: datetime) -> Puts:
+        """Put each event; after a lost put, only what a re-read shows still missing."""
+        wid, puts = write_id(now.timestamp()), Puts()
+        pending = list(zip(plan.fresh, plan.items, strict=True))
+        while pending:
+            event, item = pending.pop(0)
+            found = self._put_new(item, wid)
+            if found is None:
+                puts.stored.append(event)
+                continue
+            active = now.timestamp() - _written_at(found) < ACTIVE_WRITER_SECONDS
+            (puts.active if active else puts.gone).append(event)
+            if pending:  # someone else writes this shipment: see what is still missing
+                if active:
+                    self._await_puts(pending[-1][1])
+                pending = self._still_missing(pending, now, puts)
+        return puts
+
+    def _await_puts(self, last: dict[str, Any]) -> None:
+        """Give a racing copy, which puts the same events in the same order, time to put
+        the last one (a probe of one key between short pauses; it may have crashed)."""
+        key = {"pk": last["pk"], "sk": last["sk"]}
+        for pause in WAIT_FOR_WRITER:
+            self.sleep(pause)
+            response = self.client.get_item(
+                TableName=self.table,
+                Key=key,
+                ConsistentRead=True,
+                ProjectionExpression="sk",
+                ReturnConsumedCapacity="TOTAL",
+            )
+            self.meter.add_read(response)
+            if "Item" in response:
+                return
+
+    def _put_new(self, item: dict[str, Any], wid: bytes) -> bytes | None:
+        """Put unless the key exists; None when this call's write is the one stored, else
+        the write id of the item found (an SDK retry of our own lost write is ours)."""
         try:
             response = self.client.put_item(
                 TableName=self.table,
-                Item={**item, "wid": {"B": write_id}},
+                Item={**item, "wid": {"B": wid}},
                 ConditionExpression="attribute_not_exists(pk)",
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
                 ReturnConsumedCapacity="TOTAL",
             )
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == _CONDITION_FAILED:
-                old: dict[str, Any] = exc.response.get("Item") or {}  # type: ignore[assignment]
-                return bytes(old.get("wid", {}).get("B", b"")) == write_id
-            raise
+            if exc.response.get("Error", {}).get("Code") != _CONDITION_FAILED:
+                raise
+            self.meter.add_failed_write(item)
+            old: dict[str, Any] = exc.response.get("Item") or {}  # type: ignore[assignment]
+            found = bytes(old.get("wid", {}).get("B", b""))
+            return None if found == wid else found
         self.meter.add_write(response)
-        return True
+        return None
 
-    def _read_states(self, keys: list[ShipmentKey]) -> dict[ShipmentKey, dict[str, Any]]:
-        found: dict[ShipmentKey, dict[str, Any]] = {}
-        for key in keys:  # one strongly consistent GetItem each; deliveries rarely span many
-            tenant, tracking_number, carrier = key
-            response = self.client.get_item(
+    def _still_missing(
+        self,
+        pending: list[tuple[CanonicalEvent, dict[str, Any]]],
+        now: datetime,
+        puts: Puts,
+    ) -> list[tuple[CanonicalEvent, dict[str, Any]]]:
+        """The pending events not stored yet (strongly consistent reads, in chunks)."""
+        found: dict[str, bytes] = {}
+        for start in range(0, len(pending), 100):
+            chunk = pending[start : start + 100]
+            keys = [{"pk": item["pk"], "sk": item["sk"]} for _, item in chunk]
+            request: dict[str, Any] = {
+                self.table: {
+                    "Keys": keys,
+                    "ConsistentRead": True,
+                    "ProjectionExpression": "sk, wid",
+                }
+            }
+            for _ in range(5):  # unprocessed keys are asked for again, a few times
+                response = self.client.batch_get_item(
+                    RequestItems=request, ReturnConsumedCapacity="TOTAL"
+                )
+                self.meter.add_read(response)
+                for got in response.get("Responses", {}).get(self.table, []):
+                    found[got["sk"]["S"]] = bytes(got.get("wid", {}).get("B", b""))
+                request = response.get("UnprocessedKeys") or {}
+                if not request:
+                    break
+        missing = []
+        for event, item in pending:
+            wid = found.get(item["sk"]["S"])
+            if wid is None:
+                missing.append((event, item))
+            elif now.timestamp() - _written_at(wid) < ACTIVE_WRITER_SECONDS:
+                puts.active.append(event)
+            else:
+                puts.gone.append(event)
+        return missing
+
+    def _update_state(
+        self,
+        read: ShipmentRead,
+        stored: list[CanonicalEvent],
+        found: list[CanonicalEvent],
+        digest: bytes,
+        now: datetime,
+        expires_at: int,
+    ) -> None:
+        """Compose and write the state update; read again and recompose when it lost a race."""
+        for _ in range(MAX_STATE_ATTEMPTS):
+            update = compose(read, stored, found, digest, DELIVERY_RING, now, expires_at)
+            if update is None:
+                return
+            for page in update.pages:
+                self._put_page(page)
+            if self._conditional_update(update.request(read)):
+                return
+            self.meter.add_failed_write(read.state or read.state_key())  # billed all the same
+            read = read_shipment(self.client, self.table, read.key, self.meter)
+        raise StoreUnavailableError("the shipment's state kept changing; retry the delivery")
+
+    def _put_page(self, page: dict[str, Any]) -> None:
+        """Write a spilled page; one that exists already (a racing spill) is left alone."""
+        try:
+            response = self.client.put_item(
                 TableName=self.table,
-                Key={
-                    "pk": {"S": shipment_pk(tenant, tracking_number)},
-                    "sk": {"S": state_sk(carrier)},
-                },
-                ConsistentRead=True,
+                Item=page,
+                ConditionExpression="attribute_not_exists(pk)",
                 ReturnConsumedCapacity="TOTAL",
             )
-            self.meter.add_read(response)
-            if "Item" in response:
-                found[key] = response["Item"]
-        return found
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != _CONDITION_FAILED:
+                raise
+            self.meter.add_failed_write(page)
+            return
+        self.meter.add_write(response)
+
+    def _conditional_update(self, request: dict[str, Any]) -> bool:
+        """One guarded update; False when its condition failed (someone wrote meanwhile)."""
+        try:
+            response = self.client.update_item(TableName=self.table, **request)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != _CONDITION_FAILED:
+                raise
+            return False
+        self.meter.add_write(response)
+        return True
 
 
 @dataclass(frozen=True)
 class ShipmentWrite:
     """What one delivery will write for one shipment, built and checked before any write."""
 
-    key: ShipmentKey
-    state: dict[str, Any] | None
-    digest: bytes
-    ring: list[bytes]  # the delivery digests the state knew
-    known: list[str]  # event ids the state already knows
+    read: ShipmentRead
+    known: list[CanonicalEvent]  # the state or its pages know them already
     fresh: list[CanonicalEvent]
     items: list[dict[str, Any]]  # one checked item per fresh event
 
 
 def _plan(
-    key: ShipmentKey,
-    events: list[CanonicalEvent],
-    state: dict[str, Any] | None,
-    digest: bytes,
-    expires_at: int,
+    read: ShipmentRead, events: list[CanonicalEvent], expires_at: int, body_sha256: str | None
 ) -> ShipmentWrite:
-    known = set(state["fps"]["BS"]) if state else set()
+    known = read.known
     fresh = [e for e in events if fingerprint_prefix(e) not in known]
-    items = [codec.event_item(e, expires_at, f"event {e.event_id}") for e in fresh]
+    items = [codec.event_item(e, expires_at, f"event {e.event_id}", body_sha256) for e in fresh]
     if fresh:
         codec.last_event_doc(max(fresh, key=CanonicalEvent.ordering_key))  # its text too
     return ShipmentWrite(
-        key=key,
-        state=state,
-        digest=digest,
-        ring=list(state.get("dlv", {}).get("BS", [])) if state else [],
-        known=[e.event_id for e in events if fingerprint_prefix(e) in known],
+        read=read,
+        known=[e for e in events if fingerprint_prefix(e) in known],
         fresh=fresh,
         items=items,
     )

@@ -11,8 +11,8 @@ written in a form the body does not show as text (e.g. JSON ``\\u`` escapes) is 
 
 Deletes go through BatchWriteItem, unprocessed ones retried (see ``batch.py``). A
 delivery that arrives while erasing can re-create the shipment: erasing is idempotent,
-run it again. Audit items keep the tracking number (an id, never content) until they
-expire with the tenant's retention.
+run it again. The audit keeps no per-delivery item: its minute windows hold counts only,
+so nothing there names the shipment.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from typing import Any
 from gateway.models import normalise_tracking_number
 from gateway.store.batch import batch_write
 from gateway.store.capacity import CapacityMeter
-from gateway.store.dynamo import store_errors
+from gateway.store.errors import store_errors
 from gateway.store.keys import EVENT_PREFIX, PARKED_SHARDS, STATE_PREFIX, parked_pk, shipment_pk
 
 

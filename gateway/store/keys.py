@@ -1,6 +1,9 @@
 """Key design: every item of a shipment lives in that shipment's partition.
 
-- shipment state: ``pk = S#{tenant}#{tracking}``, ``sk = C#{carrier}``
+- shipment state: ``pk = S#{tenant}#{tracking}``, ``sk = C#{carrier}`` (bounded: the recent
+  fingerprints of known events)
+- fingerprint page: ``pk = S#{tenant}#{tracking}``, ``sk = D#{carrier}#{n:05d}`` (older
+  fingerprints, moved out of the state when it fills up; read with it in one Query)
 - event:          ``pk = S#{tenant}#{tracking}``, ``sk = E#{utc instant}#{event_id}``
   (time order across carriers; the event id makes the key the dedupe identity)
 - parked:         ``pk = P#{tenant}#{shard}``, ``sk = {body sha256}#{carrier}`` (16 shards,
@@ -20,6 +23,7 @@ from datetime import datetime
 from gateway.models import instant_text
 
 STATE_PREFIX = "C#"
+PAGE_PREFIX = "D#"
 EVENT_PREFIX = "E#"
 PARKED_SHARDS = "0123456789abcdef"
 AUDIT_SHARDS = "01234567"
@@ -33,6 +37,23 @@ def shipment_pk(tenant: str, tracking_number: str) -> str:
 def state_sk(carrier: str) -> str:
     """Sort key of a shipment's current state for one carrier."""
     return f"{STATE_PREFIX}{carrier}"
+
+
+def page_sk(carrier: str, number: int) -> str:
+    """Sort key of a shipment's ``number``-th page of known fingerprints for one carrier."""
+    return f"{PAGE_PREFIX}{carrier}#{number:05d}"
+
+
+def known_range(carrier: str) -> tuple[str, str]:
+    """The sort keys from a carrier's state to its last page: what the write path reads.
+
+    ``C#`` < ``D#`` < ``E#``: the range never reaches the events. It may hold another
+    carrier's state or pages when one tracking number has several (filtered by key).
+
+    >>> known_range("ups")
+    ('C#ups', 'D#ups#~')
+    """
+    return state_sk(carrier), f"{PAGE_PREFIX}{carrier}#~"
 
 
 def event_sk(occurred_at: datetime, event_id: str) -> str:

@@ -19,7 +19,7 @@ from botocore.exceptions import ClientError
 
 from gateway.models import instant_text
 from gateway.store.capacity import CapacityMeter
-from gateway.store.dynamo import store_errors
+from gateway.store.errors import store_errors
 from gateway.store.keys import PARKED_SHARDS, parked_pk
 
 ALWAYS_REDACTED = frozenset({"authorization", "x-api-key", "cookie", "proxy-authorization"})

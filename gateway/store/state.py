@@ -1,171 +1,225 @@
-"""The state item's update: fingerprints added, and the current state moved forward.
+"""The state item's update: what one delivery taught it, as one conditional write.
 
-Moving the state is guarded by a condition (the newest event wins, whatever the
-arrival order). The status index's keys (``gateway/store/index.py``) are written only
-when the status changes, so an event that keeps the status writes nothing to the index.
+:func:`compose` turns what was read (:class:`~gateway.store.shipment.ShipmentRead`) and
+what the delivery stored into one ``UpdateItem``: the new fingerprints and the count
+(``ADD``, so concurrent deliveries commute), the delivery ring, and the current state
+moved forward when the newest event outranks it (guarded by ``order_key``, so a late or
+racing event never moves it backwards). When the state item would outgrow one write unit,
+its recent fingerprints move to a new page item first (a *spill*: one more write, once
+per few dozen events). Any condition that fails means someone else wrote meanwhile: the
+state is read again and the update composed again, a bounded number of times.
+
+The status index's keys (``gateway/store/index.py``) are written only when the status
+changes, so an event that keeps the status writes nothing to the index.
 """
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from gateway.models import CanonicalEvent, instant_text
 from gateway.store import codec
-from gateway.store.capacity import CapacityMeter
+from gateway.store.capacity import item_bytes
 from gateway.store.index import INDEX_PK, index_keys
-from gateway.store.keys import shipment_pk, state_sk
+from gateway.store.shipment import ShipmentRead, fingerprint_prefix
 
-FINGERPRINT_PREFIX_BYTES = 8
 ORDER_KEY = "order_key"
 """The current event's :meth:`~gateway.models.CanonicalEvent.ordering_key` (it replaced
 ``latest_key``, whose text sorted years before 1000 wrongly: a state that still has only
 that attribute is moved by the next event, once)."""
-_CONDITION_FAILED = "ConditionalCheckFailedException"
-
-ShipmentKey = tuple[str, str, str]  # tenant, tracking number, carrier
-
-
-def fingerprint_prefix(event: CanonicalEvent) -> bytes:
-    """The first bytes of the event's fingerprint, as kept on the state item."""
-    return bytes.fromhex(event.event_id.removeprefix("ev_"))[:FINGERPRINT_PREFIX_BYTES]
+MAX_STATE_BYTES = 1024  # one write unit
+MAX_GUARDS = 100  # a condition expression holds at most 4 KB
+PAGE_FINGERPRINTS = 120  # a page of prefixes stays under 1 KB
+_NAME = re.compile(r"#(\w+)")
 
 
-class StateUpdates:
-    """The state-update methods of :class:`~gateway.store.dynamo.DynamoStore`."""
+@dataclass
+class Update:
+    """One ``UpdateItem`` of the state, and the pages to write before it (a spill)."""
 
-    client: Any
-    table: str
-    meter: CapacityMeter
+    sets: dict[str, dict[str, Any]] = field(default_factory=dict)
+    adds: dict[str, dict[str, Any]] = field(default_factory=dict)
+    removes: list[str] = field(default_factory=list)
+    conditions: list[str] = field(default_factory=list)
+    values: dict[str, dict[str, Any]] = field(default_factory=dict)
+    pages: list[dict[str, Any]] = field(default_factory=list)
 
-    def _update_state(
-        self,
-        key: ShipmentKey,
-        state: dict[str, Any] | None,
-        fresh: list[CanonicalEvent],
-        ring: list[bytes],
-        now: datetime,
-        expires_at: int,
-    ) -> None:
-        """Add the fingerprints; move the status (or only the ETA) when the news is newer."""
-        tenant, tracking_number, carrier = key
-        request = {
-            "TableName": self.table,
-            "Key": {
-                "pk": {"S": shipment_pk(tenant, tracking_number)},
-                "sk": {"S": state_sk(carrier)},
-            },
+    def request(self, read: ShipmentRead) -> dict[str, Any]:
+        """The ``UpdateItem`` parameters (attribute names all go through ``#`` aliases)."""
+        names, values = {}, dict(self.values)
+        parts = []
+        for verb, pairs in (("SET", self.sets), ("ADD", self.adds)):
+            clauses = []
+            for name, value in pairs.items():
+                names[f"#{name}"] = name
+                values[f":{name}"] = value
+                joiner = " = " if verb == "SET" else " "
+                clauses.append(f"#{name}{joiner}:{name}")
+            if clauses:
+                parts.append(f"{verb} {', '.join(clauses)}")
+        if self.removes:
+            names |= {f"#{name}": name for name in self.removes}
+            parts.append("REMOVE " + ", ".join(f"#{name}" for name in self.removes))
+        for condition in self.conditions:  # conditions name attributes as #name too
+            names |= {f"#{name}": name for name in _NAME.findall(condition)}
+        request: dict[str, Any] = {
+            "Key": read.state_key(),
+            "UpdateExpression": " ".join(parts),
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
             "ReturnConsumedCapacity": "TOTAL",
         }
-        values: dict[str, Any] = {
-            ":fps": {"BS": [fingerprint_prefix(e) for e in fresh]},
-            ":dlv": {"BS": ring},
-            ":now": {"S": instant_text(now)},
-            ":exp": {"N": str(expires_at)},
-        }
-        base = "ADD fps :fps SET dlv = :dlv, last_received_at = :now, expires_at = :exp"
-        # Once a state exists, an ETA-only event (UPS type U) moves the ETA, never the status;
-        # the ETA follows the newest event that gave one (``eta_at``).
-        movers = [e for e in fresh if not (state and e.eta_only)]
-        revisions = [
-            e for e in fresh if state and e.eta_only and e.estimated_delivery and e.plausible()
-        ]
-        if revisions and not movers:
-            newest = max(revisions, key=lambda e: e.occurred_at)
-            eta = {
-                ":eta": {"S": str(newest.estimated_delivery)},
-                ":eta_at": {"S": instant_text(newest.occurred_at)},
-            }
-            if self._conditional_update(
-                request,
-                base + ", eta = :eta, eta_at = :eta_at",
-                values | eta,
-                "attribute_not_exists(eta_at) OR eta_at < :eta_at",
-            ):
-                return
-        latest = max(movers, key=CanonicalEvent.ordering_key) if movers else None
-        if latest is not None and self._move_state(request, base, values, latest, state, now):
-            return
-        response = self.client.update_item(
-            **request, UpdateExpression=base, ExpressionAttributeValues=values
-        )
-        self.meter.add_write(response)
-
-    def _move_state(
-        self,
-        request: dict[str, Any],
-        base: str,
-        values: dict[str, Any],
-        latest: CanonicalEvent,
-        state: dict[str, Any] | None,
-        now: datetime,
-    ) -> bool:
-        """Make ``latest`` the current state; False when it is not newer than the current one.
-
-        The index keys are written only when the status changes: the same status as read
-        is kept under the guard ``#status = :prev`` (no index write); if that fails,
-        another delivery moved the status meanwhile, so the index keys are rewritten too.
-        """
-        current_key = state.get(ORDER_KEY, {}).get("S") if state else None
-        if current_key is not None and latest.ordering_key() <= current_key:
-            return False
-        newer = f"(attribute_not_exists({ORDER_KEY}) OR {ORDER_KEY} < :lk)"
-        prev = state.get("status", {}).get("S") if state and INDEX_PK in state else None
-        if prev == latest.status.value:
-            expression, advance = _advance(base, values, latest, {})
-            guard = {":prev": {"S": prev}}
-            condition = f"{newer} AND #status = :prev"
-            if self._conditional_update(request, expression, advance | guard, condition):
-                return True
-        tenant, number, carrier = (latest.tenant, latest.tracking_number, latest.carrier)
-        index = index_keys(tenant, number, carrier, latest.status, now)
-        expression, advance = _advance(base, values, latest, index)
-        return self._conditional_update(request, expression, advance, newer)
-
-    def _conditional_update(
-        self, request: dict[str, Any], expression: str, values: dict[str, Any], condition: str
-    ) -> bool:
-        """One guarded update; False when a newer event won the race (the condition failed)."""
-        if "#status" in expression:
-            request = request | {"ExpressionAttributeNames": {"#status": "status"}}
-        try:
-            response = self.client.update_item(
-                **request,
-                UpdateExpression=expression,
-                ConditionExpression=condition,
-                ExpressionAttributeValues=values,
-            )
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") != _CONDITION_FAILED:
-                raise
-            return False
-        self.meter.add_write(response)
-        return True
+        if self.conditions:
+            request["ConditionExpression"] = " AND ".join(f"({c})" for c in self.conditions)
+        return request
 
 
-def _advance(
-    base: str, values: dict[str, Any], latest: CanonicalEvent, index: dict[str, Any]
-) -> tuple[str, dict[str, Any]]:
-    """The update expression and values that make ``latest`` the current state.
+def compose(
+    read: ShipmentRead,
+    stored: list[CanonicalEvent],
+    found: list[CanonicalEvent],
+    digest: bytes,
+    ring_size: int,
+    now: datetime,
+    expires_at: int,
+) -> Update | None:
+    """The update teaching the state what it does not know yet; None when nothing is new.
 
-    ``index``: the index key attributes to set (empty when the status stays).
+    ``stored``: events this delivery put; ``found``: events it found stored by another
+    writer, which the state may not know yet (that writer crashed before its update, or
+    has not made it yet). Each new fingerprint is guarded (``NOT contains``), so an event
+    is counted once whoever teaches it first; the loser of that race reads again.
     """
-    advance = values | {
-        ":lk": {"S": latest.ordering_key()},
-        ":st": {"S": latest.status.value},
-        ":le": {"S": codec.last_event_doc(latest)},
+    known = read.known
+    new = list({fingerprint_prefix(e): e for e in [*stored, *found]}.values())
+    new = [e for e in new if fingerprint_prefix(e) not in known]
+    if not new:
+        return None
+    update = Update()
+    ring = ([digest] + [d for d in read.ring if d != digest])[:ring_size]
+    update.sets |= {
+        "dlv": {"BS": ring},
+        "last_received_at": {"S": instant_text(now)},
+        "expires_at": {"N": str(expires_at)},
     }
-    sets = f", {ORDER_KEY} = :lk, #status = :st, le = :le"
-    for name, value in index.items():
-        advance[f":{name}"] = value
-        sets += f", {name} = :{name}"
+    _count(update, read, len(new))
+    _guard(update, read, new)
+    _move(update, read, new, now)
+    _fingerprints(update, read, {fingerprint_prefix(e) for e in new}, expires_at)
+    return update
+
+
+def _count(update: Update, read: ShipmentRead, learned: int) -> None:
+    if read.state is not None and "cnt" not in read.state:  # a state from before ``cnt``
+        update.sets["cnt"] = {"N": str(read.count + learned)}
+    else:
+        update.adds["cnt"] = {"N": str(learned)}
+
+
+def _guard(update: Update, read: ShipmentRead, new: list[CanonicalEvent]) -> None:
+    """Count each new event once, even when two writers teach it at the same time."""
+    if read.state is None:
+        update.conditions.append("attribute_not_exists(#pk)")
+        return
+    for index, event in enumerate(new[:MAX_GUARDS]):
+        update.values[f":new{index}"] = {"B": fingerprint_prefix(event)}
+        update.conditions.append(f"NOT contains(#fps, :new{index})")
+
+
+def _move(update: Update, read: ShipmentRead, new: list[CanonicalEvent], now: datetime) -> None:
+    """Make the newest event the current state when it outranks it; or revise the ETA."""
+    state = read.state
+    # Once a state exists, an ETA-only event (UPS type U) moves the ETA, never the status.
+    movers = [e for e in new if not (state and e.eta_only)]
+    current = (state or {}).get(ORDER_KEY, {}).get("S")
+    latest = max(movers, key=CanonicalEvent.ordering_key) if movers else None
+    if latest is not None and (current is None or latest.ordering_key() > current):
+        _advance(update, read, latest, now)
+        return
+    revisions = [e for e in new if state and e.eta_only and e.estimated_delivery and e.plausible()]
+    if not revisions:
+        return
+    newest = max(revisions, key=lambda e: e.occurred_at)
+    at = instant_text(newest.occurred_at)
+    if at > (state or {}).get("eta_at", {}).get("S", ""):
+        update.sets |= {"eta": {"S": str(newest.estimated_delivery)}, "eta_at": {"S": at}}
+        update.values[":eta_was"] = {"S": at}
+        update.conditions.append("attribute_not_exists(#eta_at) OR #eta_at < :eta_was")
+
+
+def _advance(update: Update, read: ShipmentRead, latest: CanonicalEvent, now: datetime) -> None:
+    key = latest.ordering_key()
+    update.sets |= {
+        ORDER_KEY: {"S": key},
+        "status": {"S": latest.status.value},
+        "le": {"S": codec.last_event_doc(latest)},
+    }
+    update.values[":was"] = {"S": key}
+    update.conditions.append(f"attribute_not_exists(#{ORDER_KEY}) OR #{ORDER_KEY} < :was")
+    prev = (read.state or {}).get("status", {}).get("S")
+    if prev == latest.status.value and INDEX_PK in (read.state or {}):
+        update.values[":prev"] = {"S": prev}
+        update.conditions.append("#status = :prev")  # the index entry stays where it is
+    else:
+        tenant, number, carrier = read.key
+        update.sets |= index_keys(tenant, number, carrier, latest.status, now)
     if latest.detail is not None:
-        advance[":detail"] = {"S": latest.detail}
-        sets += ", detail = :detail"
+        update.sets["detail"] = {"S": latest.detail}
+    else:
+        update.removes.append("detail")
     if latest.estimated_delivery is not None:
-        advance[":eta"] = {"S": latest.estimated_delivery}
-        advance[":eta_at"] = {"S": instant_text(latest.occurred_at)}
-        sets += ", eta = :eta, eta_at = :eta_at"
-    return base + sets + ("" if latest.detail is not None else " REMOVE detail"), advance
+        update.sets["eta"] = {"S": latest.estimated_delivery}
+        update.sets["eta_at"] = {"S": instant_text(latest.occurred_at)}
+
+
+def _fingerprints(update: Update, read: ShipmentRead, new: set[bytes], expires_at: int) -> None:
+    """Add the new fingerprints; spill the recent ones to pages when the state is full.
+
+    Pages only ever hold fingerprints the state already counted, so a page left by a spill
+    whose state update never happened (an orphan) is simply adopted.
+    """
+    recent, orphans = read.recent, read.orphans
+    for page in orphans:
+        recent -= {bytes(v) for v in page["fps"]["BS"]}
+    pages = max([read.page_count, *(_number(p) for p in orphans)])
+    if _projected_bytes(update, read, recent | new) > MAX_STATE_BYTES and recent:
+        spilled = sorted(recent)
+        for start in range(0, len(spilled), PAGE_FINGERPRINTS):
+            pages += 1
+            chunk = spilled[start : start + PAGE_FINGERPRINTS]
+            page = {
+                **read.page_key(pages),
+                "fps": {"BS": chunk},
+                "expires_at": {"N": str(expires_at)},
+            }
+            update.pages.append(page)
+        recent = set()
+    if pages == read.page_count and recent == read.recent:
+        update.adds["fps"] = {"BS": sorted(new)}
+        return
+    update.sets |= {"fps": {"BS": sorted(recent | new)}, "pg": {"N": str(pages)}}
+    if read.recent:
+        update.values[":fps_was"] = {"BS": sorted(read.recent)}
+        update.conditions.append("#fps = :fps_was")
+    else:
+        update.conditions.append("attribute_not_exists(#fps)")
+    update.values[":pg_was"] = {"N": str(read.page_count)}
+    update.conditions.append("attribute_not_exists(#pg) OR #pg = :pg_was")
+
+
+def _number(page: dict[str, Any]) -> int:
+    return int(page["sk"]["S"].rsplit("#", 1)[1])
+
+
+def _projected_bytes(update: Update, read: ShipmentRead, fps: set[bytes]) -> int:
+    """The state item's size after ``update`` with ``fps`` on it (its write units)."""
+    item = dict(read.state or read.state_key())
+    item |= update.sets
+    for name in update.removes:
+        item.pop(name, None)
+    item["fps"] = {"BS": list(fps)}
+    item["cnt"] = {"N": "99999"}
+    return item_bytes(item)

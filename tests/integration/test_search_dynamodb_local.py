@@ -14,6 +14,8 @@ from gateway.models import Status
 from gateway.store.capacity import CapacityMeter
 from gateway.store.dynamo import DynamoStore
 from gateway.store.index import INDEX_NAME, INDEX_PK, INDEX_SK, SEARCH_SHARDS, index_keys
+from gateway.store.shipment import read_shipment
+from gateway.store.state import compose
 from gateway.store.table import ATTRIBUTES, KEY_SCHEMA, ensure_table
 from gateway.testkit.capacity import IndexCapacity
 from gateway.testkit.events import make_event
@@ -152,10 +154,13 @@ def test_a_status_moved_by_a_racing_delivery_still_rekeys_the_index(store: Dynam
     in_transit event landed: the same-status guard fails and the index keys follow."""
     record(store, [make_event(0)], "d-0")
     key = ("acme", "EZ1000000001", "easypost")
-    stale = store._read_states([key])[key]
+    stale = read_shipment(store.client, store.table, key, store.meter)
     record(store, [make_event(1, status=Status.OUT_FOR_DELIVERY)], "d-rival")
     ours = make_event(2)
-    store._update_state(key, stale, [ours], [b"ring"], NOW + timedelta(seconds=5), 1_900_000_000)
+    update = compose(stale, [ours], [], b"ring", 4, NOW + timedelta(seconds=5), 1_900_000_000)
+    assert update is not None and "gsi1pk" not in update.sets  # we read the same status
+    assert store._conditional_update(update.request(stale)) is False  # the guard saw the rival
+    store._update_state(stale, [ours], [], b"ring", NOW + timedelta(seconds=5), 1_900_000_000)
     (state,) = store.get_shipments("acme", "EZ1000000001", NOW)
     assert state.status is Status.IN_TRANSIT and state.last_event.event_id == ours.event_id
     hits, _ = store.search("acme", now=NOW, status=Status.IN_TRANSIT)

@@ -11,7 +11,7 @@ import pytest
 from gateway.models import Status
 from gateway.store.capacity import CapacityMeter, item_bytes
 from gateway.store.codec import event_item
-from gateway.store.dynamo import DynamoStore
+from gateway.store.dynamo import DynamoStore, write_id
 from gateway.testkit.events import make_event
 
 pytestmark = pytest.mark.integration
@@ -141,7 +141,9 @@ def test_a_crash_between_event_write_and_state_update_heals_on_retry(
     assert state.status is Status.IN_TRANSIT and state.event_count == 1  # the crash is real
 
     monkeypatch.setattr(store, "_update_state", original)
-    record(store, events, "d-1")  # the carrier retries
+    store.record(  # the carrier retries, once the crashed writer is long gone
+        events, delivery_key="d-1", now=NOW + timedelta(minutes=1), retention_days=TENANT_RETENTION
+    )
     (state,) = store.get_shipments("acme", "EZ1000000001", NOW)
     assert state.status is Status.OUT_FOR_DELIVERY
     assert state.event_count == 2
@@ -165,6 +167,7 @@ def test_tenants_never_share_a_partition(store: DynamoStore) -> None:
 def test_a_put_retried_after_a_lost_response_still_counts_as_ours(store: DynamoStore) -> None:
     """An SDK retry of a put that succeeded server-side meets its own write, not a rival's."""
     item = event_item(make_event(0), int(NOW.timestamp()) + 86_400)
-    assert store._put_new(item, b"writer-a")
-    assert store._put_new(item, b"writer-a")  # the retry: same write id
-    assert not store._put_new(item, b"writer-b")  # another delivery: a duplicate
+    ours, theirs = write_id(NOW.timestamp()), write_id(NOW.timestamp())
+    assert store._put_new(item, ours) is None  # stored by this call
+    assert store._put_new(item, ours) is None  # the retry: same write id, still ours
+    assert store._put_new(item, theirs) == ours  # another delivery: the writer found
