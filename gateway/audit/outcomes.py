@@ -3,45 +3,43 @@
 Outcomes: ``accepted`` (new events stored), ``duplicate`` (nothing new: a retried
 delivery or a resend of known events), ``ignored`` (a non-tracking delivery),
 ``parked``, ``rejected`` (4xx, with the error's code), ``throttled`` (429) and
-``failed`` (5xx). An accepted delivery and a newly parked one are already paid
-writes: each gets one audit item. Every other outcome is free today (a read, or no
-store access at all) and stays free per request: it is counted in memory per
-(tenant, outcome, code, carrier, minute) and written once per window (see
-:mod:`gateway.audit.windows`).
+``failed`` (5xx). Every outcome, accepted included, is counted in memory per (tenant,
+outcome, code, carrier, minute) and written once per window (see
+:mod:`gateway.audit.windows`): no write per request. What a delivery brought is recorded
+on the events themselves (each event item carries its delivery id, the digest of the
+delivery's body and when it was received: :mod:`gateway.audit.provenance`), and a parked
+delivery is its own record. Key and secret changes are audited one by one
+(:mod:`gateway.audit.changes`).
 
-An audit record never holds a secret, body, header or signature: ids, codes,
-counts, the carrier and tracking numbers only.
+An audit record never holds a secret, body, header or signature: codes, counts and the
+carrier only.
 
 Example:
     >>> from datetime import UTC, datetime
     >>> at = datetime(2025, 1, 1, tzinfo=UTC)
     >>> answer = {"accepted": 0, "duplicates": 3, "duplicate_delivery": True}
-    >>> [(e.outcome, e.code) for e in delivery_outcomes("acme", "ups", answer, (), at)]
+    >>> [(e.outcome, e.code) for e in delivery_outcomes("acme", "ups", answer, at)]
     [('duplicate', 'delivery')]
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Protocol
 
-from gateway.observability import logger
-
 log = logging.getLogger("waybill.audit")
 
 OUTCOMES = ("accepted", "duplicate", "ignored", "parked", "rejected", "throttled", "failed")
-MAX_TRACKING_NUMBERS = 10
 _CODE = re.compile(r"[^a-z0-9_.]+")
 
 
 @dataclass(frozen=True)
 class AuditEvent:
-    """One outcome to record. ``itemised``: its own item, else counted in a window."""
+    """One outcome to record (counted in its minute's window)."""
 
     tenant: str
     outcome: str
@@ -49,13 +47,6 @@ class AuditEvent:
     code: str = ""
     carrier: str = ""
     count: int = 1
-    itemised: bool = False
-    request_id: str = ""
-    accepted: int = 0
-    duplicates: int = 0
-    tracking_numbers: tuple[str, ...] = ()
-    more_tracking_numbers: int = 0
-    ref: str = ""
 
 
 class Auditor(Protocol):
@@ -91,37 +82,22 @@ def code_of(text: str) -> str:
 
 
 def delivery_outcomes(
-    tenant: str,
-    carrier: str,
-    answer: Mapping[str, Any],
-    tracking_numbers: Iterable[str],
-    at: datetime,
-    *,
-    raw_body: bytes = b"",
-    request_id: str = "",
+    tenant: str, carrier: str, answer: Mapping[str, Any], at: datetime
 ) -> list[AuditEvent]:
-    """The outcomes of one answered delivery, read from the pipeline's response body.
+    """The outcomes of one answered delivery, read from the pipeline's answer.
 
-    A parked copy is referred to by its id (the body's SHA-256 prefix), never by content.
+    >>> from datetime import UTC, datetime
+    >>> answer = {"accepted": 2, "duplicates": 7, "duplicate_delivery": False}
+    >>> [(e.outcome, e.code) for e in delivery_outcomes("acme", "ups", answer, datetime.now(UTC))]
+    [('accepted', 'events')]
     """
-    base = AuditEvent(tenant, "", at, carrier=carrier, request_id=request_id)
+    base = AuditEvent(tenant, "", at, carrier=carrier)
     if answer.get("ignored") is not None:
         return [replace(base, outcome="ignored", code=code_of(str(answer["ignored"])))]
     found: list[AuditEvent] = []
     accepted, duplicates = int(answer.get("accepted", 0)), int(answer.get("duplicates", 0))
     if accepted:
-        numbers = sorted(set(tracking_numbers))
-        found.append(
-            replace(
-                base,
-                outcome="accepted",
-                itemised=True,
-                accepted=accepted,
-                duplicates=duplicates,
-                tracking_numbers=tuple(numbers[:MAX_TRACKING_NUMBERS]),
-                more_tracking_numbers=max(0, len(numbers) - MAX_TRACKING_NUMBERS),
-            )
-        )
+        found.append(replace(base, outcome="accepted", code="events"))
     elif "accepted" in answer:
         kind = "delivery" if answer.get("duplicate_delivery") else "events"
         outcome = "duplicate" if duplicates else "ignored"
@@ -129,38 +105,17 @@ def delivery_outcomes(
     if answer.get("parked") and answer.get("already_parked"):
         found.append(replace(base, outcome="parked", code="already_parked"))
     elif answer.get("parked"):
-        failed = int(answer.get("failed_items", 0))
-        ref = hashlib.sha256(raw_body).hexdigest()[:12]
-        code = "failed_items" if failed else "unparseable"
-        found.append(replace(base, outcome="parked", code=code, itemised=True, ref=ref))
+        code = "failed_items" if int(answer.get("failed_items", 0)) else "unparseable"
+        found.append(replace(base, outcome="parked", code=code))
     return found
 
 
-def current_request_id() -> str:
-    """The current invocation's request id (the handler's correlation id), or ``""``."""
-    return logger.get_correlation_id() or ""
-
-
 def audit_delivery(
-    auditor: Auditor,
-    tenant: str,
-    carrier: str,
-    answer: Mapping[str, Any],
-    tracking_numbers: Iterable[str],
-    at: datetime,
-    raw_body: bytes,
+    auditor: Auditor, tenant: str, carrier: str, answer: Mapping[str, Any], at: datetime
 ) -> None:
     """Record an answered delivery and flush; never raises (the answer must go out)."""
     try:
-        for event in delivery_outcomes(
-            tenant,
-            carrier,
-            answer,
-            tracking_numbers,
-            at,
-            raw_body=raw_body,
-            request_id=current_request_id(),
-        ):
+        for event in delivery_outcomes(tenant, carrier, answer, at):
             auditor.record(event)
         auditor.flush()
     except Exception as exc:  # the audit is best effort; the delivery is stored

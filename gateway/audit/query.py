@@ -17,7 +17,7 @@ from typing import Any
 
 from gateway.models import instant_text
 from gateway.store.capacity import CapacityMeter
-from gateway.store.dynamo import store_errors
+from gateway.store.errors import store_errors
 from gateway.store.keys import AUDIT_SHARDS, audit_pk
 
 

@@ -55,8 +55,7 @@ def error_outcome(
     elif error.status >= 500:
         outcome = "failed"
     carrier = "canonical" if resource == "/v1/events" else str(params.get("carrier") or "")
-    request_id = str(context.get("requestId") or "")
-    return AuditEvent(tenant, outcome, at, code=error.code, carrier=carrier, request_id=request_id)
+    return AuditEvent(tenant, outcome, at, code=error.code, carrier=carrier)
 
 
 def audit_error(

@@ -5,26 +5,21 @@ spreads its audit over 8 partitions, and a new day starts new ones), with a sort
 that starts with the instant, so a shard reads newest first. Each item carries
 ``expires_at`` from the tenant's retention, like every other item of the table.
 
-What is written:
+What is written: nothing per request. Every outcome (``accepted``, ``duplicate``,
+``ignored``, ``parked``, ``rejected``, ``throttled``, ``failed``) is counted in memory per
+(tenant, outcome, code, carrier, minute); the window's item (key
+``{minute}#w#…#{process}``) is put at the first flush after the window opens (count so
+far), and put again with the final count at the first flush after the minute ends, if it
+grew: at most 2 write units per window and process, whatever the traffic. A process that
+dies loses only the tail of its open windows' counts, never the fact that they occurred.
 
-- ``accepted`` and a newly ``parked`` delivery: one item per request (~300 B, 1 write
-  unit), key ``{instant}#{request id}#{outcome}``. That request already paid its own writes.
-- every other outcome (``duplicate``, ``ignored``, ``parked`` again, ``rejected``,
-  ``throttled``, ``failed``): nothing per request. It is counted in memory per (tenant,
-  outcome, code, carrier, minute); the window's item (key ``{minute}#w#…#{process}``)
-  is put at the first flush after the window opens (count so far), and put again with
-  the final count at the first flush after the minute ends, if it grew: at most 2 write
-  units per window and process, whatever the traffic. A process that dies loses only
-  the tail of its open windows' counts, never the fact that they occurred.
-
-Items are sent with BatchWriteItem (≤ 25 a call) at ``flush`` (the end of each
-invocation) or when 25 items wait. A failed write is logged and dropped: the audit
+Window items are sent with BatchWriteItem (≤ 25 a call) at ``flush`` (the end of each
+invocation). A failed write is logged and dropped: the audit
 never turns a stored delivery into an error.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import threading
@@ -38,7 +33,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from gateway.audit.outcomes import AuditEvent
 from gateway.models import instant_text
-from gateway.store.batch import MAX_BATCH, UnprocessedItemsError, batch_write
+from gateway.store.batch import UnprocessedItemsError, batch_write
 from gateway.store.capacity import CapacityMeter
 from gateway.store.keys import AUDIT_SHARDS, audit_pk
 from gateway.tenancy.tenants import TenantConfig
@@ -89,39 +84,29 @@ class DynamoAudit:
         self.meter = meter or CapacityMeter()
         self.process = os.urandom(4).hex()
         self._lock = threading.Lock()
-        self._items: dict[tuple[str, str], dict[str, Any]] = {}
         self._windows: dict[WindowKey, _Window] = {}
 
     def record(self, event: AuditEvent) -> None:
-        """Buffer one outcome; flushes when a full batch of items waits."""
+        """Count one outcome in its window."""
         config = self._tenant(event.tenant)
         if config is None:
             return
         expires_at = int((event.at + timedelta(days=config.retention_days)).timestamp())
         carrier = event.carrier if event.carrier in config.carriers else "-"
+        start = event.at.astimezone(UTC).replace(second=0, microsecond=0)
+        key = (event.tenant, event.outcome, event.code or "-", carrier, start)
         with self._lock:
-            if event.itemised:
-                item = request_item(event, carrier, expires_at)
-                self._items[(item["pk"]["S"], item["sk"]["S"])] = item
-                full = len(self._items) >= MAX_BATCH
-            else:
-                start = event.at.astimezone(UTC).replace(second=0, microsecond=0)
-                key = (event.tenant, event.outcome, event.code or "-", carrier, start)
-                window = self._windows.setdefault(key, _Window(expires_at))
-                window.count += event.count
-                full = False
-        if full:
-            self.flush()
+            window = self._windows.setdefault(key, _Window(expires_at))
+            window.count += event.count
 
     def flush(self, *, final: bool = False) -> None:
-        """Write what is due: waiting items, new windows, and windows that have closed.
+        """Write what is due: new windows, and windows that have closed.
 
         ``final`` (at shutdown) writes every window whose count grew, closed or not.
         """
         closing = self.clock().astimezone(UTC) - WINDOW
+        due: list[dict[str, Any]] = []
         with self._lock:
-            due = list(self._items.values())
-            self._items.clear()
             for key, window in list(self._windows.items()):
                 closed = final or key[4] <= closing
                 if window.count > window.written and (closed or not window.written):
@@ -158,30 +143,3 @@ class DynamoAudit:
             "window_s": {"N": str(int(WINDOW.total_seconds()))},
             "expires_at": {"N": str(window.expires_at)},
         }
-
-
-def request_item(event: AuditEvent, carrier: str, expires_at: int) -> dict[str, Any]:
-    """The item of one itemised outcome: ids, codes, counts and tracking numbers only."""
-    stamp = instant_text(event.at)
-    sk = f"{stamp}#{event.request_id or os.urandom(8).hex()}#{event.outcome}"
-    day = event.at.astimezone(UTC).date().isoformat()
-    item: dict[str, Any] = {
-        "pk": {"S": audit_pk(event.tenant, day, _shard(sk))},
-        "sk": {"S": sk},
-        "outcome": {"S": event.outcome},
-        "code": {"S": event.code or "-"},
-        "carrier": {"S": carrier},
-        "count": {"N": str(event.count)},
-        "at": {"S": stamp},
-        "expires_at": {"N": str(expires_at)},
-    }
-    details = {
-        "request_id": event.request_id,
-        "accepted": event.accepted,
-        "duplicates": event.duplicates,
-        "tracking": list(event.tracking_numbers),
-        "more_tracking": event.more_tracking_numbers,
-        "ref": event.ref,
-    }
-    item["detail"] = {"S": json.dumps({k: v for k, v in details.items() if v}, sort_keys=True)}
-    return item

@@ -1,4 +1,5 @@
-"""``waybill audit TENANT [--since WHEN] [--outcome X] [--limit N]``: what happened, newest first.
+"""``waybill audit TENANT [--since WHEN] [--outcome X] [--limit N]``: what happened, newest first;
+``waybill audit TENANT --tracking-number N``: which delivery brought each event of it.
 
 Two sources, merged: the delivery outcomes stored in the DynamoDB Local of a running
 ``waybill serve`` (same ``--state-dir``), and the local JSONL of key and secret changes
@@ -26,9 +27,11 @@ from typing import Any
 
 from gateway.audit.changes import AUDIT_FILE
 from gateway.audit.outcomes import OUTCOMES
+from gateway.audit.provenance import provenance
 from gateway.audit.query import AuditRecord, read_audit
 from gateway.cli import CliError, add_state_dir, shown_time
 from gateway.cli.tenants_cmd import check_tenant_id
+from gateway.models import normalise_tracking_number
 
 DEFAULT_SINCE = timedelta(days=7)
 Line = tuple[datetime, str]
@@ -113,9 +116,31 @@ def collect(
     return [text for _, text in lines[:limit]]
 
 
+def show_provenance(args: argparse.Namespace, table: tuple[Any, str] | None) -> int:
+    """Print which delivery brought each event of one shipment."""
+    if table is None:
+        raise CliError(
+            f"no running `waybill serve` with --state-dir {args.state_dir}: "
+            "the events are read from its DynamoDB Local"
+        )
+    try:
+        number = normalise_tracking_number(args.tracking_number)
+    except ValueError as exc:
+        raise CliError(f"invalid --tracking-number: {exc}") from None
+    client, name = table
+    found = provenance(client, name, args.tenant, number, now=datetime.now(UTC))
+    if not found:
+        print(f"no events stored for {args.tenant} {number}")
+    for entry in found:
+        print(entry.line())
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
-    """Print the tenant's audit, newest first."""
+    """Print the tenant's audit, newest first (or one shipment's provenance)."""
     check_tenant_id(args.tenant)
+    if args.tracking_number:
+        return show_provenance(args, running_table(Path(args.state_dir)))
     now = datetime.now(UTC)
     since = parse_since(args.since, now=now) if args.since else now - DEFAULT_SINCE
     state_dir = Path(args.state_dir)
@@ -151,5 +176,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--since", help="ISO date/instant, or a duration (24h, 7d); default 7d")
     parser.add_argument("--outcome", help="accepted, duplicate, rejected, …, or change, secret…")
     parser.add_argument("--limit", type=int, default=100, help="at most this many lines")
+    parser.add_argument(
+        "--tracking-number",
+        help="instead: which delivery (id, body digest, time) brought each event of it",
+    )
     add_state_dir(parser)
     parser.set_defaults(func=run)

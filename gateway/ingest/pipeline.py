@@ -292,10 +292,8 @@ class Pipeline:
         self, delivery: Delivery, response: IngestResponse, events: list[CanonicalEvent]
     ) -> IngestResponse:
         """Record the answer's outcome (refusals are recorded by the handler), then flush."""
-        numbers = [event.tracking_number for event in events]
         answer = response.body.model_dump(exclude_none=True)
-        at, body = delivery.received_at, delivery.body
-        audit_delivery(self.audit, delivery.tenant, delivery.carrier, answer, numbers, at, body)
+        audit_delivery(self.audit, delivery.tenant, delivery.carrier, answer, delivery.received_at)
         return response
 
 

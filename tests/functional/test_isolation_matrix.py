@@ -15,8 +15,10 @@ number every tenant shares). For every ordered pair (X, Y):
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import re
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -28,6 +30,7 @@ import pytest
 
 from adapters.shippo import sign_hmac
 from adapters.ups import sign_v2
+from gateway.audit.provenance import provenance
 from gateway.audit.query import read_audit
 from gateway.audit.windows import DynamoAudit
 from gateway.signing.spec import split_signed
@@ -240,16 +243,42 @@ def test_a_shared_tracking_number_shows_each_tenant_only_its_own_events(
     ]
 
 
-def test_each_tenants_audit_names_only_its_own_shipments(
+def test_provenance_and_audit_windows_show_each_tenant_only_its_own_deliveries(
     world: tuple[Harness, dict[str, Tenant]],
 ) -> None:
     gw, tenants = world
-    audit = gw.services.pipeline.audit
+    store, audit = gw.services.store, gw.services.pipeline.audit
     assert isinstance(audit, DynamoAudit)
     audit.flush(final=True)
     for tenant, owner in tenants.items():
-        found = read_audit(audit.client, audit.table, tenant, since=NOW, now=NOW, limit=1000)
-        named = {n for record in found for n in record.detail.get("tracking", [])}
-        assert owner.numbers <= named
-        others = set().union(*(t.numbers for t in tenants.values() if t is not owner))
-        assert not named & others
+        sent = {c: hashlib.sha256(raw).hexdigest()[:32] for c, raw in owner.bodies.items()}
+        if "standard_webhooks" in carriers_of(tenant):
+            sent["shared"] = hashlib.sha256(shared_body(tenant)).hexdigest()[:32]
+        others = [t for t in tenants.values() if t is not owner]
+        for number in sorted(owner.numbers):  # which delivery brought each event: its own
+            brought = {
+                (carrier, sent[carrier]) for carrier, raw in owner.bodies.items()
+                if number.encode() in raw
+            }  # fmt: skip
+            found = provenance(store.client, store.table, tenant, number, now=NOW)
+            assert found and {(p.carrier, p.body_sha256) for p in found} <= brought, number
+            assert {p.received_at for p in found} == {NOW}
+            for other in others:  # another tenant reading the number gets nothing
+                assert provenance(store.client, store.table, other.id, number, now=NOW) == []
+        shared = provenance(store.client, store.table, tenant, SHARED, now=NOW)
+        if "standard_webhooks" in carriers_of(tenant):  # the number every tenant shares
+            assert [(p.carrier, p.body_sha256) for p in shared] == [
+                ("standard_webhooks", sent["shared"])
+            ]
+        else:
+            assert shared == []
+        # The windows count the tenant's own accepted deliveries, exactly: one per carrier
+        # sample, plus the shared one (another tenant's delivery is never counted here).
+        windows = read_audit(
+            audit.client, audit.table, tenant, since=NOW, now=NOW, outcome="accepted", limit=1000
+        )
+        expected = Counter(owner.bodies.keys())
+        if "shared" in sent:
+            expected["standard_webhooks"] += 1
+        assert Counter({w.carrier: w.count for w in windows}) == expected, tenant
+        assert [(w.at, w.code, w.detail) for w in windows] == [(NOW, "events", {})] * len(expected)

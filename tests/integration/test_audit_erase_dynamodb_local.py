@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -9,9 +10,10 @@ from typing import Any
 import pytest
 
 from gateway.audit.outcomes import AuditEvent
+from gateway.audit.provenance import provenance
 from gateway.audit.query import read_audit
-from gateway.audit.windows import DynamoAudit, request_item
-from gateway.store.capacity import CapacityMeter, item_bytes
+from gateway.audit.windows import DynamoAudit
+from gateway.store.capacity import CapacityMeter
 from gateway.store.dynamo import DynamoStore
 from gateway.store.erase import erase_shipment
 from gateway.store.parked import ParkedDelivery, ParkingLot
@@ -25,40 +27,37 @@ NOW = datetime.now(UTC).replace(second=10, microsecond=0)
 ACME = TenantConfig(id="acme", name="Acme", retention_days=30, carriers={"easypost": {}})
 
 
-def test_audit_write_units_per_outcome(client: Any, table: str) -> None:
+def test_no_outcome_costs_a_write_per_request(client: Any, table: str) -> None:
+    """Accepted deliveries are counted in windows like every other outcome (no item each)."""
     name = table
     clock = [NOW]
     audit = DynamoAudit(client, name, {"acme": ACME}.get, clock=lambda: clock[0])
-    numbers = tuple(f"9400100000000000{i:06d}" for i in range(10))
-    accepted = AuditEvent(
-        "acme",
-        "accepted",
-        NOW,
-        carrier="easypost",
-        itemised=True,
-        accepted=3,
-        duplicates=27,
-        request_id=str(uuid.uuid4()),
-        tracking_numbers=numbers,
-        more_tracking_numbers=5,
-    )
-    assert item_bytes(request_item(accepted, "easypost", 1)) < 1024
-    audit.record(accepted)
-    audit.flush()
-    assert audit.meter.write_units == 1.0  # one accepted delivery: one unit
-
-    audit.meter.reset()
-    for _ in range(100):  # a duplicate storm, flushed at the end of each invocation
-        audit.record(AuditEvent("acme", "duplicate", NOW, code="delivery", carrier="easypost"))
-        audit.flush()
-    assert audit.meter.write_units == 1.0  # the window's first occurrence only
+    for outcome, code in (("accepted", "events"), ("duplicate", "delivery")):
+        audit.meter.reset()
+        for _ in range(100):  # a storm, flushed at the end of each invocation
+            audit.record(AuditEvent("acme", outcome, NOW, code=code, carrier="easypost"))
+            audit.flush()
+        assert audit.meter.write_units == 1.0, outcome  # the window's first occurrence only
     clock[0] = NOW + timedelta(minutes=1)
+    audit.meter.reset()
     audit.flush()
-    assert audit.meter.write_units == 2.0  # and its final count once the minute is over
+    assert audit.meter.write_units == 2.0  # and each window's final count, once it closed
 
     listed = read_audit(client, name, "acme", since=NOW - timedelta(hours=1), now=clock[0])
-    assert [(r.outcome, r.count) for r in listed] == [("accepted", 1), ("duplicate", 100)]
+    assert sorted((r.outcome, r.count) for r in listed) == [("accepted", 100), ("duplicate", 100)]
     assert audit.meter.read_units == 0  # reads are metered by read_audit's own meter
+
+
+def test_every_event_names_the_delivery_that_brought_it(client: Any, table: str) -> None:
+    store = DynamoStore(client, table, CapacityMeter())
+    first, second = hashlib.sha256(b"one").hexdigest(), hashlib.sha256(b"two").hexdigest()
+    events = [make_event(i, tracking_number="EZPROV000001") for i in range(3)]
+    store.record(events[:2], delivery_key="d1", now=NOW, retention_days=30, body_sha256=first)
+    store.record(events, delivery_key="d2", now=NOW, retention_days=30, body_sha256=second)
+    found = provenance(client, table, "acme", "EZPROV000001", now=NOW)
+    assert [p.event_id for p in found] == [e.event_id for e in events]
+    assert [p.body_sha256 for p in found] == [first[:32], first[:32], second[:32]]
+    assert all(p.received_at == events[0].received_at for p in found)
 
 
 def test_erasure_on_dynamodb_local(client: Any, table: str) -> None:
