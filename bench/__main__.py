@@ -23,6 +23,7 @@ MODULES = (
     "pipeline_cpu",
     "cold_init",
     "e2e_latency",
+    "peer_throughput",
     "hot_partition",
     "cost_model",
 )

@@ -10,6 +10,8 @@ Example:
     True
     >>> Measure("units", "retry", 0.0, "WCU").met is None
     True
+    >>> Measure("served", "gateway/peer req/s", 0.5, "x", floor=0.6).met
+    False
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
 @dataclass(frozen=True)
 class Measure:
-    """One measured figure; ``target`` is an upper bound when set (lower is better)."""
+    """One measured figure; ``target`` is an upper bound when set (lower is better),
+    ``floor`` a lower bound (higher is better)."""
 
     section: str
     name: str
@@ -35,18 +38,24 @@ class Measure:
     unit: str
     target: float | None = None
     note: str = ""
+    floor: float | None = None
 
     @property
     def met(self) -> bool | None:
-        """Whether the value is within its target; None when there is no target."""
-        return None if self.target is None else self.value <= self.target
+        """Whether the value is within its target and floor; None when it has neither."""
+        if self.target is None and self.floor is None:
+            return None
+        under = self.target is None or self.value <= self.target
+        return under and (self.floor is None or self.value >= self.floor)
 
 
 def format_table(rows: Iterable[Measure]) -> str:
-    """A fixed-width table: section, name, value with unit, target, verdict, note."""
+    """A fixed-width table: section, name, value with unit, target (``>=x``: a floor), verdict,
+    note."""
     lines = [f"{'section':<16} {'name':<52} {'value':>14} {'target':>10}  ok  note"]
     for row in rows:
         target = "" if row.target is None else f"{row.target:g}"
+        target = target if row.floor is None else f">={row.floor:g} {target}".rstrip()
         verdict = {None: "  ", True: "ok", False: "NO"}[row.met]
         value = f"{row.value:.4g} {row.unit}"
         lines.append(
