@@ -7,7 +7,6 @@ the store's :class:`~gateway.store.capacity.CapacityMeter`.
 
 from __future__ import annotations
 
-import threading
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,6 +17,7 @@ from gateway.store.capacity import CapacityMeter, item_bytes
 from gateway.store.codec import event_item
 from gateway.store.dynamo import DynamoStore
 from gateway.testkit.events import make_event
+from gateway.testkit.writes import EVENT_TEXT_BYTES, billed, build_history, events_of, race
 
 pytestmark = pytest.mark.integration
 
@@ -25,14 +25,7 @@ NOW = datetime.now(UTC).replace(microsecond=0)
 
 
 def record(store: DynamoStore, events: list[CanonicalEvent], key: str) -> float:
-    """Record one delivery; the write units it would be billed."""
-    store.meter.reset()
-    store.record(events, delivery_key=key, now=NOW, retention_days=30)
-    return store.meter.billed_write_units
-
-
-def history(number: str, size: int) -> list[CanonicalEvent]:
-    return [make_event(i, tracking_number=number, text_bytes=490) for i in range(size)]
+    return billed(store, events, key, NOW)
 
 
 @pytest.fixture
@@ -43,16 +36,15 @@ def store(client: Any, table: str) -> DynamoStore:
 @pytest.mark.parametrize("size", [10, 100, 300, 1000])
 def test_cost_does_not_grow_with_the_history(store: DynamoStore, size: int) -> None:
     number = f"LONG{size:06d}"
-    known = history(number, size)
-    for start in range(0, size, 25):
-        record(store, known[start : start + 25], f"build-{start}")
-    new = [make_event(size + i, tracking_number=number, text_bytes=490) for i in range(20)]
+    build_history(store, number, size, NOW)
+    known = events_of(number, range(size))
+    new = events_of(number, range(size, size + 20))
     assert 900 <= item_bytes(event_item(new[0], 1_900_000_000, body_sha256="00" * 32)) <= 1024
     costs = [record(store, [event], f"new-{i}") for i, event in enumerate(new)]
     assert set(costs) <= {2.0, 3.0}, costs  # event + state; + 1 page when the state spills
     assert costs.count(3.0) <= 1, costs  # a spill is one delivery in a few dozen
     assert record(store, [new[-1]], f"new-{len(new) - 1}") == 0  # the carrier's retry
-    fresh = [make_event(size + 100 + i, tracking_number=number, text_bytes=490) for i in range(3)]
+    fresh = events_of(number, range(size + 100, size + 103))
     resend = known + new + fresh  # the full history with k = 3 new events
     assert record(store, resend, "resend") <= len(fresh) + 2
     store.meter.reset()
@@ -63,34 +55,13 @@ def test_cost_does_not_grow_with_the_history(store: DynamoStore, size: int) -> N
 
 def test_a_status_change_moves_the_index_entry(store: DynamoStore) -> None:
     number = "STATUS0001"
-    record(store, history(number, 5), "build")
-    moved = make_event(5, tracking_number=number, text_bytes=490, status=Status.OUT_FOR_DELIVERY)
+    record(store, events_of(number, range(5)), "build")
+    moved = make_event(
+        5, tracking_number=number, text_bytes=EVENT_TEXT_BYTES, status=Status.OUT_FOR_DELIVERY
+    )
     assert record(store, [moved], "move") == 4  # event, state, index entry deleted and put
     (state,) = store.get_shipments("acme", number, NOW)
     assert state.status is Status.OUT_FOR_DELIVERY
-
-
-def race(client: Any, table: str, events: list[CanonicalEvent], copies: int) -> list[CapacityMeter]:
-    """``copies`` identical deliveries at once, each through its own store; their meters."""
-    meters = [CapacityMeter() for _ in range(copies)]
-    stores = [DynamoStore(client, table, meter) for meter in meters]
-    barrier = threading.Barrier(copies)
-    failures: list[BaseException] = []
-
-    def run(index: int) -> None:
-        try:
-            barrier.wait(timeout=60)
-            stores[index].record(events, delivery_key="same", now=NOW, retention_days=30)
-        except BaseException as exc:  # reported below
-            failures.append(exc)
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(copies)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not failures and not any(t.is_alive() for t in threads), failures
-    return meters
 
 
 @pytest.mark.parametrize("events", [1, 10], ids=["one-event", "ten-events"])
@@ -98,12 +69,10 @@ def test_a_50_way_race_costs_about_one_delivery_plus_a_failed_write_per_loser(
     client: Any, table: str, events: int
 ) -> None:
     number = f"RACE50X{events}"
-    delivery = history(number, events)
+    delivery = events_of(number, range(events))
     alone = DynamoStore(client, table, CapacityMeter())
-    one = record(
-        alone, [make_event(i, tracking_number="ALONE" + number) for i in range(events)], "a"
-    )
-    meters = race(client, table, delivery, 50)
+    one = record(alone, events_of("ALONE" + number, range(events)), "a")
+    meters = race(client, table, delivery, 50, NOW)
     billed = sum(m.billed_write_units for m in meters)
     assert billed <= 1.2 * (one + 49), (billed, one)
     stored = DynamoStore(client, table, CapacityMeter())
@@ -119,7 +88,7 @@ def test_a_crash_before_the_state_update_heals_on_an_immediate_retry(
     """The retry finds the events stored by a writer it cannot tell from a racing copy: it
     gives that writer a moment, sees the state still does not know them, and teaches it."""
     number = "HEAL000001"
-    events = history(number, 3)
+    events = events_of(number, range(3))
 
     def crash(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("power cut")
