@@ -6,8 +6,10 @@ POSTs of ``burst_batch``, FedEx/17TRACK style) every ``burst_every`` seconds, st
 searches and shipment GETs. Every key comes from gateway itself: ``shipment_pk``
 (events, states), ``index_keys``/``index_partition`` (the sharded status index), and the
 real :class:`~gateway.tenancy.limits.HardCap`, :class:`~gateway.audit.windows.DynamoAudit`
-(fed by ``delivery_outcomes``) and :class:`~gateway.store.parked.ParkingLot`, one per
-simulated Lambda container, writing to a recording client instead of DynamoDB. Units:
+(fed by ``delivery_outcomes``: every outcome, accepted included, counted in minute
+windows, so the audit's units follow containers x outcome kinds, not the delivery rate)
+and :class:`~gateway.store.parked.ParkingLot`, one per simulated Lambda container,
+writing to a recording client instead of DynamoDB. Units:
 an event item's size through the real codec (1 WCU for a ~1 KB event, as
 bench.store_costs measures), a state update 1, an index entry put or delete 1 (a status
 change costs the index 2, bench.query_costs). Deterministic (seeded). Target: DynamoDB's

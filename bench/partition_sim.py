@@ -134,7 +134,6 @@ class Simulation:
         if kind == "parked":
             self._park()
             answer: dict[str, object] = {"parked": True}
-            numbers: list[str] = []
         else:
             numbers = [n for slot in slots if (n := self._shipment(slot, kind, into)) is not None]
             dups = len(slots) - len(numbers)
@@ -144,10 +143,7 @@ class Simulation:
                 "duplicate_delivery": kind == "retry",
             }
         audit = self.audits[container]
-        for outcome in delivery_outcomes(
-            self.work.tenant, CARRIERS[0], answer, numbers, self.now,
-            raw_body=b"%d" % self.requests, request_id=f"r{self.requests}",
-        ):  # fmt: skip
+        for outcome in delivery_outcomes(self.work.tenant, CARRIERS[0], answer, self.now):
             audit.record(outcome)
         audit.flush()  # the end of each invocation
 

@@ -47,24 +47,22 @@ def test_billed_milliseconds_scale_cpu_and_add_a_round_trip_per_call() -> None:
 
 def test_stored_bytes_count_each_new_item_with_its_overhead() -> None:
     a = Assumptions(item_overhead=100.0, index_entry_bytes=110.0)
-    sizes = {"event": 700.0, "state": 600.0, "audit": 300.0, "parked": 400.0}
-    assert pricing.stored_bytes("new", NEW, sizes, a) == 800 + 400  # event, audit item
-    assert (
-        pricing.stored_bytes("first", NEW, sizes, a) == 800 + 700 + 210 + 400
-    )  # + state, index entry
+    sizes = {"event": 700.0, "state": 600.0, "parked": 400.0}
+    assert pricing.stored_bytes("new", NEW, sizes, a) == 800  # the event
+    assert pricing.stored_bytes("first", NEW, sizes, a) == 800 + 700 + 210  # + state, index entry
     parked = Profile(2, 1, 3, 1, 1, 1, 1, accepted=0)
-    assert pricing.stored_bytes("parked", parked, sizes, a) == 500 + 400  # parked copy, audit item
+    assert pricing.stored_bytes("parked", parked, sizes, a) == 500  # the parked copy
     assert pricing.stored_bytes("retry", parked, sizes, a) == 0
 
 
 def test_a_request_costs_each_service_by_hand() -> None:
-    sizes = {"event": 1000.0, "state": 0.0, "audit": 0.0, "parked": 0.0}
+    sizes = {"event": 1000.0, "state": 0.0, "parked": 0.0}
     cost = pricing.request_cost("new", NEW, sizes, FREE_AUTH, ONES, PLAIN)
     assert cost["API Gateway REST"] == 1e-6
     assert cost["Lambda requests (2)"] == 2e-6  # ingest + authorizer
     assert cost["Lambda duration"] == pytest.approx((19 + 1) / 1000 * 1e-3)  # auth min 1 ms
     assert cost["DynamoDB writes"] == 3e-6 and cost["DynamoDB reads"] == 1e-6
-    assert cost["DynamoDB storage + PITR"] == pytest.approx(1000 / 1e9 * 2)  # event + audit(0)
+    assert cost["DynamoDB storage + PITR"] == pytest.approx(1000 / 1e9 * 2)  # the event, with PITR
     assert cost["CloudWatch Logs"] == pytest.approx(500 / 1e9 * 2)
     assert cost["Data transfer out"] == pytest.approx(1000 / 1e9)
     assert cost["Secrets Manager + KMS calls"] == 0.0

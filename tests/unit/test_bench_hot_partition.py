@@ -35,13 +35,25 @@ def test_write_units_are_one_per_started_kilobyte() -> None:
     assert write_units({"pk": {"S": "x" * 1023}}) == 2.0
 
 
-def test_a_new_event_writes_event_and_state_on_its_shipment_and_one_audit_item() -> None:
+def test_a_new_event_writes_event_and_state_on_its_shipment_and_no_audit_item_of_its_own() -> None:
     ledger = Simulation(replace(QUIET, rate=10, mix=only("new"))).run()
     assert ledger.total("write", "table", "S#") == 10 * 2.0  # ~1 KB event + state update
-    assert ledger.total("write", "table", "A#acme#2026-11-22#") == 10 * 1.0
+    assert ledger.total("write", "table", "A#acme#2026-11-22#") == 1.0  # the window, once
     assert ledger.total("write", "table", "L#") == 0.0  # under 50 requests: not flushed yet
     assert ledger.total("write", INDEX_NAME) == 0.0  # the status is kept
     assert ledger.total("read", "table", "S#") == 10 * 1.0  # the state read
+
+
+def test_accepted_deliveries_cost_the_audit_two_puts_per_minute_whatever_the_rate() -> None:
+    ledger = Simulation(replace(QUIET, rate=100, seconds=11, mix=only("new"))).run()
+    assert ledger.total("write", "table", "S#") == 1100 * 2.0
+    # 11:59:50-12:00:00: the 11:59 window put when it opens and when it closes (count
+    # 1,000), the 12:00 window put when it opens; none of the 1,100 deliveries has its own.
+    assert ledger.total("write", "table", "A#acme#2026-11-22#") == 3.0
+    audit = [
+        (second, units) for (_, _, key, second), units in ledger.cells.items() if key[:2] == "A#"
+    ]
+    assert sorted(audit) == [(0, 1.0), (10, 1.0), (10, 1.0)]  # the first second, and 12:00:00
 
 
 def test_the_hard_cap_counter_is_added_once_per_50_requests_and_retries_write_nothing() -> None:
@@ -70,7 +82,7 @@ def test_a_bulk_push_into_one_status_puts_one_entry_per_shipment_in_its_shards()
     ledger = sim.run()
     assert ledger.total("write", INDEX_NAME, "acme#out_for_delivery#") == 40.0
     assert ledger.total("write", INDEX_NAME, "acme#in_transit#") == 40.0  # the old entries
-    assert ledger.total("write", "table", "A#") == 1.0  # one POST, one audit item
+    assert ledger.total("write", "table", "A#") == 1.0  # one POST, one audit window put
     assert sim.status == [Status.OUT_FOR_DELIVERY] * 40
 
 
