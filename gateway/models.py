@@ -83,6 +83,8 @@ def normalise_tracking_number(value: str) -> str:
     ...
     ValueError: tracking number may hold only ASCII letters, digits, '.', '_' and '-'
     """
+    if len(value) <= TRACKING_NUMBER_MAX_BYTES and _TRACKING_NUMBER.fullmatch(value):
+        return value  # already normal (the common case, and every second call)
     cleaned = "".join(value.split())
     if not cleaned:
         raise ValueError("tracking number is empty")
