@@ -39,7 +39,7 @@ from gateway.errors import StoreUnavailableError
 from gateway.models import CanonicalEvent
 from gateway.store import codec
 from gateway.store.capacity import CapacityMeter
-from gateway.store.errors import store_errors
+from gateway.store.errors import condition_failed, store_errors
 from gateway.store.reads import ShipmentReads
 from gateway.store.shipment import (
     FINGERPRINT_PREFIX_BYTES,
@@ -59,7 +59,6 @@ ACTIVE_WRITER_SECONDS = 10
 (it will most likely update the state itself); an older one by a writer that is gone."""
 WAIT_FOR_WRITER = (0.01, 0.02, 0.04, 0.08, 0.16)  # pauses while a racing copy still puts
 WAIT_FOR_STATE = (0.05, 0.1)  # pauses before reading whether it taught the state
-_CONDITION_FAILED = "ConditionalCheckFailedException"
 
 
 @dataclass(frozen=True)
@@ -225,7 +224,7 @@ class DynamoStore(ShipmentReads):
                 ReturnConsumedCapacity="TOTAL",
             )
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") != _CONDITION_FAILED:
+            if not condition_failed(exc):
                 raise
             self.meter.add_failed_write(item)
             old: dict[str, Any] = exc.response.get("Item") or {}  # type: ignore[assignment]
@@ -305,7 +304,7 @@ class DynamoStore(ShipmentReads):
                 ReturnConsumedCapacity="TOTAL",
             )
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") != _CONDITION_FAILED:
+            if not condition_failed(exc):
                 raise
             self.meter.add_failed_write(page)
             return
@@ -316,7 +315,7 @@ class DynamoStore(ShipmentReads):
         try:
             response = self.client.update_item(TableName=self.table, **request)
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") != _CONDITION_FAILED:
+            if not condition_failed(exc):
                 raise
             return False
         self.meter.add_write(response)

@@ -12,6 +12,17 @@ from gateway.errors import StoreUnavailableError, UnstorableError
 DETERMINISTIC_CODES = frozenset({"ValidationException", "SerializationException"})
 """Refusals of the request itself (a key or item over DynamoDB's limits, a malformed
 value): the same request fails the same way every time."""
+CONDITION_FAILED = "ConditionalCheckFailedException"
+
+
+def condition_failed(exc: BaseException) -> bool:
+    """Whether ``exc`` (a ``ClientError``, or a store error raised from one) is a failed
+    condition: the item was not as the write required, and the write was still billed."""
+    cause = exc if isinstance(exc, ClientError) else exc.__cause__
+    return (
+        isinstance(cause, ClientError)
+        and cause.response.get("Error", {}).get("Code") == CONDITION_FAILED
+    )
 
 
 @contextmanager

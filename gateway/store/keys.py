@@ -12,6 +12,11 @@
   ``revoked_at`` (read by the authorizer; see ``gateway/aws/api_keys.py``)
 - audit:          ``pk = A#{tenant}#{UTC day}#{shard}``, ``sk = {utc instant}#{request id}#…``
   (8 shards a day, see ``gateway/audit/windows.py``)
+- endpoint:       ``pk = N#{tenant}``, ``sk = N#{endpoint id}`` (a tenant's notification
+  endpoints: one Query lists them; see ``gateway/notify/endpoints.py``)
+- message:        ``pk = M#{tenant}#{endpoint id}#{shard}``, ``sk = {message id}`` (8 shards
+  per endpoint; message ids sort by time, see ``gateway/notify/messages.py``)
+- data key:       ``pk = sk = K#notify`` (the KMS-encrypted key that seals endpoint secrets)
 
 A carrier's bulk push spreads over its many shipments, never one tenant-wide key.
 """
@@ -64,6 +69,24 @@ def event_sk(occurred_at: datetime, event_id: str) -> str:
 def parked_pk(tenant: str, body_sha256: str) -> str:
     """Partition key of a parked delivery, sharded by its body hash."""
     return f"P#{tenant}#{body_sha256[0]}"
+
+
+def endpoint_pk(tenant: str) -> str:
+    """Partition key of a tenant's notification endpoints."""
+    return f"N#{tenant}"
+
+
+def endpoint_sk(endpoint_id: str) -> str:
+    """Sort key of one endpoint."""
+    return f"N#{endpoint_id}"
+
+
+def message_pk(tenant: str, endpoint_id: str, shard: int) -> str:
+    """Partition key of one shard of an endpoint's messages."""
+    return f"M#{tenant}#{endpoint_id}#{shard}"
+
+
+NOTIFY_KEY_ITEM = {"pk": {"S": "K#notify"}, "sk": {"S": "K#notify"}}
 
 
 def audit_pk(tenant: str, day: str, shard: str) -> str:

@@ -19,7 +19,7 @@ from botocore.exceptions import ClientError
 
 from gateway.models import instant_text
 from gateway.store.capacity import CapacityMeter
-from gateway.store.errors import store_errors
+from gateway.store.errors import condition_failed, store_errors
 from gateway.store.keys import PARKED_SHARDS, parked_pk
 
 ALWAYS_REDACTED = frozenset({"authorization", "x-api-key", "cookie", "proxy-authorization"})
@@ -95,7 +95,7 @@ class ParkingLot:
                     ReturnConsumedCapacity="TOTAL",
                 )
             except ClientError as exc:
-                if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                if condition_failed(exc):
                     old: dict[str, Any] = exc.response.get("Item") or {}  # type: ignore[assignment]
                     return bytes(old.get("wid", {}).get("B", b"")) == write_id
                 raise

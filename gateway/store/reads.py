@@ -49,6 +49,20 @@ class ShipmentReads:
             if not expired(item, now)
         ]
 
+    def shipment_item(self, tenant: str, tracking_number: str, sk: str) -> dict[str, Any] | None:
+        """One item of a shipment's partition (a state ``C#…`` or an event ``E#…``), read
+        strongly consistent; None when absent."""
+        with store_errors():
+            response = self.client.get_item(
+                TableName=self.table,
+                Key={"pk": {"S": shipment_pk(tenant, tracking_number)}, "sk": {"S": sk}},
+                ConsistentRead=True,
+                ReturnConsumedCapacity="TOTAL",
+            )
+        self.meter.add_read(response)
+        item: dict[str, Any] | None = response.get("Item")
+        return item
+
     def list_events(
         self,
         tenant: str,

@@ -11,6 +11,11 @@ state is read again and the update composed again, a bounded number of times.
 
 The status index's keys (``gateway/store/index.py``) are written only when the status
 changes, so an event that keeps the status writes nothing to the index.
+
+An update that moves the status also sets ``moved`` (the id of the event that moved it)
+and ``prev_status``; every other update removes ``moved``. The table's stream carries new
+images only, so that marker is how the notifier (``gateway/notify/stream.py``) tells a
+status change from any other write of the state, at no cost to this write.
 """
 
 from __future__ import annotations
@@ -26,6 +31,9 @@ from gateway.store.capacity import item_bytes
 from gateway.store.index import INDEX_PK, index_keys
 from gateway.store.shipment import ShipmentRead, fingerprint_prefix
 
+MOVED = "moved"
+"""Set by the update that moved the status (to the event's id), removed by every other."""
+PREV_STATUS = "prev_status"
 ORDER_KEY = "order_key"
 """The current event's :meth:`~gateway.models.CanonicalEvent.ordering_key` (it replaced
 ``latest_key``, whose text sorted years before 1000 wrongly: a state that still has only
@@ -108,6 +116,8 @@ def compose(
     _count(update, read, len(new))
     _guard(update, read, new)
     _move(update, read, new, now)
+    if MOVED not in update.sets:
+        update.removes.append(MOVED)
     _fingerprints(update, read, {fingerprint_prefix(e) for e in new}, expires_at)
     return update
 
@@ -166,6 +176,8 @@ def _advance(update: Update, read: ShipmentRead, latest: CanonicalEvent, now: da
     else:
         tenant, number, carrier = read.key
         update.sets |= index_keys(tenant, number, carrier, latest.status, now)
+    if prev != latest.status.value:
+        _mark_moved(update, latest, prev)
     if latest.detail is not None:
         update.sets["detail"] = {"S": latest.detail}
     else:
@@ -173,6 +185,17 @@ def _advance(update: Update, read: ShipmentRead, latest: CanonicalEvent, now: da
     if latest.estimated_delivery is not None:
         update.sets["eta"] = {"S": latest.estimated_delivery}
         update.sets["eta_at"] = {"S": instant_text(latest.occurred_at)}
+
+
+def _mark_moved(update: Update, latest: CanonicalEvent, prev: str | None) -> None:
+    """Say which event moved the status, from what (guarded, so ``prev`` is exact)."""
+    update.sets[MOVED] = {"S": latest.event_id}
+    if prev is None:
+        update.removes.append(PREV_STATUS)
+        return
+    update.sets[PREV_STATUS] = {"S": prev}
+    update.values[":moved_from"] = {"S": prev}
+    update.conditions.append("#status = :moved_from")
 
 
 def _fingerprints(update: Update, read: ShipmentRead, new: set[bytes], expires_at: int) -> None:
