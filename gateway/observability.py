@@ -26,6 +26,11 @@ logger = Logger(service=SERVICE)
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
 
 
+def milliseconds(name: str, value: float = 0.0) -> None:
+    """Record a duration in milliseconds (EMF)."""
+    metrics.add_metric(name=name, unit=MetricUnit.Milliseconds, value=value)
+
+
 def count(name: str, value: float = 1) -> None:
     """Add to an EMF counter; zero counts are not emitted."""
     if value:

@@ -14,11 +14,21 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from gateway.audit.outcomes import Auditor
 from gateway.audit.windows import DynamoAudit
 from gateway.carriers.discovery import Registry, load_adapters
 from gateway.ingest.pipeline import Counter, Pipeline
+from gateway.notify.addresses import AddressPolicy
+from gateway.notify.delivery import Notifier
+from gateway.notify.endpoints import EndpointStore
+from gateway.notify.messages import Message, MessageStore
+from gateway.notify.sealing import Sealer
+from gateway.notify.service import Notifications
+from gateway.notify.stream import StreamNotifier
+from gateway.observability import milliseconds
 from gateway.store.capacity import CapacityMeter
 from gateway.store.dynamo import DynamoStore
+from gateway.store.keys import state_sk
 from gateway.store.parked import ParkingLot
 from gateway.tenancy.directory import TenantDirectory
 from gateway.tenancy.keysets import SecretsProvider
@@ -27,6 +37,8 @@ from gateway.tenancy.limits import HardCap
 PACKAGED_TENANTS_DIR = Path(__file__).resolve().parent.parent / "tenants"
 PROCESS_KEY = secrets.token_bytes(32)
 """The cursor key when none is configured: valid in this process only (gateway/api/cursors.py)."""
+PROCESS_SEAL_KEY = secrets.token_bytes(32)
+"""The endpoint secrets' key when none is configured: valid in this process only."""
 
 
 def utc_now() -> datetime:
@@ -41,6 +53,7 @@ class Services:
     pipeline: Pipeline
     store: DynamoStore
     clock: Callable[[], datetime]
+    notifications: Notifications
     limits: HardCap | None = None  # the daily hard cap (on AWS); None: not enforced here
     cursor_key: bytes = PROCESS_KEY  # signs page cursors (gateway/api/cursors.py)
 
@@ -56,8 +69,17 @@ def build_services(
     adapters: Registry | None = None,
     meter: CapacityMeter | None = None,
     cursor_key: bytes | None = None,
+    sealer: Sealer | None = None,
+    address_policy: AddressPolicy | None = None,
+    retry_scale: float = 1.0,
 ) -> Services:
-    """Assemble the pipeline and store from explicit dependencies."""
+    """Assemble the pipeline, store and notifications from explicit dependencies.
+
+    ``sealer`` defaults to one under a key of this process only (tests, one-off tools: the
+    secrets it seals open nowhere else); ``address_policy`` defaults to the deployed one
+    (https only, public addresses only); ``retry_scale`` shrinks the retry schedule (tests
+    and local demos only).
+    """
     meter = meter or CapacityMeter()
     store = DynamoStore(dynamodb, table_name, meter)
     tenants = TenantDirectory(tenants_dir)
@@ -70,9 +92,60 @@ def build_services(
         count=count,
         audit=DynamoAudit(dynamodb, table_name, tenants, clock=clock),  # its own meter
     )
-    return Services(
-        pipeline=pipeline, store=store, clock=clock, cursor_key=cursor_key or PROCESS_KEY
+    notifications = build_notifications(
+        store,
+        pipeline.audit,
+        sealer or Sealer(lambda: PROCESS_SEAL_KEY),
+        address_policy or AddressPolicy(),
+        count,
+        clock,
+        retry_scale,
     )
+    return Services(
+        pipeline=pipeline,
+        store=store,
+        clock=clock,
+        notifications=notifications,
+        cursor_key=cursor_key or PROCESS_KEY,
+    )
+
+
+def build_notifications(
+    store: DynamoStore,
+    audit: Auditor,
+    sealer: Sealer,
+    policy: AddressPolicy,
+    count: Counter,
+    clock: Callable[[], datetime],
+    retry_scale: float,
+) -> Notifications:
+    """The notification service over the store's table."""
+    meter = CapacityMeter()  # its own: notifications are not part of a request's cost
+    store = DynamoStore(store.client, store.table, meter)
+
+    def event_doc(message: Message) -> str | None:
+        item = store.shipment_item(message.tenant, message.tracking_number, message.event_sk)
+        return None if item is None else str(item["doc"]["S"])
+
+    notifier = Notifier(
+        endpoints=EndpointStore(store.client, store.table, sealer, meter),
+        messages=MessageStore(store.client, store.table, meter, clock),
+        event_docs=event_doc,
+        policy=policy,
+        clock=clock,
+        count=count,
+        audit=audit,
+        retry_scale=retry_scale,
+        timing=milliseconds,
+    )
+    stream = StreamNotifier(
+        notifier,
+        read_state=lambda tenant, number, carrier: store.shipment_item(
+            tenant, number, state_sk(carrier)
+        ),
+        read_event=store.shipment_item,
+    )
+    return Notifications(notifier=notifier, stream=stream)
 
 
 def dynamodb_client(endpoint_url: str | None = None, **session: str) -> Any:

@@ -33,7 +33,16 @@ from typing import Any, Protocol
 
 log = logging.getLogger("waybill.audit")
 
-OUTCOMES = ("accepted", "duplicate", "ignored", "parked", "rejected", "throttled", "failed")
+OUTCOMES = (
+    "accepted",
+    "duplicate",
+    "ignored",
+    "parked",
+    "rejected",
+    "throttled",
+    "failed",
+    "endpoint",
+)
 _CODE = re.compile(r"[^a-z0-9_.]+")
 
 

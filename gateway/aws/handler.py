@@ -7,6 +7,7 @@ The handler itself is :func:`gateway.api.app.make_handler`, which the local edge
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,8 @@ from typing import Any
 from gateway.api.app import LambdaHandler, make_handler
 from gateway.api.cursors import cursor_key_from_environment
 from gateway.aws.secrets import SecretsManagerProvider
+from gateway.notify.addresses import AddressPolicy
+from gateway.notify.sealing import Sealer, SealError, kms_data_key
 from gateway.observability import count
 from gateway.services import PACKAGED_TENANTS_DIR, Services, build_services, dynamodb_client
 from gateway.tenancy.limits import HardCap
@@ -23,22 +26,47 @@ from gateway.tenancy.plans import plan_of
 def services_from_environment() -> Services:
     """Services for the Lambda from the environment.
 
-    ``TABLE_NAME``, ``SECRETS_PREFIX``, ``TENANTS_DIR``, and the cursor key from
-    ``CURSOR_KEY`` or ``CURSOR_KEY_SECRET`` (see ``gateway/api/cursors.py``).
+    ``TABLE_NAME``, ``SECRETS_PREFIX``, ``TENANTS_DIR``, the cursor key from
+    ``CURSOR_KEY`` or ``CURSOR_KEY_SECRET`` (see ``gateway/api/cursors.py``), the KMS key
+    of the endpoint secrets from ``NOTIFY_KEY_ID`` (without it, sealing them fails), and
+    ``NOTIFY_ALLOW_INSECURE=true`` on test stacks only (http and private addresses).
     """
     client = dynamodb_client(os.environ.get("DYNAMODB_ENDPOINT_URL"))
+    table = os.environ["TABLE_NAME"]
     services = build_services(
         dynamodb=client,
-        table_name=os.environ["TABLE_NAME"],
+        table_name=table,
         tenants_dir=Path(os.environ.get("TENANTS_DIR", str(PACKAGED_TENANTS_DIR))),
         secrets=SecretsManagerProvider(prefix=os.environ.get("SECRETS_PREFIX", "waybill/")),
         count=count,
         cursor_key=cursor_key_from_environment(os.environ),
+        sealer=Sealer(notify_key(client, table)),
+        address_policy=AddressPolicy(
+            allow_insecure=os.environ.get("NOTIFY_ALLOW_INSECURE", "").lower() == "true"
+        ),
     )
     plans = plan_of(services.pipeline.tenants)
     limits = HardCap(client, services.store.table, plans, meter=services.store.meter)
     pipeline = replace(services.pipeline, usage=limits.admit)  # verified deliveries
     return replace(services, pipeline=pipeline, limits=limits)
+
+
+def notify_key(client: Any, table: str) -> Callable[[], bytes]:
+    """The endpoint secrets' data key, kept under the KMS key ``NOTIFY_KEY_ID``."""
+    key_id = os.environ.get("NOTIFY_KEY_ID")
+    if not key_id:
+
+        def missing() -> bytes:
+            raise SealError("NOTIFY_KEY_ID is not set: endpoint secrets cannot be sealed")
+
+        return missing
+
+    def kms() -> Any:
+        import boto3  # a KMS client only when a secret is first sealed or opened
+
+        return boto3.client("kms")
+
+    return kms_data_key(kms, key_id, client, table)
 
 
 _handler: LambdaHandler | None = None

@@ -1,4 +1,5 @@
-"""``waybill serve``: the local gateway (DynamoDB Local + the HTTP edge) on one machine.
+"""``waybill serve``: the local gateway on one machine: DynamoDB Local, the HTTP edge, and
+the threads that read the table's stream (notifications) and sweep due retries.
 
 Example:
     $ waybill serve --port 8080
@@ -33,6 +34,18 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--tenants-dir", default="tenants", help="directory of tenant files (default: tenants)"
     )
+    parser.add_argument(
+        "--https-endpoints-only",
+        action="store_true",
+        help="refuse http and private-address notification endpoints, as deployed stacks do",
+    )
+    parser.add_argument(
+        "--retry-scale",
+        type=float,
+        default=1.0,
+        help="multiply the notification retry delays (tests and demos: 0.001 turns 5 min "
+        "into 0.3 s)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -41,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
     from gateway.local.dynamodb_local import DynamoDBLocal, DynamoDBLocalError
     from gateway.local.runtime import clear_runtime, write_runtime
     from gateway.local.server import build_asgi_app, run_server
-    from gateway.local.wiring import build_local_gateway
+    from gateway.local.wiring import background, build_local_gateway
     from gateway.store.table import DEFAULT_TABLE_NAME
 
     state_dir = Path(args.state_dir)
@@ -52,10 +65,24 @@ def run(args: argparse.Namespace) -> int:
     except DynamoDBLocalError as exc:
         raise CliError(str(exc)) from None
     try:
+        if not 0 < args.retry_scale <= 1:
+            raise CliError("--retry-scale is a factor in (0, 1]")
         gateway = build_local_gateway(
-            state_dir=state_dir, endpoint_url=ddb.endpoint_url, tenants_dir=Path(args.tenants_dir)
+            state_dir=state_dir,
+            endpoint_url=ddb.endpoint_url,
+            tenants_dir=Path(args.tenants_dir),
+            allow_insecure_endpoints=not args.https_endpoints_only,
+            retry_scale=args.retry_scale,
         )
-        write_runtime(state_dir, dynamodb_endpoint=ddb.endpoint_url, table_name=DEFAULT_TABLE_NAME)
+        workers = background(gateway, ddb.endpoint_url, None if args.in_memory else state_dir)
+        workers.start()
+        write_runtime(
+            state_dir,
+            dynamodb_endpoint=ddb.endpoint_url,
+            table_name=DEFAULT_TABLE_NAME,
+            allow_insecure_endpoints=not args.https_endpoints_only,
+            retry_scale=args.retry_scale,
+        )
         app = build_asgi_app(
             gateway.handler,
             gateway.resolve_api_key,
@@ -80,6 +107,7 @@ def run(args: argparse.Namespace) -> int:
                 raise
             raise CliError(f"cannot listen on {args.host}:{args.port}: {exc.strerror}") from None
         finally:
+            workers.stop()
             gateway.services.pipeline.audit.flush(final=True)  # the last open count windows
     finally:
         clear_runtime(state_dir)

@@ -2,8 +2,12 @@
 
 DynamoDB Local instead of DynamoDB, ``<state_dir>/secrets.json`` instead of
 Secrets Manager, ``<state_dir>/api_keys.json`` for the edge's API keys,
-``<state_dir>/cursor.key`` for the page cursors' key, and the edge's in-process
-throttle (token bucket, quota, hard cap) for API Gateway's usage plans.
+``<state_dir>/cursor.key`` for the page cursors' key, ``<state_dir>/notify.key`` for the
+endpoint secrets' key instead of KMS, the edge's in-process throttle (token bucket,
+quota, hard cap) for API Gateway's usage plans, and threads reading DynamoDB Local's
+stream and sweeping due retries (:mod:`gateway.local.streams`) for the stream Lambda and
+its schedule. Endpoints on loopback and private addresses over http are allowed here
+(local receivers, tests); link-local and metadata addresses never are.
 """
 
 from __future__ import annotations
@@ -16,7 +20,11 @@ from typing import Any
 from gateway.api.app import LambdaHandler, make_handler
 from gateway.api.cursors import local_cursor_key
 from gateway.audit.refusals import audited_admission
+from gateway.local.runtime import read_runtime
+from gateway.local.streams import Background, StreamReader
 from gateway.local.throttle import EdgeThrottle
+from gateway.notify.addresses import AddressPolicy
+from gateway.notify.sealing import Sealer, local_key
 from gateway.observability import count
 from gateway.services import Services, build_services, dynamodb_client
 from gateway.store.table import DEFAULT_TABLE_NAME, ensure_table
@@ -47,23 +55,93 @@ def local_dynamodb(endpoint_url: str) -> Any:
     return dynamodb_client(endpoint_url, **LOCAL_SESSION)
 
 
-def build_local_gateway(
+SWEEP_EVERY = 1.0  # seconds
+
+
+def local_streams(endpoint_url: str) -> Any:
+    """A DynamoDB Streams client for DynamoDB Local."""
+    import boto3
+
+    return boto3.client("dynamodbstreams", endpoint_url=endpoint_url, **LOCAL_SESSION)  # type: ignore[call-overload]
+
+
+def background(
+    gateway: LocalGateway,
+    endpoint_url: str,
+    state_dir: Path | None,
+    sweep_every: float = SWEEP_EVERY,
+) -> Background:
+    """The stream reader and sweeper of a local gateway (not started)."""
+    services = gateway.services
+    reader = StreamReader(
+        services.store.client,
+        local_streams(endpoint_url),
+        services.store.table,
+        services.notifications.handle_stream,
+        state_dir,
+    )
+    return Background(reader, services.notifications.sweep, sweep_every)
+
+
+def local_services(
+    client: Any,
+    table_name: str,
     *,
     state_dir: Path,
-    endpoint_url: str,
     tenants_dir: Path,
-    table_name: str = DEFAULT_TABLE_NAME,
-) -> LocalGateway:
-    """Create the table if missing and build the handler over local state."""
-    client = local_dynamodb(endpoint_url)
-    ensure_table(client, table_name)
-    services = build_services(
+    allow_insecure_endpoints: bool = True,
+    retry_scale: float = 1.0,
+) -> Services:
+    """The services over local state, as ``waybill serve`` and the ops commands use them
+    (the same keys: an endpoint secret sealed by one opens in the other)."""
+    return build_services(
         dynamodb=client,
         table_name=table_name,
         tenants_dir=tenants_dir,
         secrets=LocalSecretStore(state_dir),
         count=count,
         cursor_key=local_cursor_key(state_dir),
+        sealer=Sealer(local_key(state_dir)),
+        address_policy=AddressPolicy(allow_insecure=allow_insecure_endpoints),
+        retry_scale=retry_scale,
+    )
+
+
+def running_services(state_dir: Path, tenants_dir: Path) -> Services | None:
+    """The services of the ``waybill serve`` running with ``state_dir`` (its DynamoDB
+    Local, table, endpoint address policy and retry scale), or None when none runs."""
+    runtime = read_runtime(state_dir)
+    if runtime is None:
+        return None
+    return local_services(
+        local_dynamodb(runtime["dynamodb_endpoint"]),
+        runtime["table"],
+        state_dir=state_dir,
+        tenants_dir=tenants_dir,
+        allow_insecure_endpoints=runtime.get("allow_insecure_endpoints", "True") == "True",
+        retry_scale=float(runtime.get("retry_scale", "1.0")),
+    )
+
+
+def build_local_gateway(
+    *,
+    state_dir: Path,
+    endpoint_url: str,
+    tenants_dir: Path,
+    table_name: str = DEFAULT_TABLE_NAME,
+    allow_insecure_endpoints: bool = True,
+    retry_scale: float = 1.0,
+) -> LocalGateway:
+    """Create the table if missing and build the handler over local state."""
+    client = local_dynamodb(endpoint_url)
+    ensure_table(client, table_name)
+    services = local_services(
+        client,
+        table_name,
+        state_dir=state_dir,
+        tenants_dir=tenants_dir,
+        allow_insecure_endpoints=allow_insecure_endpoints,
+        retry_scale=retry_scale,
     )
     keys = LocalApiKeyStore(state_dir)
     throttle = EdgeThrottle(plan_of(services.pipeline.tenants))

@@ -7,7 +7,6 @@ Also drives the CLI the way the README's tour does (`secrets set`, `keys issue`,
 from __future__ import annotations
 
 import json
-import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,8 +16,8 @@ import httpx
 import pytest
 
 from gateway.cli import main
-from gateway.local.server import build_asgi_app, make_server
 from gateway.local.wiring import build_local_gateway
+from gateway.testkit.edge import edge_on_thread
 
 pytestmark = pytest.mark.integration
 
@@ -37,18 +36,8 @@ def server(
         tenants_dir=REPO / "tenants",
         table_name=f"e2e-{uuid.uuid4().hex[:8]}",
     )
-    uv = make_server(build_asgi_app(gateway.handler, gateway.resolve_api_key), "127.0.0.1", 0)
-    thread = threading.Thread(target=uv.run, daemon=True)
-    thread.start()
-    for _ in range(200):
-        if uv.started:
-            break
-        threading.Event().wait(0.05)
-    assert uv.started
-    port = uv.servers[0].sockets[0].getsockname()[1]
-    yield f"http://127.0.0.1:{port}", state
-    uv.should_exit = True
-    thread.join(timeout=10)
+    with edge_on_thread(gateway) as url:
+        yield url, state
 
 
 def test_the_readme_tour(server: tuple[str, Path], capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,0 +1,1 @@
+"""Outbound notifications: tenants' endpoints, messages, signing out, delivery and retries."""
