@@ -74,6 +74,44 @@ ROUTES: tuple[Endpoint, ...] = (
         "tenant API",
         "key",
     ),
+    Endpoint("POST", "/v1/endpoints", "createEndpoint", "notifications", "key"),
+    Endpoint("GET", "/v1/endpoints", "listEndpoints", "notifications", "key"),
+    Endpoint("GET", "/v1/endpoints/{endpoint_id}", "getEndpoint", "notifications", "key"),
+    Endpoint("DELETE", "/v1/endpoints/{endpoint_id}", "deleteEndpoint", "notifications", "key"),
+    Endpoint(
+        "POST",
+        "/v1/endpoints/{endpoint_id}/rotate-secret",
+        "rotateEndpointSecret",
+        "notifications",
+        "key",
+    ),
+    Endpoint(
+        "POST", "/v1/endpoints/{endpoint_id}/disable", "disableEndpoint", "notifications", "key"
+    ),
+    Endpoint(
+        "POST", "/v1/endpoints/{endpoint_id}/enable", "enableEndpoint", "notifications", "key"
+    ),
+    Endpoint(
+        "GET",
+        "/v1/endpoints/{endpoint_id}/messages",
+        "listEndpointMessages",
+        "notifications",
+        "key",
+    ),
+    Endpoint(
+        "POST",
+        "/v1/endpoints/{endpoint_id}/messages/{message_id}/resend",
+        "resendEndpointMessage",
+        "notifications",
+        "key",
+    ),
+    Endpoint(
+        "POST",
+        "/v1/endpoints/{endpoint_id}/recover",
+        "recoverEndpointMessages",
+        "notifications",
+        "key",
+    ),
     Endpoint("GET", "/healthz", "health", "ops", "public"),
     Endpoint("GET", "/openapi.json", "openapi", "ops", "public"),
 )

@@ -17,7 +17,7 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 
-from gateway.api import oauth, queries, search, submit
+from gateway.api import endpoints, oauth, queries, search, submit
 from gateway.api.http import (
     error_body,
     etag_of,
@@ -39,6 +39,7 @@ Operation = Callable[..., Response[str]]
 # Per tenant (``private``: never in a shared cache); 5 s absorbs a page's refresh bursts,
 # and revalidation with the ETag answers 304 without the body once it is stale.
 SHIPMENT_CACHE = "private, max-age=5"
+NO_STORE = {"Cache-Control": "no-store"}  # answers that carry an endpoint's secret
 
 
 def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> Response[str]:
@@ -111,6 +112,41 @@ def operations(app: APIGatewayRestResolver, services: Services) -> dict[str, Ope
         params = query_params(event())
         return _json(200, queries.locations(services, tenant(), tracking_number, params))
 
+    def create_endpoint() -> Response[str]:
+        headers, body = request_headers(event()), raw_body(event())
+        return _json(*endpoints.create(services, tenant(), headers, body), dict(NO_STORE))
+
+    def list_endpoints() -> Response[str]:
+        return _json(*endpoints.listing(services, tenant()))
+
+    def get_endpoint(endpoint_id: str) -> Response[str]:
+        return _json(*endpoints.get(services, tenant(), endpoint_id))
+
+    def delete_endpoint(endpoint_id: str) -> Response[str]:
+        return Response(endpoints.delete(services, tenant(), endpoint_id), None, None)
+
+    def rotate_endpoint_secret(endpoint_id: str) -> Response[str]:
+        headers, body = request_headers(event()), raw_body(event())
+        answer = endpoints.rotate(services, tenant(), endpoint_id, headers, body)
+        return _json(*answer, dict(NO_STORE))
+
+    def disable_endpoint(endpoint_id: str) -> Response[str]:
+        return _json(*endpoints.set_enabled(services, tenant(), endpoint_id, False))
+
+    def enable_endpoint(endpoint_id: str) -> Response[str]:
+        return _json(*endpoints.set_enabled(services, tenant(), endpoint_id, True))
+
+    def list_endpoint_messages(endpoint_id: str) -> Response[str]:
+        params = query_params(event())
+        return _json(*endpoints.messages(services, tenant(), endpoint_id, params))
+
+    def resend_endpoint_message(endpoint_id: str, message_id: str) -> Response[str]:
+        return _json(*endpoints.resend(services, tenant(), endpoint_id, message_id))
+
+    def recover_endpoint_messages(endpoint_id: str) -> Response[str]:
+        headers, body = request_headers(event()), raw_body(event())
+        return _json(*endpoints.recover(services, tenant(), endpoint_id, headers, body))
+
     def health() -> Response[str]:
         return _json(200, {"status": "ok"})
 
@@ -127,6 +163,16 @@ def operations(app: APIGatewayRestResolver, services: Services) -> dict[str, Ope
         "getShipment": get_shipment,
         "listShipmentEvents": list_shipment_events,
         "listShipmentLocations": list_shipment_locations,
+        "createEndpoint": create_endpoint,
+        "listEndpoints": list_endpoints,
+        "getEndpoint": get_endpoint,
+        "deleteEndpoint": delete_endpoint,
+        "rotateEndpointSecret": rotate_endpoint_secret,
+        "disableEndpoint": disable_endpoint,
+        "enableEndpoint": enable_endpoint,
+        "listEndpointMessages": list_endpoint_messages,
+        "resendEndpointMessage": resend_endpoint_message,
+        "recoverEndpointMessages": recover_endpoint_messages,
         "health": health,
         "openapi": openapi,
     }

@@ -23,10 +23,13 @@ from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from gateway.api import models as bodies
+from gateway.api import notify_models as notify
 from gateway.api import params
+from gateway.api.openapi_notify import notification_operations, webhooks
 from gateway.api.openapi_paths import SHARED_RESPONSES, Json, carrier_operations, ops_operations
 from gateway.api.openapi_tenant import tenant_operations
 from gateway.ingest.answers import WebhookParked
+from gateway.notify.service import EndpointSpec
 from gateway.routes import ROUTES
 
 OPENAPI_PATH = "docs/openapi.json"
@@ -45,8 +48,22 @@ RESPONSES: tuple[type[BaseModel], ...] = (
     bodies.WebhookResult,
     WebhookParked,
     bodies.TokenResponse,
+    notify.NotificationEndpoint,
+    notify.EndpointCreated,
+    notify.EndpointList,
+    notify.EndpointMessage,
+    notify.MessagesPage,
+    notify.Recovered,
+    notify.StatusChangedMessage,
+    notify.EventAddedMessage,
 )
-REQUESTS: tuple[type[BaseModel], ...] = (bodies.SubmitRequest, bodies.TokenRequest)
+REQUESTS: tuple[type[BaseModel], ...] = (
+    bodies.SubmitRequest,
+    bodies.TokenRequest,
+    EndpointSpec,
+    notify.RotateSecretRequest,
+    notify.RecoverRequest,
+)
 Where = Literal["path", "query", "header"]
 PARAMETERS: dict[type[BaseModel], Where] = {
     params.PartnerPath: "path",
@@ -55,10 +72,14 @@ PARAMETERS: dict[type[BaseModel], Where] = {
     params.ShipmentHeaders: "header",
     params.PageQuery: "query",
     params.SearchQuery: "query",
+    params.EndpointPath: "path",
+    params.MessagePath: "path",
+    params.MessagesQuery: "query",
 }
 DESCRIPTION = (
     "Waybill verifies carrier webhooks, translates them into one canonical tracking event "
-    "model, removes duplicates and serves each tenant its shipments. Errors are always "
+    "model, removes duplicates, serves each tenant its shipments and posts their changes, "
+    "signed (Standard Webhooks), to the tenant's endpoints (`webhooks`). Errors are always "
     '`{"error": {"code": "...", "message": "..."}}` with a stable `code`. Generated from '
     "the code (gateway/api/models.py, gateway/api/openapi.py) by `waybill adapters docs`; do "
     "not edit by hand."
@@ -157,9 +178,19 @@ def document() -> dict[str, Any]:
         "tags": [
             {"name": "carriers", "description": "carrier deliveries, each in its own scheme"},
             {"name": "tenant API", "description": "the tenant's reads and canonical submits"},
+            {
+                "name": "notifications",
+                "description": "the tenant's endpoints, and the signed messages they receive",
+            },
             {"name": "ops", "description": "health and this document"},
         ],
-        "paths": paths(carrier_operations(lists) | tenant_operations(lists) | ops_operations()),
+        "paths": paths(
+            carrier_operations(lists)
+            | tenant_operations(lists)
+            | notification_operations(lists)
+            | ops_operations()
+        ),
+        "webhooks": webhooks(),
         "components": {
             "schemas": dict(sorted(schemas.items())),
             "responses": SHARED_RESPONSES,

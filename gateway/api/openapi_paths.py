@@ -46,6 +46,14 @@ def shared(name: str) -> Json:
     return {"$ref": f"#/components/responses/{name}"}
 
 
+KEYED_ERRORS: Json = {
+    "401": shared("Unauthenticated"),
+    "429": shared("Throttled"),
+    "503": shared("StoreUnavailable"),
+}
+"""The refusals every ``x-api-key`` operation may answer."""
+
+
 def header(description: str, kind: str = "string", **extra: Any) -> Json:
     """A response header that is always sent."""
     return {"description": description, "required": True, "schema": {"type": kind, **extra}}

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 
 from gateway.api.openapi_paths import (
     API_KEY,
+    KEYED_ERRORS,
     NO_ROUTE,
     Json,
     error,
@@ -16,11 +17,6 @@ from gateway.api.openapi_paths import (
     shared,
 )
 
-READ_ERRORS: Json = {
-    "401": shared("Unauthenticated"),
-    "429": shared("Throttled"),
-    "503": shared("StoreUnavailable"),
-}
 PAGED = (
     "`invalid_limit` (not 1..500); `invalid_cursor` (not ours, or issued to another tenant "
     "or for another request); "
@@ -73,7 +69,7 @@ def tenant_operations(params: Mapping[str, list[Json]]) -> Json:
                     PAGED + "`invalid_status` (not a canonical status); `invalid_updated_since` "
                     "(not an ISO 8601 instant with an offset)"
                 ),
-                **READ_ERRORS,
+                **KEYED_ERRORS,
             },
         ),
         "getShipment": operation(
@@ -85,7 +81,7 @@ def tenant_operations(params: Mapping[str, list[Json]]) -> Json:
                 "304": reply("unchanged since `If-None-Match`; no body", None, caching),
                 "400": error(bad_number),
                 "404": not_found,
-                **READ_ERRORS,
+                **KEYED_ERRORS,
             },
         ),
         "listShipmentEvents": operation(
@@ -96,7 +92,7 @@ def tenant_operations(params: Mapping[str, list[Json]]) -> Json:
                 "200": reply("a page of events", schema("EventsPage")),
                 "400": error(PAGED + bad_number),
                 "404": not_found,
-                **READ_ERRORS,
+                **KEYED_ERRORS,
             },
         ),
         "listShipmentLocations": operation(
@@ -107,7 +103,7 @@ def tenant_operations(params: Mapping[str, list[Json]]) -> Json:
                 "200": reply("a page of the trail", schema("LocationsPage")),
                 "400": error(PAGED + bad_number),
                 "404": not_found,
-                **READ_ERRORS,
+                **KEYED_ERRORS,
             },
         ),
     }

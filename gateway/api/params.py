@@ -11,11 +11,14 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import SkipJsonSchema
 
+from gateway.api.notify_models import MessageState
 from gateway.models import Status
 from gateway.tenancy.tenants import CARRIER_ID_PATTERN, TENANT_ID_PATTERN
 
 MAX_PAGE = 500
 DEFAULT_PAGE = 100
+MAX_MESSAGES = 100
+DEFAULT_MESSAGES = 20
 
 
 class _Params(BaseModel):
@@ -86,6 +89,39 @@ class SearchQuery(_Params):
         default=None, description="only shipments whose state changed at or after this instant"
     )
     limit: int = Field(default=DEFAULT_PAGE, ge=1, le=MAX_PAGE, description="page size")
+    cursor: str | SkipJsonSchema[None] = Field(
+        default=None,
+        max_length=1024,
+        description="`next_cursor` of the previous page (opaque, bound to the tenant)",
+    )
+
+
+class EndpointPath(_Params):
+    """Path of one notification endpoint."""
+
+    endpoint_id: str = Field(
+        min_length=1, max_length=64, examples=["ep_mfrgg2lbnfxgc3tf"], description="endpoint id"
+    )
+
+
+class MessagePath(EndpointPath):
+    """Path of one message of an endpoint."""
+
+    message_id: str = Field(
+        min_length=1,
+        max_length=64,
+        examples=["msg_01KDXFKR00VNE07P2FTDYW5BNT"],
+        description="message id (its `webhook-id`)",
+    )
+
+
+class MessagesQuery(_Params):
+    """Query parameters of an endpoint's messages (newest first)."""
+
+    status: MessageState | SkipJsonSchema[None] = Field(
+        default=None, description="only messages in this state"
+    )
+    limit: int = Field(default=DEFAULT_MESSAGES, ge=1, le=MAX_MESSAGES, description="page size")
     cursor: str | SkipJsonSchema[None] = Field(
         default=None,
         max_length=1024,

@@ -19,6 +19,8 @@ COMMAND_MODULES = (
     "tenants",
     "send",
     "parked",
+    "endpoints",
+    "listen",
     "audit",
     "erase",
     "adapters",

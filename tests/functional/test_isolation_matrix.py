@@ -9,7 +9,10 @@ number every tenant shares). For every ordered pair (X, Y):
   declared quirks' slots: Shippo's HMAC, UPS v2's OAuth client secret and tokens) never
   authenticates anything on Y's paths;
 - Y's authorizer tenant never reads X's shipments or events (404), and never sees X's
-  id, tracking numbers, secrets or bodies in any response, error or not.
+  id, tracking numbers, secrets or bodies in any response, error or not;
+- Y never reads, changes, resends or removes X's notification endpoint or its messages
+  (404 for every route), never sees its id, secret or message ids, and X's endpoint
+  keeps its state and its one secret.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from adapters.ups import sign_v2
 from gateway.audit.provenance import provenance
 from gateway.audit.query import read_audit
 from gateway.audit.windows import DynamoAudit
+from gateway.notify.endpoints import MESSAGE_TYPES as TYPES
 from gateway.signing.spec import split_signed
 from gateway.tenancy.keysets import generate_secret
 from gateway.tenancy.tenants import load_tenants
@@ -47,6 +51,7 @@ from tests.support.carriers import (
     samples,
     webhook_adapters,
 )
+from tests.support.notify import install_sender, replay_stream
 
 NOW = datetime(2025, 6, 2, 12, 0, tzinfo=UTC)
 TENANTS = ("acme", "globex", "initech", "hooli", "umbrella")
@@ -57,6 +62,7 @@ ADAPTERS = adapters()
 OAUTH = next(q for q in QUIRKS if q.scheme == UPS_V2)  # UPS v2: client id option, oauth slot
 HMAC_SLOT = next(q for q in QUIRKS if q.scheme == SHIPPO_HMAC)  # Shippo's optional HMAC
 CONFIGS = {t: c for t, c in load_tenants(TENANTS_DIR).items() if t in TENANTS}
+JSON = {"content-type": "application/json"}
 
 
 def carriers_of(tenant: str) -> set[str]:
@@ -282,3 +288,64 @@ def test_provenance_and_audit_windows_show_each_tenant_only_its_own_deliveries(
             expected["standard_webhooks"] += 1
         assert Counter({w.carrier: w.count for w in windows}) == expected, tenant
         assert [(w.at, w.code, w.detail) for w in windows] == [(NOW, "events", {})] * len(expected)
+
+
+@dataclass
+class Hooks:
+    """A tenant's notification endpoint: its id, its secret, its messages' ids."""
+
+    endpoint: str
+    secret: str
+    messages: list[str]
+
+
+@pytest.fixture(scope="module")
+def hooks(world: tuple[Harness, dict[str, Tenant]]) -> dict[str, Hooks]:
+    """One endpoint per tenant (both message types), its shipments notified to it."""
+    gw, _ = world
+    install_sender(gw.services)
+    found: dict[str, Hooks] = {}
+    for tenant in TENANTS:
+        body = json.dumps({"url": f"https://hooks.example.com/{tenant}", "types": list(TYPES)})
+        created = gw.call(
+            "POST", "/v1/endpoints", body=body.encode(), headers=JSON, tenant=tenant
+        ).body
+        found[tenant] = Hooks(created["id"], created["secret"], [])
+    replay_stream(gw.services)
+    for tenant, hook in found.items():
+        page = gw.call("GET", f"/v1/endpoints/{hook.endpoint}/messages?limit=100", tenant=tenant)
+        hook.messages = [m["id"] for m in page.body["messages"]]
+        assert hook.messages, tenant
+    return found
+
+
+@pytest.mark.parametrize(("owner", "reader"), PAIRS)
+def test_an_endpoint_its_messages_and_its_secret_are_invisible_to_other_tenants(
+    world: tuple[Harness, dict[str, Tenant]], hooks: dict[str, Hooks], owner: str, reader: str
+) -> None:
+    gw, tenants = world
+    mine, theirs = hooks[owner], hooks[reader]
+    private = [mine.endpoint, mine.secret, *mine.messages, *tenants[owner].private()]
+    path = f"/v1/endpoints/{mine.endpoint}"
+    since = json.dumps({"since": NOW.isoformat()}).encode()
+    for method, url, body in [
+        ("GET", path, b""),
+        ("GET", f"{path}/messages", b""),
+        ("POST", f"{path}/rotate-secret", b""),
+        ("POST", f"{path}/disable", b""),
+        ("POST", f"{path}/enable", b""),
+        ("POST", f"{path}/recover", since),
+        ("POST", f"{path}/messages/{mine.messages[0]}/resend", b""),
+        ("POST", f"/v1/endpoints/{theirs.endpoint}/messages/{mine.messages[0]}/resend", b""),
+        ("DELETE", path, b""),
+    ]:
+        reply = gw.call(method, url, body=body, headers=JSON if body else {}, tenant=reader)
+        assert (reply.status, reply.body["error"]["code"]) == (404, "not_found"), (method, url)
+        assert not [p for p in private if p in json.dumps(reply.body) + json.dumps(reply.headers)]
+    listed = gw.call("GET", "/v1/endpoints", tenant=reader)
+    assert [e["id"] for e in listed.body["endpoints"]] == [theirs.endpoint]
+    own = gw.call("GET", f"/v1/endpoints/{theirs.endpoint}/messages?limit=100", tenant=reader)
+    assert not [p for p in private if p in json.dumps(listed.body) + json.dumps(own.body)]
+    store = gw.services.notifications.notifier.endpoints
+    kept = store.get(owner, mine.endpoint)  # untouched by the other tenant's attempts
+    assert (kept.enabled, store.signing_secrets(kept, NOW)) == (True, [mine.secret])

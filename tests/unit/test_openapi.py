@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 from openapi_spec_validator import validate
 
+from gateway.api.notify_models import MessageState, MessageType
 from gateway.api.openapi import OPENAPI_PATH, document, openapi_text
 from gateway.cli import main
 from gateway.models import Status
+from gateway.notify.endpoints import MESSAGE_TYPES
+from gateway.notify.messages import STATES
 from gateway.routes import RESOURCES
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -136,3 +139,75 @@ def test_bodies_reuse_the_canonical_models() -> None:
         {"$ref": "#/components/schemas/CanonicalBatch"},
     ]
     assert schemas["ErrorResponse"]["additionalProperties"] is False
+
+
+def test_notification_routes_document_their_status_codes() -> None:
+    paths = document()["paths"]
+    expected = {
+        ("/v1/endpoints", "post"): {"201", "400", "401", "409", "413", "415", "429", "503"},
+        ("/v1/endpoints", "get"): {"200", "401", "429", "503"},
+        ("/v1/endpoints/{endpoint_id}", "get"): {"200", "401", "404", "429", "503"},
+        ("/v1/endpoints/{endpoint_id}", "delete"): {"204", "401", "404", "429", "503"},
+        ("/v1/endpoints/{endpoint_id}/rotate-secret", "post"): {"200", "400", "404", "409"},
+        ("/v1/endpoints/{endpoint_id}/disable", "post"): {"200", "404", "409"},
+        ("/v1/endpoints/{endpoint_id}/enable", "post"): {"200", "404", "409"},
+        ("/v1/endpoints/{endpoint_id}/messages", "get"): {"200", "400", "404"},
+        ("/v1/endpoints/{endpoint_id}/messages/{message_id}/resend", "post"): {"200", "404"},
+        ("/v1/endpoints/{endpoint_id}/recover", "post"): {"202", "400", "404", "413", "415"},
+    }
+    for (path, method), codes in expected.items():
+        assert codes <= set(paths[path][method]["responses"]), (method, path)
+    created = paths["/v1/endpoints"]["post"]["responses"]["201"]
+    assert created["headers"]["Cache-Control"]["schema"]["const"] == "no-store"
+    query = paths["/v1/endpoints/{endpoint_id}/messages"]["get"]
+    assert _parameter(query, "limit")["schema"] | {"default": 20} == {
+        "type": "integer",
+        "minimum": 1,
+        "maximum": 100,
+        "default": 20,
+    }
+    assert _parameter(query, "status")["schema"]["enum"] == list(STATES)
+
+
+def test_the_secret_is_documented_only_where_it_is_answered() -> None:
+    schemas = document()["components"]["schemas"]
+    with_secret = {name for name, body in schemas.items() if "secret" in body.get("properties", {})}
+    assert with_secret == {"EndpointCreated"}
+    assert "secret" not in schemas["NotificationEndpoint"]["properties"]
+
+
+def test_webhooks_document_each_message_its_headers_and_how_to_verify() -> None:
+    doc = document()
+    assert set(doc["webhooks"]) == set(MESSAGE_TYPES)
+    schemas = doc["components"]["schemas"]
+    for message_type, model in zip(
+        MESSAGE_TYPES, ("StatusChangedMessage", "EventAddedMessage"), strict=True
+    ):
+        post = doc["webhooks"][message_type]["post"]
+        assert [(p["name"], p["in"], p["required"]) for p in post["parameters"]] == [
+            ("webhook-id", "header", True),
+            ("webhook-timestamp", "header", True),
+            ("webhook-signature", "header", True),
+        ]
+        assert "{webhook-id}.{webhook-timestamp}.{body}" in post["description"]
+        assert "standardwebhooks" in post["description"]
+        body = post["requestBody"]["content"]["application/json"]["schema"]
+        assert body == {"$ref": f"#/components/schemas/{model}"}
+        assert schemas[model]["properties"]["type"]["const"] == message_type
+        assert set(schemas[model]["required"]) == {"type", "timestamp", "data"}
+    data = schemas["NotificationData"]["properties"]
+    assert data["event"] == {"$ref": "#/components/schemas/CanonicalEvent"}
+    assert set(data) == {
+        "tracking_number",
+        "carrier",
+        "status",
+        "previous_status",
+        "status_changed_at",
+        "estimated_delivery",
+        "event",
+    }
+
+
+def test_the_documented_types_and_states_are_the_notifiers() -> None:
+    assert get_args(MessageType) == MESSAGE_TYPES
+    assert get_args(MessageState) == STATES
