@@ -14,11 +14,21 @@ zero, when nothing happens):
   minutes: a single burst is the plan working; sustained, a tenant has outgrown its tier.
 - ``hard-cap``: ``Rejected_hard_cap_reached`` (the handler counts each refused error
   code): the daily hard cap fired, i.e. the usage plan leaked or a client runs away.
-- ``parked``: ``DeliveriesParked`` > 0. The design has **no SQS queue and so no DLQ**: a
-  delivery whose body cannot be parsed is parked *in the table* and answered 202
+- ``parked``: ``DeliveriesParked`` > 0. Deliveries go through **no SQS queue and so no
+  DLQ**: a delivery whose body cannot be parsed is parked *in the table* and answered 202
   (durably parked), and ops replay it with ``waybill parked replay``. Parked deliveries
-  are what a DLQ depth alarm would watch.
+  are what a DLQ depth alarm would watch. (The one DLQ is the notifier's, below.)
 - ``dynamodb-throttles``: read + write throttle events of the table.
+- ``notify-dlq``: the notifier's dead-letter queue holds a message (its largest
+  ``ApproximateNumberOfMessagesVisible`` over 5 min > 0): the event source mapping gave
+  up on a batch of stream records (retries or record age exhausted), so some changes
+  were not notified. It stays in alarm until the message is dealt with: see
+  ``docs/runbook.md``, "Notifications".
+- ``endpoints-disabled``: ``EndpointsDisabled`` > 0: an endpoint answered 410 or failed
+  for five days and was turned off (a tenant's problem first, but worth a look: a wave
+  of them is ours).
+- ``lambda-errors-notify`` / ``-sweeper`` come with every function (below): a notify
+  error is a batch that will be retried (storage trouble, or a timeout).
 """
 
 from __future__ import annotations
@@ -30,6 +40,7 @@ import pulumi_aws as aws
 
 from infra.api import Api
 from infra.functions import Functions
+from infra.notify import Notify
 from infra.settings import StackSettings
 from infra.stage import STAGE
 from infra.table import Table
@@ -51,6 +62,7 @@ class AlarmSpec:
     metric: tuple[str, str, dict[str, Any]] | None = None  # namespace, name, dimensions
     queries: tuple[Query, ...] = ()
     periods: int = 1
+    statistic: str = "Sum"  # of ``metric``; a gauge (a queue's depth) takes Maximum
 
 
 def _metric(qid: str, namespace: str, name: str, dimensions: Any) -> Query:
@@ -68,6 +80,7 @@ def alarm_specs(
     functions: Functions,
     table: Table,
     throttled: tuple[str, str],
+    notify: Notify,
 ) -> dict[str, AlarmSpec]:
     """Every alarm of the stack by key; ``throttled`` is the access log's 429 metric."""
     stage = {"ApiName": api.rest_api.name, "Stage": STAGE}
@@ -107,6 +120,22 @@ def alarm_specs(
                 _metric("writes", "AWS/DynamoDB", "WriteThrottleEvents", {"TableName": table.name}),
                 Query(id="throttles", expression="reads + writes", return_data=True),
             ),
+        ),
+        "notify-dlq": AlarmSpec(
+            "stream records were not notified (the notifier gave up on a batch): "
+            "see the runbook, Notifications",
+            0,
+            metric=(
+                "AWS/SQS",
+                "ApproximateNumberOfMessagesVisible",
+                {"QueueName": notify.dead_letter_queue.name},
+            ),
+            statistic="Maximum",
+        ),
+        "endpoints-disabled": AlarmSpec(
+            "notification endpoints were disabled (410 Gone, or failing for 5 days)",
+            0,
+            metric=(APP_NAMESPACE, "EndpointsDisabled", app),
         ),
     }
     for key, function in sorted(functions.functions.items()):

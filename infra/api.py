@@ -31,6 +31,15 @@ from infra.settings import StackSettings
 from infra.stage import IDENTITY_STAGE_VARIABLE, build_stage
 
 IDENTITY_SOURCE = f"stageVariables.{IDENTITY_STAGE_VARIABLE}"
+FIRST_METHOD = {"ingest": "POST", "query": "GET"}
+"""The method whose invoke permission keeps the function's plain name (``…-invoke-ingest``);
+another method's is ``…-invoke-ingest-delete``: renaming a permission would replace it,
+and the API would be refused by its function during the deployment."""
+
+
+def route_methods() -> list[tuple[str, str]]:
+    """(function, HTTP method) of every route, once each: what each alias is invoked for."""
+    return sorted({(routes.function_of(r), r.method) for r in routes.ROUTES})
 
 
 class Api(pulumi.ComponentResource):
@@ -109,26 +118,30 @@ class Api(pulumi.ComponentResource):
     def _permissions(
         self, name: str, functions: Functions, authorizer: aws.apigateway.Authorizer
     ) -> None:
-        """Each alias may be invoked by this API only (and the authorizer by its authorizer)."""
+        """Each alias may be invoked by this API only, for the methods of its routes (and the
+        authorizer by its authorizer)."""
         execution_arn = self.rest_api.execution_arn
-        sources = {
-            "ingest": (functions.ingest, execution_arn.apply(lambda a: f"{a}/*/POST/*")),
-            "query": (functions.query, execution_arn.apply(lambda a: f"{a}/*/GET/*")),
-            "authorizer": (
-                functions.authorizer,
-                pulumi.Output.concat(execution_arn, "/authorizers/", authorizer.id),
-            ),
-        }
-        for role, (alias, source_arn) in sources.items():
+        aliases = {"ingest": functions.ingest, "query": functions.query}
+        for function, method in route_methods():
+            suffix = "" if FIRST_METHOD[function] == method else f"-{method.lower()}"
             aws.lambda_.Permission(
-                f"{name}-invoke-{role}",
+                f"{name}-invoke-{function}{suffix}",
                 action="lambda:InvokeFunction",
-                function=alias.function_name,
-                qualifier=alias.name,
+                function=aliases[function].function_name,
+                qualifier=aliases[function].name,
                 principal="apigateway.amazonaws.com",
-                source_arn=source_arn,
+                source_arn=pulumi.Output.concat(execution_arn, f"/*/{method}/*"),
                 opts=pulumi.ResourceOptions(parent=self),
             )
+        aws.lambda_.Permission(
+            f"{name}-invoke-authorizer",
+            action="lambda:InvokeFunction",
+            function=functions.authorizer.function_name,
+            qualifier=functions.authorizer.name,
+            principal="apigateway.amazonaws.com",
+            source_arn=pulumi.Output.concat(execution_arn, "/authorizers/", authorizer.id),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
 
     def _usage_plan(
         self, name: str, settings: StackSettings, tier: str, plan: Plan, tags: dict[str, str]

@@ -1,4 +1,5 @@
-"""The CloudWatch dashboard body: volume, outcomes, latency, throttles and modeled cost.
+"""The CloudWatch dashboard body: volume, outcomes, latency, throttles, notifications and
+modeled cost.
 
 Modeled cost is metric math over the day: request counts, Lambda GB-seconds and DynamoDB
 capacity units times the per-unit prices below (on-demand list prices, us-west-2, read
@@ -20,6 +21,7 @@ from infra.stage import STAGE
 if TYPE_CHECKING:
     from infra.api import Api
     from infra.functions import Functions
+    from infra.notify import Notify
     from infra.table import Table
 
 PRICES_AS_OF = "2025-06-01"
@@ -37,6 +39,8 @@ OUTCOMES = (
     "SubmitItemsRejected",
     "UnmappedStatus",
 )
+NOTIFICATIONS = ("NotificationsDelivered", "NotificationAttemptsFailed", "EndpointsDisabled")
+BACKGROUND = ("notify", "sweeper")
 DAY, FIVE_MINUTES = 86_400, 300
 
 
@@ -70,6 +74,7 @@ def _widgets(
     api_name: str,
     table: str,
     functions: dict[str, tuple[str, int]],
+    dead_letter_queue: str,
 ) -> list[dict[str, Any]]:
     stage = ["ApiName", api_name, "Stage", STAGE]
     names = sorted(functions)
@@ -142,6 +147,7 @@ def _widgets(
                 ["AWS/DynamoDB", "WriteThrottleEvents", "TableName", table],
             ],
         ),
+        *_notification_widgets(stack, region, functions, dead_letter_queue),
         _widget(
             f"Modeled cost per day, USD (list prices of {PRICES_AS_OF})",
             region,
@@ -152,14 +158,63 @@ def _widgets(
     ]
 
 
+def _notification_widgets(
+    stack: str, region: str, functions: dict[str, tuple[str, int]], dead_letter_queue: str
+) -> list[dict[str, Any]]:
+    """Deliveries, failed attempts, disabled endpoints, latency, the DLQ, notify and sweeper."""
+    background = [functions[n][0] for n in BACKGROUND if n in functions]
+    return [
+        _widget("Notifications", region, [_app(stack, name) for name in NOTIFICATIONS]),
+        _widget(
+            "Notification latency (ms): event received to delivered",
+            region,
+            [_app(stack, "NotificationLatency", {"stat": s}) for s in ("p50", "p99")],
+        ),
+        _widget(
+            "Notify dead-letter queue (messages)",
+            region,
+            [["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", dead_letter_queue]],
+            stat="Maximum",
+        ),
+        _widget(
+            "Notify and sweeper errors",
+            region,
+            [["AWS/Lambda", "Errors", "FunctionName", fn] for fn in background],
+        ),
+        _widget(
+            "Notify and sweeper duration, stream iterator age (ms)",
+            region,
+            [
+                *[
+                    ["AWS/Lambda", "Duration", "FunctionName", fn, {"stat": s}]
+                    for fn in background
+                    for s in ("p50", "p99")
+                ],
+                *[
+                    [
+                        "AWS/Lambda",
+                        "IteratorAge",
+                        "FunctionName",
+                        functions[n][0],
+                        {"stat": "Maximum"},
+                    ]
+                    for n in ("notify",)
+                    if n in functions
+                ],
+            ],
+        ),
+    ]
+
+
 def body(
-    settings: StackSettings, api: Api, functions: Functions, table: Table
+    settings: StackSettings, api: Api, functions: Functions, table: Table, notify: Notify
 ) -> pulumi.Output[str]:
-    """The dashboard JSON, once the API, function and table names are known."""
+    """The dashboard JSON, once the API, function, table and queue names are known."""
     names = sorted(functions.functions)
     return pulumi.Output.all(
         api.rest_api.name,
         table.name,
+        notify.dead_letter_queue.name,
         *[functions.functions[n].name for n in names],
         *[functions.functions[n].memory_size for n in names],
     ).apply(
@@ -171,9 +226,10 @@ def body(
                     values[0],
                     values[1],
                     {
-                        n: (values[2 + i], int(values[2 + len(names) + i]))
+                        n: (values[3 + i], int(values[3 + len(names) + i]))
                         for i, n in enumerate(names)
                     },
+                    values[2],
                 ),
             }
         )

@@ -1,8 +1,10 @@
-"""The three Lambda functions, their log groups, roles and ``live`` aliases.
+"""The five Lambda functions, their log groups, roles and ``live`` aliases.
 
 ``ingest`` and ``query`` run the same handler (it serves every route); API Gateway sends
-POST routes to ``ingest`` and GET routes to ``query``, so each gets only the permissions
-of its routes (:mod:`infra.roles`). Every function is arm64/python3.12, published on
+POST and DELETE routes to ``ingest`` and GET routes to ``query``, so each gets only the
+permissions of its routes (:mod:`infra.roles`). ``notify`` reads the table's stream and
+``sweeper`` sends the retries that are due (:mod:`infra.notify` wires their triggers).
+Every function is arm64/python3.12, published on
 each change, traced with X-Ray (Active: the only cost is X-Ray's sampled traces, and a
 cold start or a slow DynamoDB call is then visible per request), and logs to a log
 group created first, with the stack's retention, so Lambda never creates an unmanaged
@@ -10,10 +12,22 @@ one. Reserved concurrency is not set: API Gateway's stage and usage-plan throttl
 already bound the load, and a reservation would carve capacity out of the account's
 shared pool (new accounts have too little to reserve any).
 
-The ``live`` alias is what API Gateway invokes. With ``waybill:stableVersion`` set it
-stays on that version and sends ``waybill:canaryWeight`` of the traffic to the version
-this deployment published (a canary; weight 0 pins it: a rollback); without it, it
-points at the new version.
+The ``live`` alias is what API Gateway, the stream's event source mapping and the
+schedule invoke. With ``waybill:stableVersion`` set, the API functions' alias stays on
+that version and sends ``waybill:canaryWeight`` of the traffic to the version this
+deployment published (a canary; weight 0 pins it: a rollback); without it, and always
+for ``notify`` and ``sweeper``, it points at the new version.
+
+Timeouts: ``ingest`` 20 s (a resend waits for one attempt, which may take 15 s);
+``notify`` 60 s (attempts take at most 15 s and run 8 at a time: a batch whose messages
+all time out gets 3 rounds, and what a timed-out batch did is kept: its retry skips the
+messages already attempted); ``sweeper`` exactly the lease a sweep takes on the messages
+it claims (:data:`gateway.notify.sweeper.LEASE`), so no run outlives its claims and a
+message is never sent by two runs at once.
+
+Endpoint secrets: every function that serves the endpoint API or sends messages gets
+``NOTIFY_KEY_ID`` (the stack's CMK, which wraps their data key) and
+``NOTIFY_ALLOW_INSECURE`` (``waybill:allowInsecureEndpoints``: test stacks only).
 """
 
 from __future__ import annotations
@@ -25,10 +39,11 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from gateway.notify.sweeper import LEASE
 from gateway.tenancy.tenants import TenantConfig
 from infra.roles import Scope, lambda_role, policy_document
 from infra.secrets import PartnerSecrets
-from infra.settings import FUNCTIONS, StackSettings
+from infra.settings import BACKGROUND_FUNCTIONS, FUNCTIONS, StackSettings
 from infra.table import Table
 
 RUNTIME = "python3.12"
@@ -44,26 +59,31 @@ ALIAS = "live"
 AUTHORIZER_MEMORY_MB = 256
 TRACING = True
 SERVICE_HANDLER = "gateway.aws.handler.lambda_handler"
+NOTIFY_TIMEOUT = 60
+SWEEPER_TIMEOUT = int(LEASE.total_seconds())
 
 
 @dataclass(frozen=True)
 class FunctionSpec:
-    """What differs between the three functions."""
+    """What differs between the functions."""
 
     handler: str
     timeout: int
     memory_mb: int | None  # None: the stack's waybill:lambdaMemoryMb
     reads_cursor_key: bool
+    notifies: bool = False  # serves the endpoint API or sends messages: NOTIFY_* settings
 
 
 SPECS: dict[str, FunctionSpec] = {
-    "ingest": FunctionSpec(SERVICE_HANDLER, 10, None, True),
-    "query": FunctionSpec(SERVICE_HANDLER, 10, None, True),
+    "ingest": FunctionSpec(SERVICE_HANDLER, 20, None, True, True),
+    "query": FunctionSpec(SERVICE_HANDLER, 10, None, True, True),
     "authorizer": FunctionSpec(
         "gateway.aws.authorizer.authorizer_handler", 5, AUTHORIZER_MEMORY_MB, False
     ),
+    "notify": FunctionSpec("gateway.aws.notify.stream_handler", NOTIFY_TIMEOUT, None, False, True),
+    "sweeper": FunctionSpec("gateway.aws.notify.sweep_handler", SWEEPER_TIMEOUT, None, False, True),
 }
-assert tuple(SPECS) == FUNCTIONS
+assert tuple(SPECS) == FUNCTIONS + BACKGROUND_FUNCTIONS
 
 
 def function_name(stack: str, function: str) -> str:
@@ -72,7 +92,8 @@ def function_name(stack: str, function: str) -> str:
 
 
 class Functions(pulumi.ComponentResource):
-    """``ingest``, ``query`` and ``authorizer``, each behind its ``live`` alias.
+    """``ingest``, ``query``, ``authorizer``, ``notify`` and ``sweeper``, each behind its
+    ``live`` alias.
 
     ``tenants`` is accepted for the program's wiring but not used: the functions read
     the tenant files packaged in ``code``.
@@ -81,9 +102,12 @@ class Functions(pulumi.ComponentResource):
     ingest: aws.lambda_.Alias
     query: aws.lambda_.Alias
     authorizer: aws.lambda_.Alias
+    notify: aws.lambda_.Alias
+    sweeper: aws.lambda_.Alias
     functions: dict[str, aws.lambda_.Function]
     aliases: dict[str, aws.lambda_.Alias]
     roles: dict[str, aws.iam.Role]
+    role_policies: dict[str, aws.iam.RolePolicy]
     log_groups: dict[str, aws.cloudwatch.LogGroup]
 
     def __init__(
@@ -106,6 +130,7 @@ class Functions(pulumi.ComponentResource):
             table.arn,
             table.kms_key.arn,
             secrets.cursor_key_secret.arn,
+            table.stream_arn,
         ).apply(lambda values: Scope(values[0], values[1], values[2], settings.stack, *values[3:]))
         self._environment: dict[str, pulumi.Input[str]] = {
             "TABLE_NAME": table.name,
@@ -114,12 +139,19 @@ class Functions(pulumi.ComponentResource):
             **RUNTIME_ENVIRONMENT,
         }
         self._cursor_key_arn = secrets.cursor_key_secret.arn
+        self._notify_environment: dict[str, pulumi.Input[str]] = {
+            "NOTIFY_KEY_ID": table.kms_key.arn,
+            "NOTIFY_ALLOW_INSECURE": "true" if settings.allow_insecure_endpoints else "false",
+        }
         self.functions, self.aliases, self.roles, self.log_groups = {}, {}, {}, {}
+        self.role_policies = {}
         for function, spec in SPECS.items():
             self._function(f"{name}-{function}", function, spec)
         self.ingest = self.aliases["ingest"]
         self.query = self.aliases["query"]
         self.authorizer = self.aliases["authorizer"]
+        self.notify = self.aliases["notify"]
+        self.sweeper = self.aliases["sweeper"]
         self.register_outputs(
             {f"{function}_alias_arn": alias.arn for function, alias in self.aliases.items()}
         )
@@ -142,6 +174,8 @@ class Functions(pulumi.ComponentResource):
         environment: dict[str, pulumi.Input[str]] = dict(self._environment)
         if spec.reads_cursor_key:
             environment["CURSOR_KEY_SECRET"] = self._cursor_key_arn
+        if spec.notifies:
+            environment.update(self._notify_environment)
         lambda_function = aws.lambda_.Function(
             resource,
             name=deployed,
@@ -170,6 +204,7 @@ class Functions(pulumi.ComponentResource):
         )
         self.functions[function] = lambda_function
         self.roles[function] = role
+        self.role_policies[function] = role_policy
         self.log_groups[function] = log_group
         self.aliases[function] = self._alias(resource, function, lambda_function)
 

@@ -22,6 +22,7 @@ from infra import dashboard
 from infra.alarms import PERIOD, AlarmSpec, alarm_specs
 from infra.api import Api
 from infra.functions import Functions
+from infra.notify import Notify
 from infra.settings import StackSettings
 from infra.table import Table
 
@@ -45,6 +46,7 @@ class Observability(pulumi.ComponentResource):
         api: Api,
         functions: Functions,
         table: Table,
+        notify: Notify,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("waybill:infra:Observability", name, None, opts)
@@ -78,12 +80,12 @@ class Observability(pulumi.ComponentResource):
         )
         self.alarms = {
             key: self._alarm(name, prefix, key, spec)
-            for key, spec in alarm_specs(settings, api, functions, table, throttled).items()
+            for key, spec in alarm_specs(settings, api, functions, table, throttled, notify).items()
         }
         self.dashboard = aws.cloudwatch.Dashboard(
             f"{name}-dashboard",
             dashboard_name=prefix,
-            dashboard_body=dashboard.body(settings, api, functions, table),
+            dashboard_body=dashboard.body(settings, api, functions, table, notify),
             opts=child,
         )
         self.dashboard_url = self.dashboard.dashboard_name.apply(
@@ -106,7 +108,7 @@ class Observability(pulumi.ComponentResource):
                 metric_name=metric_name,
                 dimensions=dimensions,
                 period=PERIOD,
-                statistic="Sum",
+                statistic=spec.statistic,
             )
         return aws.cloudwatch.MetricAlarm(
             f"{name}-{key}",

@@ -1,6 +1,7 @@
 """The whole stack, wired from its settings: what ``pulumi up`` runs (see ``__main__.py``).
 
-Table → partner secrets → functions → API → tenant keys → observability, from the tenant
+Table → partner secrets → functions → API → tenant keys → notifications (the stream's
+mapping, its dead-letter queue, the sweep schedule) → observability, from the tenant
 files and ``plans.toml`` the Lambda reads too. Stack outputs:
 
 - ``base_url``, ``webhook_urls`` (``{tenant: {carrier: url}}`` for every enabled carrier
@@ -23,6 +24,7 @@ from gateway.tenancy.plans import load_plans, plans_file
 from gateway.tenancy.tenants import TenantConfig, load_tenants
 from infra.api import Api
 from infra.functions import Functions
+from infra.notify import Notify
 from infra.observability import Observability
 from infra.secrets import PartnerSecrets
 from infra.settings import StackSettings
@@ -81,7 +83,8 @@ def main(settings: StackSettings | None = None, code: pulumi.Archive | None = No
     functions = Functions("functions", settings, table, secrets, code, tenants.values())
     api = Api("api", settings, functions, tenants, plans)
     keys = TenantKeys("keys", settings, tenants, plans, api.usage_plans, table)
-    observability = Observability("observability", settings, api, functions, table)
+    notify = Notify("notify", settings, table, functions)
+    observability = Observability("observability", settings, api, functions, table, notify)
     pulumi.export("base_url", api.base_url)
     pulumi.export("webhook_urls", webhook_urls(api.base_url, tenants))
     pulumi.export("api_key_ids", _by_key_name(settings, keys.key_ids))

@@ -26,7 +26,14 @@ from gateway.tenancy.tenants import is_tenant_id
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_REGION = "us-west-2"
 FUNCTIONS = ("ingest", "query", "authorizer")
-"""The stack's Lambda functions (each has its own role, log group and ``live`` alias)."""
+"""The functions behind API Gateway: each has its own role, log group and ``live`` alias,
+which ``waybill:stableVersion`` and ``waybill:canaryWeight`` steer."""
+BACKGROUND_FUNCTIONS = ("notify", "sweeper")
+"""The functions no request reaches: the table stream's notifier and the retry sweeper.
+Each has its own role and log group; their ``live`` alias always follows the version a
+deployment publishes (a canary would split stream batches, not requests)."""
+SAFE_STACKS = frozenset({"dev", "staging", "prod"})
+"""Stacks that may never allow http or private-address notification endpoints."""
 DEFAULT_LABELS: tuple[str, ...] = ("",)
 """One unlabelled API key per tenant when ``waybill:apiKeyLabels`` does not name it."""
 LOG_RETENTION_DAYS = frozenset(
@@ -36,6 +43,11 @@ LOG_RETENTION_DAYS = frozenset(
 """The retention periods CloudWatch Logs accepts."""
 _T = TypeVar("_T")
 _LABEL = re.compile(r"[a-z0-9-]*")
+
+
+def notify_dlq_name(stack: str) -> str:
+    """The SQS queue receiving the stream batches the notifier gave up on."""
+    return f"waybill-{stack}-notify-dlq"
 
 
 def _frozen_labels(raw: Mapping[str, Any]) -> Mapping[str, tuple[str, ...]]:
@@ -84,6 +96,7 @@ class StackSettings:
     lambda_memory_mb: int = 512
     canary_weight: float = 0.0
     stable_version: str | None = None
+    allow_insecure_endpoints: bool = False
     api_key_labels: Mapping[str, tuple[str, ...]] = field(
         default_factory=lambda: MappingProxyType({})
     )
@@ -102,6 +115,11 @@ class StackSettings:
             raise ValueError("waybill:stableVersion: required when waybill:canaryWeight > 0")
         if self.stable_version is not None:
             _parse_versions(self.stable_version)
+        if self.allow_insecure_endpoints and self.stack in SAFE_STACKS:
+            raise ValueError(
+                f"waybill:allowInsecureEndpoints: must be false on {self.stack} "
+                f"(allowed only on test stacks, never on {', '.join(sorted(SAFE_STACKS))})"
+            )
         for tenant, labels in self.api_key_labels.items():
             if not is_tenant_id(tenant):
                 raise ValueError(f"waybill:apiKeyLabels: {tenant!r} is not a tenant id")
@@ -148,13 +166,20 @@ class StackSettings:
         dimension, so that stacks sharing an account and region never mix their metrics."""
         return f"waybill-{self.stack}"
 
+    @property
+    def notify_dlq_name(self) -> str:
+        """The SQS queue that receives the stream batches the notifier gave up on."""
+        return notify_dlq_name(self.stack)
+
     def stable_version_for(self, function: str) -> str | None:
         """The version ``function``'s alias stays on; ``None``: the newly published one.
 
         Set with a canary weight, the alias keeps it and sends the weight to the new
-        version; set alone (weight 0), it pins the alias there: the rollback.
+        version; set alone (weight 0), it pins the alias there: the rollback. Only the
+        :data:`FUNCTIONS` behind API Gateway are steered; the background ones always
+        take the new version.
         """
-        if self.stable_version is None:
+        if self.stable_version is None or function not in FUNCTIONS:
             return None
         return _parse_versions(self.stable_version)[function]
 
@@ -192,5 +217,6 @@ class StackSettings:
             lambda_memory_mb=_default(config.get_int("lambdaMemoryMb"), 512),
             canary_weight=_default(config.get_float("canaryWeight"), 0.0),
             stable_version=config.get("stableVersion") or None,
+            allow_insecure_endpoints=bool(config.get_bool("allowInsecureEndpoints")),
             api_key_labels=labels or {},
         )

@@ -1,12 +1,17 @@
 """The DynamoDB table and the stack's customer-managed KMS key.
 
-The schema comes from :mod:`gateway.store.table` and :mod:`gateway.store.index` (keys,
-status index, TTL attribute), so the deployed table and the code cannot drift. The
-table is on-demand, has point-in-time recovery, TTL on ``expires_at`` and is encrypted
-with the stack's CMK. DynamoDB decrypts the table key *on behalf of the caller* (cached
+The schema comes from :mod:`gateway.store.table` (keys, attributes, TTL attribute, the
+indexes of :data:`~gateway.store.table.INDEX_SPECS`: the status index ``gsi1`` and the
+due index ``due`` of pending notification retries, and the stream of new images the
+notifier reads), so the deployed table and the code cannot drift. The table is
+on-demand, has point-in-time recovery, TTL on ``expires_at`` and is encrypted with the
+stack's CMK. DynamoDB decrypts the table key *on behalf of the caller* (cached
 about 5 minutes per principal), so every role that reads or writes the table needs
 ``kms:Decrypt`` on this key (granted in :mod:`infra.roles`, only via DynamoDB and
-Secrets Manager). In prod the table has deletion protection and is ``protect``-ed.
+Secrets Manager). The same key wraps the data key that seals the notification endpoints'
+signing secrets (``gateway/notify/sealing.py``): the roles that seal or open them call
+KMS directly, only with that data key's encryption context. In prod the table has
+deletion protection and is ``protect``-ed.
 """
 
 from __future__ import annotations
@@ -16,8 +21,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from gateway.store.index import INDEX_SPEC
-from gateway.store.table import ATTRIBUTES, KEY_SCHEMA, TTL_ATTRIBUTE
+from gateway.store.table import ATTRIBUTES, INDEX_SPECS, KEY_SCHEMA, STREAM_SPEC, TTL_ATTRIBUTE
 from infra.settings import StackSettings
 
 KEY_DELETION_WINDOW_DAYS = 30
@@ -44,12 +48,17 @@ def index_args(spec: dict[str, Any]) -> aws.dynamodb.TableGlobalSecondaryIndexAr
 
 
 class Table(pulumi.ComponentResource):
-    """The single table of the stack, encrypted with the stack's CMK (``kms_key``)."""
+    """The single table of the stack, encrypted with the stack's CMK (``kms_key``).
+
+    ``stream_arn`` is its stream's (new images only: the notifier needs what an item
+    became, never what it was, and a smaller record costs less to read).
+    """
 
     table: aws.dynamodb.Table
     kms_key: aws.kms.Key
     name: pulumi.Output[str]
     arn: pulumi.Output[str]
+    stream_arn: pulumi.Output[str]
 
     def __init__(
         self,
@@ -61,7 +70,7 @@ class Table(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         self.kms_key = aws.kms.Key(
             f"{name}-key",
-            description=f"Waybill {settings.stack}: table and partner secrets",
+            description=f"Waybill {settings.stack}: table, partner and endpoint secrets",
             enable_key_rotation=True,
             deletion_window_in_days=KEY_DELETION_WINDOW_DAYS,
             opts=pulumi.ResourceOptions(parent=self, protect=settings.is_prod),
@@ -82,7 +91,9 @@ class Table(pulumi.ComponentResource):
                 aws.dynamodb.TableAttributeArgs(name=a["AttributeName"], type=a["AttributeType"])
                 for a in ATTRIBUTES
             ],
-            global_secondary_indexes=[index_args(INDEX_SPEC)],
+            global_secondary_indexes=[index_args(spec) for spec in INDEX_SPECS],
+            stream_enabled=bool(STREAM_SPEC["StreamEnabled"]),
+            stream_view_type=str(STREAM_SPEC["StreamViewType"]),
             ttl=aws.dynamodb.TableTtlArgs(attribute_name=TTL_ATTRIBUTE, enabled=True),
             point_in_time_recovery=aws.dynamodb.TablePointInTimeRecoveryArgs(enabled=True),
             server_side_encryption=aws.dynamodb.TableServerSideEncryptionArgs(
@@ -93,4 +104,12 @@ class Table(pulumi.ComponentResource):
         )
         self.name = self.table.name
         self.arn = self.table.arn
-        self.register_outputs({"name": self.name, "arn": self.arn, "kms_key_arn": self.kms_key.arn})
+        self.stream_arn = self.table.stream_arn
+        self.register_outputs(
+            {
+                "name": self.name,
+                "arn": self.arn,
+                "stream_arn": self.stream_arn,
+                "kms_key_arn": self.kms_key.arn,
+            }
+        )

@@ -65,6 +65,12 @@ class Mocks(pulumi.runtime.Mocks):
         if args.typ == "aws:apigateway/restApi:RestApi":
             state["rootResourceId"] = "root-id"
             state["executionArn"] = f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{resource_id}"
+        if args.typ == "aws:dynamodb/table:Table":
+            state["streamArn"] = f"{state['arn']}/stream/2026-01-01T00:00:00.000"
+        if args.typ == "aws:sqs/queue:Queue":
+            state["url"] = f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{state['name']}"
+        if args.typ == "aws:lambda/eventSourceMapping:EventSourceMapping":
+            state["uuid"] = f"{args.name}-uuid"
         if args.typ == "aws:apigateway/stage:Stage":
             state["invokeUrl"] = f"https://{resource_id}.execute-api.{REGION}.amazonaws.com/v1"
         return resource_id, state

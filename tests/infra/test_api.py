@@ -104,7 +104,7 @@ def test_every_route_is_deployed_and_integrated_with_its_alias() -> Any:
                 "AWS_PROXY",
                 "POST",
             )
-            assert integration["uri"] == (ingest if verb == "POST" else query), path
+            assert integration["uri"] == (query if verb == "GET" else ingest), path
 
     return ready(api, functions.ingest.invoke_arn, functions.query.invoke_arn).apply(check)
 
@@ -150,19 +150,25 @@ def test_keys_come_from_a_request_authorizer_that_caches_nothing() -> Any:
 @pulumi.runtime.test
 def test_lambda_permissions_name_this_api_and_only_its_methods() -> Any:
     api, _, _ = build_stack()
+    methods = {(routes.function_of(r), r.method) for r in routes.ROUTES}
 
     def check(values: list[Any]) -> None:
         execution_arn = values[1]
         authorizer = one("aws:apigateway/authorizer:Authorizer")
         permissions = {p.name: p.inputs for p in resources_of(PERMISSION)}
         expected = {
-            "api-invoke-ingest": ("waybill-dev-ingest", f"{execution_arn}/*/POST/*"),
-            "api-invoke-query": ("waybill-dev-query", f"{execution_arn}/*/GET/*"),
             "api-invoke-authorizer": (
                 "waybill-dev-authorizer",
                 f"{execution_arn}/authorizers/{authorizer.name}-id",
             ),
         }
+        for function, method in methods:  # the first deployments' names are kept
+            first = (function, method) in {("ingest", "POST"), ("query", "GET")}
+            suffix = "" if first else f"-{method.lower()}"
+            expected[f"api-invoke-{function}{suffix}"] = (
+                f"waybill-dev-{function}",
+                f"{execution_arn}/*/{method}/*",
+            )
         assert set(permissions) == set(expected)
         for name, (function, source_arn) in expected.items():
             permission = permissions[name]
@@ -170,6 +176,28 @@ def test_lambda_permissions_name_this_api_and_only_its_methods() -> Any:
             assert permission["action"] == "lambda:InvokeFunction"
             assert permission["function"] == function and permission["qualifier"] == "live"
             assert permission["sourceArn"] == source_arn
+
+    return ready(api).apply(check)
+
+
+@pulumi.runtime.test
+def test_a_delete_route_gets_the_ingest_alias_invoked_for_delete(
+    monkeypatch: pytest.MonkeyPatch,
+) -> Any:
+    """Every method a route table has reaches its alias (a DELETE would otherwise be refused
+    by Lambda: API Gateway's permission names the method)."""
+    extra = Endpoint("DELETE", "/v1/things/{id}", "deleteThing", "tenant API", "key")
+    monkeypatch.setattr(routes, "ROUTES", (*routes.ROUTES, extra))
+    api, _, _ = build_stack()
+
+    def check(values: list[Any]) -> None:
+        deletes = [
+            p.inputs
+            for p in resources_of(PERMISSION)
+            if p.inputs["sourceArn"].endswith("/DELETE/*")
+        ]
+        assert [p["function"] for p in deletes] == ["waybill-dev-ingest"]
+        assert deletes[0]["sourceArn"] == f"{values[1]}/*/DELETE/*"
 
     return ready(api).apply(check)
 

@@ -9,6 +9,9 @@ import pulumi
 import pytest
 
 from gateway.aws.secrets import stack_prefix
+from gateway.notify.sweeper import LEASE
+from gateway.store.due_index import DUE_INDEX_NAME
+from gateway.store.index import INDEX_NAME
 from infra.functions import Functions
 from infra.secrets import PartnerSecrets
 from infra.settings import StackSettings
@@ -18,29 +21,58 @@ from tests.infra.helpers import TENANTS, as_json, named, resources_of
 
 FUNCTION = "aws:lambda/function:Function"
 ALIAS = "aws:lambda/alias:Alias"
+NAMES = ("ingest", "query", "authorizer", "notify", "sweeper")
 LOGS = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/lambda/waybill-dev-{{}}:*"
 SECRETS = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:waybill/dev/"
+DLQ = f"arn:aws:sqs:{REGION}:{ACCOUNT}:waybill-dev-notify-dlq"
 XRAY = {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
 COMMON = {"logs:CreateLogStream", "logs:PutLogEvents", "kms:Decrypt"} | XRAY
+STREAM = {
+    "dynamodb:DescribeStream",
+    "dynamodb:GetRecords",
+    "dynamodb:GetShardIterator",
+    "dynamodb:ListStreams",
+}
 ALLOWED = {
     "ingest": COMMON
     | {
+        "dynamodb:Query",
         "dynamodb:GetItem",
         "dynamodb:PutItem",
         "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
         "dynamodb:BatchGetItem",
         "dynamodb:BatchWriteItem",
         "secretsmanager:GetSecretValue",
+        "kms:GenerateDataKey",
     },
     "query": COMMON
     | {
         "dynamodb:Query",
+        "dynamodb:GetItem",
         "dynamodb:BatchGetItem",
-        "dynamodb:UpdateItem",
-        "dynamodb:BatchWriteItem",
+        "dynamodb:UpdateItem",  # no BatchWriteItem: refused reads are not audited
         "secretsmanager:GetSecretValue",
     },
     "authorizer": COMMON | {"dynamodb:GetItem", "secretsmanager:GetSecretValue"},
+    "notify": COMMON
+    | STREAM
+    | {
+        "dynamodb:Query",
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:BatchWriteItem",
+        "sqs:SendMessage",
+    },
+    "sweeper": COMMON
+    | {
+        "dynamodb:Query",
+        "dynamodb:GetItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:BatchGetItem",
+        "dynamodb:BatchWriteItem",
+    },
 }
 
 
@@ -55,6 +87,7 @@ def deploy(check: Any, **overrides: Any) -> Any:
         table.arn,
         table.kms_key.arn,
         secrets.cursor_key_secret.arn,
+        table.stream_arn,
         *(alias.arn for alias in functions.aliases.values()),
     ).apply(lambda arns: check(functions, arns))
 
@@ -80,9 +113,11 @@ def allows(document: dict[str, Any], action: str, resource: str) -> bool:
 def test_functions_run_arm64_python312_with_their_handlers_and_limits() -> Any:
     def check(functions: Functions, _: list[str]) -> None:
         expected = {
-            "ingest": ("gateway.aws.handler.lambda_handler", 10, 512),
+            "ingest": ("gateway.aws.handler.lambda_handler", 20, 512),  # a resend: 15 s
             "query": ("gateway.aws.handler.lambda_handler", 10, 512),
             "authorizer": ("gateway.aws.authorizer.authorizer_handler", 5, 256),
+            "notify": ("gateway.aws.notify.stream_handler", 60, 512),
+            "sweeper": ("gateway.aws.notify.sweep_handler", LEASE.total_seconds(), 512),
         }
         assert set(functions.functions) == set(expected)
         for name, (handler, timeout, memory) in expected.items():
@@ -102,23 +137,55 @@ def test_functions_run_arm64_python312_with_their_handlers_and_limits() -> Any:
 def test_environment_names_the_table_the_secrets_prefix_and_the_cursor_key() -> Any:
     def check(_: Functions, arns: list[str]) -> None:
         cursor_arn = arns[2]
-        for name in ("ingest", "query", "authorizer"):
+        for name in NAMES:
             env = named(FUNCTION, f"f-{name}").inputs["environment"]["variables"]
             assert env["TABLE_NAME"] == "waybill-dev"
             assert env["SECRETS_PREFIX"] == stack_prefix("dev")
             assert env["POWERTOOLS_SERVICE_NAME"] == "waybill-dev"  # metrics per stack
             assert env["POWERTOOLS_METRICS_NAMESPACE"] == "Waybill"
             assert env["LOG_LEVEL"] == "INFO"
-            assert env.get("CURSOR_KEY_SECRET") == (None if name == "authorizer" else cursor_arn)
+            reads = name in ("ingest", "query")
+            assert env.get("CURSOR_KEY_SECRET") == (cursor_arn if reads else None)
 
     return deploy(check)
+
+
+@pulumi.runtime.test
+def test_the_endpoint_functions_name_the_key_of_endpoint_secrets_and_refuse_insecure_urls() -> Any:
+    def check(_: Functions, arns: list[str]) -> None:
+        key_arn = arns[1]
+        for name in NAMES:
+            env = named(FUNCTION, f"f-{name}").inputs["environment"]["variables"]
+            if name == "authorizer":
+                assert "NOTIFY_KEY_ID" not in env and "NOTIFY_ALLOW_INSECURE" not in env
+                continue
+            assert env["NOTIFY_KEY_ID"] == key_arn, name  # without it, sealing fails closed
+            assert env["NOTIFY_ALLOW_INSECURE"] == "false", name
+
+    return deploy(check)
+
+
+@pulumi.runtime.test
+def test_a_test_stack_may_allow_insecure_endpoints() -> Any:
+    settings = StackSettings.for_stack("ci", allow_insecure_endpoints=True)
+    table = Table("t", settings)
+    secrets = PartnerSecrets("s", settings, TENANTS, table.kms_key)
+    code = pulumi.AssetArchive({"gateway/__init__.py": pulumi.StringAsset("")})
+    functions = Functions("f", settings, table, secrets, code, TENANTS)
+
+    def check(_: Any) -> None:
+        for name in ("ingest", "query", "notify", "sweeper"):
+            env = named(FUNCTION, f"f-{name}").inputs["environment"]["variables"]
+            assert env["NOTIFY_ALLOW_INSECURE"] == "true", name
+
+    return pulumi.Output.all(*(a.arn for a in functions.aliases.values())).apply(check)
 
 
 @pulumi.runtime.test
 def test_each_function_logs_to_its_own_managed_group_with_the_stack_retention() -> Any:
     def check(functions: Functions, _: list[str]) -> None:
         groups = resources_of("aws:cloudwatch/logGroup:LogGroup")
-        assert len(groups) == 3 and set(functions.log_groups) == set(functions.functions)
+        assert len(groups) == 5 and set(functions.log_groups) == set(functions.functions)
         for name in functions.functions:
             group = named("aws:cloudwatch/logGroup:LogGroup", f"f-{name}-logs").inputs
             assert group["name"] == f"/aws/lambda/waybill-dev-{name}"
@@ -134,7 +201,7 @@ def test_each_function_logs_to_its_own_managed_group_with_the_stack_retention() 
 @pulumi.runtime.test
 def test_each_role_allows_exactly_the_actions_its_code_calls() -> Any:
     def check(functions: Functions, _: list[str]) -> None:
-        assert len(resources_of("aws:iam/role:Role")) == 3 == len(functions.roles)
+        assert len(resources_of("aws:iam/role:Role")) == 5 == len(functions.roles)
         for name, expected in ALLOWED.items():
             statements = policy(name)["Statement"]
             actions = {a for s in statements if s["Effect"] == "Allow" for a in s["Action"]}
@@ -147,16 +214,19 @@ def test_each_role_allows_exactly_the_actions_its_code_calls() -> Any:
 @pulumi.runtime.test
 def test_every_resource_is_an_expected_arn_and_xray_is_the_only_wildcard() -> Any:
     def check(_: Functions, arns: list[str]) -> None:
-        table_arn, key_arn, cursor_arn = arns[:3]
+        table_arn, key_arn, cursor_arn, stream_arn = arns[:4]
         for name in ALLOWED:
             expected = {
                 LOGS.format(name),
                 table_arn,
                 key_arn,
-                f"{table_arn}/index/*",
+                f"{table_arn}/index/{INDEX_NAME}",
+                f"{table_arn}/index/{DUE_INDEX_NAME}",
                 f"{SECRETS}*",
                 f"{SECRETS}plan_keys/*",
                 cursor_arn,
+                stream_arn,
+                DLQ,
             }
             for statement in policy(name)["Statement"]:
                 if statement["Resource"] == ["*"]:
@@ -165,9 +235,44 @@ def test_every_resource_is_an_expected_arn_and_xray_is_the_only_wildcard() -> An
                 assert set(statement["Resource"]) <= expected, statement
                 if any(a.startswith("logs:") for a in statement["Action"]):
                     assert statement["Resource"] == [LOGS.format(name)]  # its own group only
-                if statement["Action"] == ["kms:Decrypt"]:
+                if any(a.startswith("kms:") for a in statement["Action"]):
                     assert statement["Resource"] == [key_arn]
-                    assert "kms:ViaService" in statement["Condition"]["StringEquals"]
+                    assert statement["Condition"]["StringEquals"], statement  # never bare
+                if set(statement["Action"]) & STREAM:
+                    assert name == "notify" and statement["Resource"] == [stream_arn]
+                if "sqs:SendMessage" in statement["Action"]:
+                    assert name == "notify" and statement["Resource"] == [DLQ]
+
+    return deploy(check)
+
+
+@pulumi.runtime.test
+def test_the_cmk_is_used_directly_only_for_the_endpoint_secrets_data_key() -> Any:
+    context = {"kms:EncryptionContext:waybill": "endpoint-secrets"}
+
+    def check(_: Functions, arns: list[str]) -> None:
+        key_arn = arns[1]
+        for name in ALLOWED:
+            kms = [s for s in policy(name)["Statement"] if s["Action"][0].startswith("kms:")]
+            via = [s for s in kms if "kms:ViaService" in s["Condition"]["StringEquals"]]
+            direct = [s for s in kms if s not in via]
+            assert [s["Action"] for s in via] == [["kms:Decrypt"]], name
+            services = set(via[0]["Condition"]["StringEquals"]["kms:ViaService"])
+            reads_secrets = name in ("ingest", "query", "authorizer")
+            assert services == {f"dynamodb.{REGION}.amazonaws.com"} | (
+                {f"secretsmanager.{REGION}.amazonaws.com"} if reads_secrets else set()
+            ), name
+            actions = {
+                "ingest": ["kms:Decrypt", "kms:GenerateDataKey"],  # seals the first secret
+                "notify": ["kms:Decrypt"],  # opens secrets, never seals one
+                "sweeper": ["kms:Decrypt"],
+            }.get(name)
+            if actions is None:
+                assert direct == [], name
+                continue
+            (statement,) = direct
+            assert statement["Action"] == actions and statement["Resource"] == [key_arn]
+            assert statement["Condition"] == {"StringEquals": context}, name
 
     return deploy(check)
 
@@ -192,25 +297,96 @@ def test_secret_access_is_split_between_partner_keys_plan_keys_and_cursor_key() 
     return deploy(check)
 
 
-@pulumi.runtime.test
-def test_item_level_scoping_keeps_ingest_and_query_away_from_api_keys() -> Any:
-    def leading_keys(function: str) -> list[list[str] | None]:
-        return [
-            s.get("Condition", {}).get("ForAllValues:StringLike", {}).get("dynamodb:LeadingKeys")
-            for s in policy(function)["Statement"]
-            if any(a.startswith("dynamodb:") for a in s["Action"])
-            and s["Action"] != ["dynamodb:Query"]
-        ]
+def leading_keys(function: str, action: str) -> list[str]:
+    """The key prefixes ``function`` may use ``action`` on, on the table itself."""
+    found: list[str] = []
+    for statement in policy(function)["Statement"]:
+        if f"dynamodb:{action}" not in statement["Action"]:
+            continue
+        if not all(r.endswith(":t-table") for r in statement["Resource"]):
+            continue  # an index
+        condition = statement["Condition"]["ForAllValues:StringLike"]
+        found += condition["dynamodb:LeadingKeys"]
+    return found
 
+
+def index_queries(function: str) -> list[str]:
+    """The indexes ``function`` may Query."""
+    return [
+        r.rsplit("/index/", 1)[1]
+        for s in policy(function)["Statement"]
+        for r in s["Resource"]
+        if "/index/" in r
+    ]
+
+
+@pulumi.runtime.test
+def test_every_table_statement_is_scoped_to_key_prefixes_and_no_one_reaches_api_keys() -> Any:
     def check(_: Functions, __: list[str]) -> None:
-        for function in ("ingest", "query"):
-            for prefixes in leading_keys(function):
-                assert prefixes and "APIKEY#*" not in prefixes, function
-        assert leading_keys("authorizer") == [["APIKEY#*"]]
-        writes = [s for s in policy("query")["Statement"] if "dynamodb:UpdateItem" in s["Action"]]
-        assert [s["Condition"]["ForAllValues:StringLike"] for s in writes] == [
-            {"dynamodb:LeadingKeys": ["L#*"]}  # the query path only counts requests
-        ]
+        for function in ALLOWED:
+            for statement in policy(function)["Statement"]:
+                if not any(a.startswith("dynamodb:") for a in statement["Action"]):
+                    continue
+                if set(statement["Action"]) <= STREAM:
+                    continue
+                if any("/index/" in r for r in statement["Resource"]):
+                    assert statement["Action"] == ["dynamodb:Query"], function
+                    assert "Condition" not in statement
+                    continue
+                prefixes = statement["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"]
+                assert prefixes, function
+                if function != "authorizer":
+                    assert "APIKEY#*" not in prefixes, function
+        assert leading_keys("authorizer", "GetItem") == ["APIKEY#*"]
+        assert leading_keys("query", "UpdateItem") == ["L#*"]  # it only counts requests
+
+    return deploy(check)
+
+
+@pulumi.runtime.test
+def test_notify_and_sweeper_reach_only_endpoints_messages_shipments_audit_and_the_data_key() -> Any:
+    def check(_: Functions, __: list[str]) -> None:
+        for function in ("notify", "sweeper"):
+            every = {
+                p
+                for action in ("Query", "GetItem", "PutItem", "UpdateItem", "DeleteItem")
+                for p in leading_keys(function, action)
+            } | set(
+                leading_keys(function, "BatchGetItem") + leading_keys(function, "BatchWriteItem")
+            )
+            assert every <= {"N#*", "M#*", "S#*", "A#*", "K#notify"}, function
+            assert not {"APIKEY#*", "P#*", "L#*"} & every, function
+            assert "K#notify" not in leading_keys(function, "PutItem")  # never replaces the key
+            assert leading_keys(function, "DeleteItem") == []
+        assert leading_keys("notify", "Query") == ["N#*"]  # a tenant's endpoints, nothing else
+        assert leading_keys("sweeper", "Query") == []
+        assert leading_keys("notify", "PutItem") == ["M#*"]
+        assert leading_keys("sweeper", "BatchGetItem") == ["M#*"]
+
+    return deploy(check)
+
+
+@pulumi.runtime.test
+def test_only_query_reads_the_status_index_and_only_the_sweeper_the_due_index() -> Any:
+    def check(_: Functions, __: list[str]) -> None:
+        assert index_queries("query") == [INDEX_NAME]
+        assert index_queries("sweeper") == [DUE_INDEX_NAME]
+        for function in ("ingest", "authorizer", "notify"):
+            assert index_queries(function) == [], function
+        assert "K#notify" not in leading_keys("query", "GetItem")  # GETs never open a secret
+
+    return deploy(check)
+
+
+@pulumi.runtime.test
+def test_only_notify_reads_the_stream_and_sends_to_its_dead_letter_queue() -> Any:
+    def check(_: Functions, arns: list[str]) -> None:
+        stream_arn = arns[3]
+        for function in ALLOWED:
+            document = policy(function)
+            reads = all(allows(document, a, stream_arn) for a in STREAM)
+            sends = allows(document, "sqs:SendMessage", DLQ)
+            assert reads is sends is (function == "notify"), function
 
     return deploy(check)
 
@@ -218,9 +394,13 @@ def test_item_level_scoping_keeps_ingest_and_query_away_from_api_keys() -> Any:
 @pulumi.runtime.test
 def test_live_alias_points_at_the_new_version_without_a_canary() -> Any:
     def check(functions: Functions, _: list[str]) -> None:
-        assert {functions.ingest, functions.query, functions.authorizer} == set(
-            functions.aliases.values()
-        )
+        assert {
+            functions.ingest,
+            functions.query,
+            functions.authorizer,
+            functions.notify,
+            functions.sweeper,
+        } == set(functions.aliases.values())
         for alias in resources_of(ALIAS):
             assert alias.inputs["name"] == "live"
             assert alias.inputs["functionVersion"] == "1"  # the mock's published version
@@ -244,6 +424,9 @@ def test_canary_keeps_the_stable_version_and_weights_the_new_one(
             assert alias["functionVersion"] == kept
             routing = alias["routingConfig"].get("additionalVersionWeights") or {}
             assert routing == ({} if kept == "1" else {"1": 0.1})
+        for name in ("notify", "sweeper"):  # no canary: a stream batch is not a request
+            alias = named(ALIAS, f"f-{name}-alias").inputs
+            assert alias["functionVersion"] == "1" and not alias.get("routingConfig")
 
     return deploy(check, canary_weight=0.1, stable_version=stable)
 

@@ -9,6 +9,7 @@ import pulumi
 
 from infra import dashboard
 from infra.alarms import API_5XX_PERCENT, THROTTLED_PER_5_MIN
+from infra.notify import Notify
 from infra.observability import Observability
 from infra.settings import StackSettings
 from infra.stage import STAGE
@@ -20,7 +21,8 @@ ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 
 def build(settings: StackSettings) -> Observability:
     api, functions, table = build_stack(settings)
-    return Observability("obs", settings, api, functions, table)
+    notify = Notify("notify", settings, table, functions)
+    return Observability("obs", settings, api, functions, table, notify)
 
 
 def ready(obs: Observability) -> pulumi.Output[list[Any]]:
@@ -52,8 +54,10 @@ def test_every_alarm_exists_with_its_threshold_and_notifies_the_topic() -> Any:
             "hard-cap": (0, {"Rejected_hard_cap_reached"}),
             "parked": (0, {"DeliveriesParked"}),
             "dynamodb-throttles": (0, {"ReadThrottleEvents", "WriteThrottleEvents"}),
+            "notify-dlq": (0, {"ApproximateNumberOfMessagesVisible"}),
+            "endpoints-disabled": (0, {"EndpointsDisabled"}),
         }
-        for function in ("ingest", "query", "authorizer"):
+        for function in ("ingest", "query", "authorizer", "notify", "sweeper"):
             expected[f"lambda-errors-{function}"] = (0, {"Errors"})
             expected[f"lambda-throttles-{function}"] = (0, {"Throttles"})
         assert set(found) == set(expected)
@@ -92,10 +96,11 @@ def test_app_alarms_read_the_powertools_namespace_and_lambda_alarms_each_functio
 
     def check(_: Any) -> None:
         found = alarms()
-        for key in ("parked", "hard-cap"):
+        for key in ("parked", "hard-cap", "endpoints-disabled"):
             assert found[key]["namespace"] == "Waybill"
             assert found[key]["dimensions"] == {"service": "waybill-dev"}  # per stack
-        for function in ("ingest", "query", "authorizer"):
+            assert (found[key]["statistic"], found[key]["period"]) == ("Sum", 300)
+        for function in ("ingest", "query", "authorizer", "notify", "sweeper"):
             dimensions = found[f"lambda-errors-{function}"]["dimensions"]
             assert dimensions == {"FunctionName": f"waybill-dev-{function}"}
 
@@ -188,3 +193,53 @@ def test_the_dashboard_shows_outcomes_latency_throttles_and_modeled_cost() -> An
         assert values[-1].endswith("#dashboards/dashboard/waybill-dev")
 
     return pulumi.Output.all(ready(obs), obs.dashboard_url).apply(check)
+
+
+@pulumi.runtime.test
+def test_the_dead_letter_queue_alarms_as_soon_as_it_holds_a_message() -> Any:
+    obs = build(StackSettings.for_stack("dev"))
+
+    def check(_: Any) -> None:
+        alarm = alarms()["notify-dlq"]
+        assert (alarm["namespace"], alarm["metricName"]) == (
+            "AWS/SQS",
+            "ApproximateNumberOfMessagesVisible",
+        )
+        assert alarm["dimensions"] == {"QueueName": "waybill-dev-notify-dlq"}
+        assert alarm["statistic"] == "Maximum"  # a depth: its largest value, not a sum
+        assert (alarm["threshold"], alarm["comparisonOperator"]) == (0, "GreaterThanThreshold")
+        assert alarm["evaluationPeriods"] == 1
+        assert "runbook" in alarm["alarmDescription"]
+
+    return ready(obs).apply(check)
+
+
+@pulumi.runtime.test
+def test_the_dashboard_shows_notifications_latency_the_queue_and_the_background_functions() -> Any:
+    obs = build(StackSettings.for_stack("dev"))
+
+    def check(_: Any) -> None:
+        body = json.loads(one("aws:cloudwatch/dashboard:Dashboard").inputs["dashboardBody"])
+        widgets = {w["properties"]["title"]: w["properties"] for w in body["widgets"]}
+        counts = widgets["Notifications"]["metrics"]
+        assert {m[1] for m in counts} == set(dashboard.NOTIFICATIONS)
+        assert all(m[0] == "Waybill" and m[3] == "waybill-dev" for m in counts)
+        latency = next(w for t, w in widgets.items() if t.startswith("Notification latency"))
+        assert [(m[1], m[-1]["stat"]) for m in latency["metrics"]] == [
+            ("NotificationLatency", "p50"),
+            ("NotificationLatency", "p99"),
+        ]
+        queue = widgets["Notify dead-letter queue (messages)"]
+        assert queue["metrics"] == [
+            ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", "waybill-dev-notify-dlq"]
+        ]
+        errors = widgets["Notify and sweeper errors"]["metrics"]
+        assert [m[3] for m in errors] == ["waybill-dev-notify", "waybill-dev-sweeper"]
+        durations = next(w for t, w in widgets.items() if t.startswith("Notify and sweeper dur"))
+        shown = {(m[1], m[3], m[-1]["stat"]) for m in durations["metrics"]}
+        assert ("Duration", "waybill-dev-sweeper", "p99") in shown
+        assert ("IteratorAge", "waybill-dev-notify", "Maximum") in shown
+        cost = next(w for title, w in widgets.items() if title.startswith("Modeled cost"))
+        assert "waybill-dev-notify" in json.dumps(cost)  # the new functions are paid for too
+
+    return ready(obs).apply(check)

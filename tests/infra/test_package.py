@@ -44,7 +44,7 @@ import importlib, json, sys, sysconfig, time, types
 package, runtime = sys.argv[1], sys.argv[2]
 sys.path[:0] = [package, runtime]
 started = time.perf_counter()
-import gateway.aws.authorizer, gateway.aws.handler, gateway.services
+import gateway.aws.authorizer, gateway.aws.handler, gateway.aws.notify, gateway.services
 import_ms = (time.perf_counter() - started) * 1000
 from pathlib import Path
 from gateway.carriers.discovery import load_adapters
@@ -68,12 +68,14 @@ try:
     refused = "allowed"
 except Exception as exc:
     refused = str(exc)
+notified = gateway.aws.notify.stream_handler({"Records": []}, context)
 paths = sysconfig.get_paths()
 allowed = (package, runtime, paths["stdlib"], paths["platstdlib"])
 files = {n: getattr(m, "__file__", None) for n, m in list(sys.modules.items())}
 print(json.dumps({
     "import_ms": import_ms, "adapters": sorted(registry.adapters), "broken": registry.broken,
     "healthz": [answer["statusCode"], json.loads(answer["body"])], "authorizer": refused,
+    "notify": notified,
     "tenants": {p.stem: tenants(p.stem).plan for p in sorted(TENANTS.glob("*.toml"))},
     "tenants_dir": str(TENANTS), "plans": sorted(current_plans()), "modules": sorted(files),
     "outside": sorted(n for n, f in files.items() if f not in (None, __file__)
@@ -116,7 +118,11 @@ def test_lambda_package_holds_the_app_and_no_local_only_code(archive: zipfile.Zi
     names = set(archive.namelist())
     wanted = {f"adapters/{a}.py" for a in SHIPPED_ADAPTERS} | {"plans.toml"}
     wanted |= {f"tenants/{p.name}" for p in TENANT_FILES}
-    assert wanted | {"gateway/aws/handler.py", "gateway/aws/authorizer.py"} <= names
+    handlers = {"gateway/aws/handler.py", "gateway/aws/authorizer.py", "gateway/aws/notify.py"}
+    assert wanted | handlers <= names
+    assert {n for n in names if n.startswith("gateway/notify/") and n.endswith(".py")} == {
+        p.relative_to(REPO_ROOT).as_posix() for p in (REPO_ROOT / "gateway/notify").glob("*.py")
+    }
     assert not [n for n in names if n.startswith("tenants/") and n.endswith(".md")]
     for name in names:
         parts = PurePosixPath(name).parts
@@ -285,6 +291,7 @@ FAKE_AWS = {  # no credentials, no config file, and any stray call fails on loop
     "AWS_EC2_METADATA_DISABLED": "true",
     "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
     "DYNAMODB_ENDPOINT_URL": "http://127.0.0.1:9",
+    "NOTIFY_KEY_ID": "arn:aws:kms:us-east-1:123456789012:key/00000000-0000-0000-0000-000000000000",
 }
 
 
@@ -305,6 +312,7 @@ def test_host_package_serves_in_a_fresh_process_with_only_itself_and_the_sdk(
     assert (report["adapters"], report["broken"]) == (SHIPPED_ADAPTERS, {})
     assert report["healthz"] == [200, {"status": "ok"}]
     assert report["authorizer"] == "Unauthorized"
+    assert report["notify"] == {"attempted": 0}  # the stream entry point's services build
     assert report["plans"] == sorted(tomllib.loads((REPO_ROOT / "plans.toml").read_text()))
     assert report["tenants"] == {p.stem: tomllib.loads(p.read_text())["plan"] for p in TENANT_FILES}
     assert Path(report["tenants_dir"]) == host_tree / "tenants"

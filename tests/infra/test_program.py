@@ -21,7 +21,15 @@ from tests.infra.conftest import RESOURCES, fake_password
 from tests.infra.helpers import resources_of
 
 CODE = pulumi.AssetArchive({"gateway/__init__.py": pulumi.StringAsset("")})
-COMPONENTS = {"Table", "PartnerSecrets", "Functions", "Api", "TenantKeys", "Observability"}
+COMPONENTS = {
+    "Table",
+    "PartnerSecrets",
+    "Functions",
+    "Api",
+    "TenantKeys",
+    "Notify",
+    "Observability",
+}
 OUTPUTS = {
     "base_url",
     "webhook_urls",
@@ -145,6 +153,7 @@ def test_stack_files_set_only_keys_the_settings_read(stack: str) -> None:
     keys = {k.split(":", 1)[1] for k in config if k.startswith("waybill:")}
     assert keys <= config_keys_read(), keys - config_keys_read()
     assert config["waybill:alarmEmail"] == ""  # a placeholder: set with `pulumi config set`
+    assert config.get("waybill:allowInsecureEndpoints", "false") == "false"  # never here
 
 
 def test_prod_is_protected_retains_logs_has_a_waf_and_the_largest_budget() -> None:
@@ -164,7 +173,8 @@ RUNNER = textwrap.dedent(
     class Mocks(pulumi.runtime.Mocks):
         def new_resource(self, args):
             arn = f"arn:aws:x:us-west-2:123456789012:{args.name}"
-            computed = ("arn", "executionArn", "invokeArn", "invokeUrl", "rootResourceId")
+            computed = ("arn", "executionArn", "invokeArn", "invokeUrl", "rootResourceId",
+                        "streamArn", "url", "uuid")
             state = {**dict.fromkeys(computed, arn), **args.inputs, "version": "1"}
             if args.typ == "random:index/randomPassword:RandomPassword":
                 state["result"] = "x" * 43

@@ -36,6 +36,8 @@ def test_defaults_from_an_empty_config(config: Any) -> None:
     assert (settings.stage_rate_limit, settings.stage_burst_limit) == (200.0, 400)
     assert settings.lambda_memory_mb == 512
     assert (settings.canary_weight, settings.stable_version) == (0.0, None)
+    assert settings.allow_insecure_endpoints is False  # https and public addresses only
+    assert settings.notify_dlq_name == "waybill-dev-notify-dlq"
     assert settings.labels_for("acme") == ("",)  # one unlabelled key per tenant
     assert settings.tenants_dir == REPO_ROOT / "tenants"
     assert settings.prefix == "waybill/dev/"
@@ -110,3 +112,25 @@ def test_a_non_map_label_config_is_refused(config: Any) -> None:
     config(apiKeyLabels='["ci"]')
     with pytest.raises(ValueError, match="waybill:apiKeyLabels"):
         StackSettings.from_config()
+
+
+@pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
+def test_insecure_endpoints_are_refused_on_the_real_stacks(stack: str) -> None:
+    with pytest.raises(ValueError, match="waybill:allowInsecureEndpoints"):
+        StackSettings.for_stack(stack, allow_insecure_endpoints=True)
+
+
+def test_a_test_stack_may_allow_insecure_endpoints_from_its_config(config: Any) -> None:
+    assert StackSettings.for_stack("ci-1", allow_insecure_endpoints=True).allow_insecure_endpoints
+    config(allowInsecureEndpoints="true")  # the mocks' stack is dev: refused, naming the key
+    with pytest.raises(ValueError, match="waybill:allowInsecureEndpoints"):
+        StackSettings.from_config()
+    config(allowInsecureEndpoints="false")
+    assert StackSettings.from_config().allow_insecure_endpoints is False
+
+
+def test_the_background_functions_are_never_pinned_by_a_stable_version() -> None:
+    settings = StackSettings.for_stack("dev", canary_weight=0.2, stable_version="7")
+    assert settings.stable_version_for("ingest") == "7"
+    assert settings.stable_version_for("notify") is None
+    assert settings.stable_version_for("sweeper") is None

@@ -6,8 +6,9 @@ from typing import Any
 
 import pulumi
 
+from gateway.store.due_index import DUE_INDEX_SPEC
 from gateway.store.index import INDEX_SPEC
-from gateway.store.table import TTL_ATTRIBUTE
+from gateway.store.table import STREAM_SPEC, TTL_ATTRIBUTE
 from infra.settings import StackSettings
 from infra.table import Table
 from tests.infra.helpers import one
@@ -31,21 +32,41 @@ def test_table_is_on_demand_recoverable_and_expires_items() -> Any:
 
 
 @pulumi.runtime.test
-def test_the_status_index_is_the_one_the_code_queries() -> Any:
+def test_the_indexes_are_the_ones_the_code_queries() -> Any:
     table = Table("t", StackSettings.for_stack("dev"))
 
     def check(_: Any) -> None:
         inputs = one(TABLE).inputs
-        (index,) = inputs["globalSecondaryIndexes"]
-        assert index["name"] == INDEX_SPEC["IndexName"]
-        assert index["projectionType"] == INDEX_SPEC["Projection"]["ProjectionType"]
-        assert "hashKey" not in index and "rangeKey" not in index  # deprecated in aws 7
-        keys = [(k["attributeName"], k["keyType"]) for k in index["keySchemas"]]
-        assert keys == [(k["AttributeName"], k["KeyType"]) for k in INDEX_SPEC["KeySchema"]]
+        indexes = {i["name"]: i for i in inputs["globalSecondaryIndexes"]}
+        assert list(indexes) == [INDEX_SPEC["IndexName"], DUE_INDEX_SPEC["IndexName"]]
         declared = {a["name"]: a["type"] for a in inputs["attributes"]}
-        assert all(declared[name] == "S" for name, _ in keys)
+        for spec in (INDEX_SPEC, DUE_INDEX_SPEC):
+            index = indexes[spec["IndexName"]]
+            assert index["projectionType"] == spec["Projection"]["ProjectionType"]
+            assert "hashKey" not in index and "rangeKey" not in index  # deprecated in aws 7
+            keys = [(k["attributeName"], k["keyType"]) for k in index["keySchemas"]]
+            assert keys == [(k["AttributeName"], k["KeyType"]) for k in spec["KeySchema"]]
+            assert all(declared[name] == "S" for name, _ in keys)
+        due = indexes["due"]
+        assert [k["attributeName"] for k in due["keySchemas"]] == ["due_pk", "due_sk"]
+        assert due["projectionType"] == "KEYS_ONLY"  # the sweeper reads the messages by key
 
     return table.arn.apply(check)
+
+
+@pulumi.runtime.test
+def test_the_stream_carries_new_images_for_the_notifier() -> Any:
+    table = Table("t", StackSettings.for_stack("dev"))
+
+    def check(_: Any) -> None:
+        inputs = one(TABLE).inputs
+        assert (inputs["streamEnabled"], inputs["streamViewType"]) == (
+            STREAM_SPEC["StreamEnabled"],
+            STREAM_SPEC["StreamViewType"],
+        )
+        assert STREAM_SPEC["StreamViewType"] == "NEW_IMAGE"  # what the filters read
+
+    return pulumi.Output.all(table.arn, table.stream_arn).apply(check)
 
 
 @pulumi.runtime.test
