@@ -24,6 +24,7 @@ MODULES = (
     "cold_init",
     "e2e_latency",
     "peer_throughput",
+    "notifications",
     "hot_partition",
     "cost_model",
 )
