@@ -22,10 +22,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal, Protocol
 
+from gateway.carriers.results import ParsedEvent as ParsedEvent
+from gateway.carriers.results import ParseResult as ParseResult
 from gateway.carriers.status import StatusTable
 from gateway.carriers.status import map_status as map_status
 from gateway.errors import SignatureError
-from gateway.models import Location, Status, TzSource
+from gateway.models import Status
 from gateway.signing.spec import Request, SignatureSpec, sign_spec, verify_spec
 
 
@@ -52,41 +54,6 @@ class Delivery:
         if len(values) > 1 and len(set(values)) > 1:
             raise SignatureError(f"header {name} is repeated", code="header_repeated")
         return values[0] if values else None
-
-
-@dataclass(frozen=True)
-class ParsedEvent:
-    """An event as the adapter read it, before the pipeline normalises and fingerprints it."""
-
-    tracking_number: str
-    status: Status
-    occurred_at: datetime
-    tz_source: TzSource
-    carrier_code: str | None = None
-    carrier_text: str | None = None
-    detail: str | None = None
-    occurred_at_local: str | None = None
-    location: Location = field(default_factory=Location)
-    estimated_delivery: str | None = None
-    signed_by: str | None = None
-    metadata: Mapping[str, str] = field(default_factory=dict)
-    eta_only: bool = False  # only revises the ETA (UPS type U): never moves the status
-
-
-@dataclass(frozen=True)
-class ParseResult:
-    """What a body contained: events (maybe none), the carrier's delivery id, or why ignored.
-
-    ``failures`` names the items of a batch that could not be read: the good items
-    are stored and the delivery is also parked, so nothing is lost. ``ignored_items``
-    says why readable items carried nothing to store (the answer repeats it).
-    """
-
-    events: Sequence[ParsedEvent] = ()
-    delivery_id: str | None = None
-    ignored: str | None = None
-    failures: Sequence[str] = ()
-    ignored_items: Sequence[str] = ()
 
 
 class Secrets(list[str]):
