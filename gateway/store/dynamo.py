@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -53,7 +54,8 @@ from gateway.store.state import compose
 __all__ = ["DynamoStore", "RecordResult", "fingerprint_prefix"]
 
 DELIVERY_RING = 4
-MAX_STATE_ATTEMPTS = 6
+MAX_STATE_ATTEMPTS = 10
+STATE_BACKOFF = 0.005  # seconds, times the attempt, jittered: racing copies spread out
 ACTIVE_WRITER_SECONDS = 10
 """A foreign event item younger than this was written by a copy that may still be running
 (it will most likely update the state itself); an older one by a writer that is gone."""
@@ -282,20 +284,23 @@ class DynamoStore(ShipmentReads):
         expires_at: int,
     ) -> None:
         """Compose and write the state update; read again and recompose when it lost a race."""
-        for _ in range(MAX_STATE_ATTEMPTS):
+        for attempt in range(MAX_STATE_ATTEMPTS):
             update = compose(read, stored, found, digest, DELIVERY_RING, now, expires_at)
             if update is None:
                 return
-            for page in update.pages:
-                self._put_page(page)
-            if self._conditional_update(update.request(read)):
+            spilled = all([self._put_page(page) for page in update.pages])
+            if spilled and self._conditional_update(update.request(read)):
                 return
-            self.meter.add_failed_write(read.state or read.state_key())  # billed all the same
+            if spilled:  # the update's condition failed (billed all the same); else a racing
+                # spill took the page number first: this spill must be composed again
+                self.meter.add_failed_write(read.state or read.state_key())
+            self.sleep(random.uniform(0, STATE_BACKOFF * (attempt + 1)))  # jittered
             read = read_shipment(self.client, self.table, read.key, self.meter)
         raise StoreUnavailableError("the shipment's state kept changing; retry the delivery")
 
-    def _put_page(self, page: dict[str, Any]) -> None:
-        """Write a spilled page; one that exists already (a racing spill) is left alone."""
+    def _put_page(self, page: dict[str, Any]) -> bool:
+        """Write a spilled page; False when one exists already (a racing spill's, whose
+        content may differ: the state update that assumed this one must not be made)."""
         try:
             response = self.client.put_item(
                 TableName=self.table,
@@ -307,8 +312,9 @@ class DynamoStore(ShipmentReads):
             if not condition_failed(exc):
                 raise
             self.meter.add_failed_write(page)
-            return
+            return False
         self.meter.add_write(response)
+        return True
 
     def _conditional_update(self, request: dict[str, Any]) -> bool:
         """One guarded update; False when its condition failed (someone wrote meanwhile)."""

@@ -222,6 +222,10 @@ def _fingerprints(update: Update, read: ShipmentRead, new: set[bytes], expires_a
         recent = set()
     if pages == read.page_count and recent == read.recent:
         update.adds["fps"] = {"BS": sorted(new)}
+        if read.state is not None:  # a spill since the read moved known prints to a page,
+            # where ``NOT contains(fps, …)`` cannot see them: read again rather than count twice
+            update.values[":pg_was"] = {"N": str(read.page_count)}
+            update.conditions.append("attribute_not_exists(#pg) OR #pg = :pg_was")
         return
     update.sets |= {"fps": {"BS": sorted(recent | new)}, "pg": {"N": str(pages)}}
     if read.recent:

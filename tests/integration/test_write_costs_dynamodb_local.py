@@ -16,6 +16,8 @@ from gateway.models import CanonicalEvent, Status
 from gateway.store.capacity import CapacityMeter, item_bytes
 from gateway.store.codec import event_item
 from gateway.store.dynamo import DynamoStore
+from gateway.store.shipment import fingerprint_prefix, read_shipment
+from gateway.store.state import compose
 from gateway.testkit.events import make_event
 from gateway.testkit.writes import EVENT_TEXT_BYTES, billed, build_history, events_of, race
 
@@ -105,3 +107,69 @@ def test_a_crash_before_the_state_update_heals_on_an_immediate_retry(
     assert pauses  # it waited for the writer that never came
     (state,) = store.get_shipments("acme", number, NOW)
     assert state.event_count == 3 and state.last_event.event_id == events[-1].event_id
+
+
+def test_a_spill_that_lost_its_page_number_to_a_racing_spill_is_composed_again(
+    client: Any, table: str
+) -> None:
+    """A racing copy wrote page n (its own snapshot of the recent prints) and has not
+    updated the state yet: this copy's put of page n fails, and its state update, which
+    assumed its own page n, must not be made (the prints only it spilled would be lost,
+    then counted again)."""
+
+    class RacedSpill(DynamoStore):
+        raced = False
+
+        def _put_page(self, page: dict[str, Any]) -> bool:
+            if not self.raced:  # the racing copy's page lands first, with one print only
+                self.raced = True
+                other = {**page, "fps": {"BS": page["fps"]["BS"][:1]}}
+                self.client.put_item(TableName=self.table, Item=other)
+            return super()._put_page(page)
+
+    store = RacedSpill(client, table, CapacityMeter())
+    number = "SPILL00001"
+    events = events_of(number, range(60))
+    for index, event in enumerate(events):
+        store.record([event], delivery_key=f"d{index}", now=NOW, retention_days=30)
+    assert store.raced  # the history spilled at least once
+    read = read_shipment(client, table, ("acme", number, events[0].carrier), CapacityMeter())
+    assert read.known == {fingerprint_prefix(e) for e in events}  # every print kept
+    (state,) = store.get_shipments("acme", number, NOW)
+    assert state.event_count == len(events)
+    again = store.record(events, delivery_key="resend", now=NOW, retention_days=30)
+    assert again.accepted == [] and len(again.duplicates) == len(events)
+
+
+def test_a_print_moved_to_a_page_after_the_read_is_not_counted_twice(
+    client: Any, table: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Copy A read the state, a racing copy taught the same event and then spilled it to a
+    page; A's guard ``NOT contains(fps, …)`` cannot see it there: the page count guards."""
+    store = DynamoStore(client, table, CapacityMeter())
+    number = "SPILL00002"
+    events = events_of(number, range(60))
+    shared = events[-1]
+    key = ("acme", number, shared.carrier)
+    for index, event in enumerate(events[:-1]):
+        store.record([event], delivery_key=f"d{index}", now=NOW, retention_days=30)
+    stale = read_shipment(client, table, key, CapacityMeter())  # A's read: `shared` is new
+    other = DynamoStore(client, table, CapacityMeter())
+    other.record([shared], delivery_key="b", now=NOW, retention_days=30)
+    fresh = read_shipment(client, table, key, CapacityMeter())
+    spill = compose(fresh, [], [], b"x" * 8, 4, NOW, 1_900_000_000)
+    assert spill is None  # B taught it: nothing new for a fresh read
+    recent = sorted(fresh.recent)  # B (or a third copy) spills every recent print
+    client.put_item(
+        TableName=table,
+        Item={**fresh.page_key(fresh.page_count + 1), "fps": {"BS": recent}},
+    )
+    client.update_item(
+        TableName=table,
+        Key=fresh.state_key(),
+        UpdateExpression="REMOVE fps SET pg = :pg",
+        ExpressionAttributeValues={":pg": {"N": str(fresh.page_count + 1)}},
+    )
+    store._update_state(stale, [], [shared], b"y" * 8, NOW, 1_900_000_000)
+    (state,) = store.get_shipments("acme", number, NOW)
+    assert state.event_count == len(events)  # counted once
