@@ -16,10 +16,18 @@ A tracking without events stands for its ``shipment`` status: one event
 of that milestone (``deliveredDatetime`` for ``delivered``…). Without that time (a
 ``pending`` tracking has none) or without a status, it yields nothing; a body that yields
 no event at all is ignored with the reason.
+
+Polling (:data:`POLLING`): ``POST /public/v1/trackers/track`` creates the tracker if needed
+and answers ``data.trackings[]`` of the webhook's shape, read by the same code; its
+``trackerId`` is kept as the ref (informational: the call is idempotent, so it is made
+every time). A ``pending`` tracking without events is an *unknown* number (Ship24 has
+found nothing yet: retried on the pre-transit interval, retired after the idle limit).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
 from gateway.carriers.adapter import (
@@ -30,6 +38,23 @@ from gateway.carriers.adapter import (
     shipment_status_metadata,
 )
 from gateway.carriers.payload import as_list, as_object, collect, load_object, required_text, text
+from gateway.carriers.polling import (
+    BAD_ANSWER,
+    JSON_HEADERS,
+    ApiCredentials,
+    Exchange,
+    Findings,
+    HttpCall,
+    Polling,
+    PollResult,
+    PollTarget,
+    answers_for,
+    carrier_error_code,
+    check_status,
+    json_body,
+    read_object,
+    reading,
+)
 from gateway.carriers.status import ANY, Refine, StatusTable, status_of
 from gateway.carriers.timeparse import parse_instant
 from gateway.errors import ItemIgnored
@@ -37,6 +62,10 @@ from gateway.models import Status
 from gateway.signing.spec import SignatureSpec
 
 HEADER = "Authorization"
+LABEL = "Ship24"
+TRACK_PATH = "/public/v1/trackers/track"
+NOT_FOUND = frozenset({"tracker_not_found", "parcel_not_found"})
+QUOTA = {"quota_limit_reached": "quota_exhausted"}  # 403 or 405 (Ship24's SDK)
 
 # ``statusCode`` values decide the status whatever the milestone says (only the
 # documented ones: other codes are kept as ``carrier_code`` and leave the milestone's).
@@ -168,6 +197,73 @@ def parse(delivery: Delivery) -> ParseResult:
     return ParseResult(events=events, failures=failures, ignored_items=ignored)
 
 
+# --- polling: create-and-track (POST /public/v1/trackers/track) -------------------------
+
+
+def _track_call(target: PollTarget, credentials: ApiCredentials) -> HttpCall:
+    headers = {**JSON_HEADERS, "Authorization": f"Bearer {credentials.api_key}"}
+    return HttpCall(
+        "POST", TRACK_PATH, headers, json_body({"trackingNumber": target.tracking_number})
+    )
+
+
+def poll_calls(
+    targets: Sequence[PollTarget], credentials: ApiCredentials, exchanges: Sequence[Exchange]
+) -> list[HttpCall]:
+    """One create-and-track per number (idempotent for the same fields)."""
+    return [] if exchanges else [_track_call(t, credentials) for t in targets]
+
+
+def _pending(tracking: object) -> bool:
+    """A tracking Ship24 has nothing on yet: milestone ``pending`` and no event."""
+    if not isinstance(tracking, dict) or tracking.get("events"):
+        return False
+    shipment = tracking.get("shipment")
+    milestone = text(shipment.get("statusMilestone")) if isinstance(shipment, dict) else None
+    return (milestone or "pending").lower() == "pending"
+
+
+def poll_read(targets: Sequence[PollTarget], exchanges: Sequence[Exchange]) -> PollResult:
+    """``data.trackings[]`` read like a webhook's; ``trackerId`` is the ref. A ``pending``
+    tracking without events, or a 404 ``tracker_not_found``/``parcel_not_found``, is unknown."""
+    findings = Findings()
+    empty = ApiCredentials()
+    for target, answer in answers_for(targets, exchanges, lambda t: _track_call(t, empty)):
+        number = target.tracking_number
+        if answer.status == 404 and carrier_error_code(answer.body) in NOT_FOUND:
+            findings.unknown.add(number)
+            continue
+        check_status(answer, LABEL, QUOTA)
+        with reading(LABEL):
+            data = as_object(read_object(answer, LABEL).get("data"), "data")
+            trackings = as_list(data.get("trackings"), "data.trackings", required=True)
+        if not trackings:
+            findings.fail(number, BAD_ANSWER, "data.trackings is empty")
+        for i, raw in enumerate(trackings):
+            tracker = raw.get("tracker") if isinstance(raw, dict) else None
+            ref = text(tracker.get("trackerId")) if isinstance(tracker, dict) else None
+            if ref and ref != target.ref:
+                findings.refs[number] = ref
+            if _pending(raw):
+                findings.unknown.add(number)
+            else:
+                findings.read(number, partial(_tracking, raw, f"data.trackings[{i}]"))
+    return findings.result(ParseResult)
+
+
+POLLING = Polling(
+    base_url="https://api.ship24.com",
+    batch_size=1,
+    credentials="api_key",
+    calls=poll_calls,
+    read=poll_read,
+    docs_url="https://docs.ship24.com/assets/openapi/ship24-tracking-api.yaml",
+    confidence="CONFIRMED: the request, the `data.trackings[]` answer (Ship24's OpenAPI "
+    "example, the webhook's shape) and the error envelope and codes (official SDK). "
+    "INFERRED: `parcel_not_found` as an unknown number on this endpoint",
+)
+
+
 ADAPTER = Adapter(
     id="ship24",
     label="Ship24",
@@ -187,4 +283,5 @@ ADAPTER = Adapter(
     "A tracking without events is one event from its `shipment` status (`metadata.event_kind` "
     "`shipment_status`) timed by `statistics.timestamps` for that milestone; without it "
     "(e.g. `pending`), nothing, and a body with no event at all is ignored with the reason.",
+    polling=POLLING,
 )

@@ -15,14 +15,24 @@ samples are inconsistent); the local pair is kept as wall time. Status maps on
 ``activityStatus.code`` first (``OT``), then ``type``. Type ``U`` only moves the ETA,
 which the store cannot express yet: it becomes ``in_transit`` with detail ``eta_update``.
 ``deliveryPhoto`` (base64 image) is never kept.
+
+Polling (:data:`POLLING`): the Track API, one inquiry number per ``GET``, with an OAuth
+client-credentials token (HTTP Basic ``client_id:client_secret``; ``expires_in`` is a
+string). ``activity[]`` (newest first) maps through the same status table; the instant is
+``gmtDate``/``gmtTime`` when given, else the local ``date``/``time`` with ``gmtOffset``, else
+assumed UTC. A 404, or a 200 whose shipment has warning ``TW0001`` and no package, is an
+unknown number.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
+from urllib.parse import quote
 
 from gateway.carriers.adapter import (
     Adapter,
@@ -32,9 +42,25 @@ from gateway.carriers.adapter import (
     Secrets,
     spec_request,
 )
-from gateway.carriers.payload import address, as_object, load_object, required_text, text
+from gateway.carriers.payload import address, as_list, as_object, load_object, required_text, text
+from gateway.carriers.polling import (
+    BAD_ANSWER,
+    ApiCredentials,
+    Exchange,
+    Findings,
+    HttpCall,
+    Polling,
+    PollResult,
+    PollTarget,
+    answers_for,
+    check_status,
+    client_credentials_grant,
+    number_key,
+    read_object,
+    reading,
+)
 from gateway.carriers.status import ANY, Refine, StatusTable, status_of
-from gateway.errors import ParseError
+from gateway.errors import ItemIgnored, ParseError
 from gateway.models import Location, Status, TzSource
 from gateway.signing.bearer import issue_token, verify_bearer
 from gateway.signing.spec import SignatureSpec, verify_spec
@@ -74,6 +100,14 @@ METADATA_FIELDS: dict[str, str] = {
 }
 _DATE, _TIME = re.compile(r"\d{8}"), re.compile(r"\d{6}")
 _OFFSET = re.compile(r"([+-])(\d{2})\.(\d{2})")
+_GMT_OFFSET = re.compile(r"([+-])(\d{2}):(\d{2})")  # the Track API writes "-05:00"
+
+LABEL = "UPS"
+TOKEN_PATH = "/security/v1/oauth/token"  # noqa: S105 - a path, not a secret
+TRACK_PATH = "/api/track/v1/details"
+TRACK_QUERY = "?locale=en_US&returnSignature=false&returnMilestones=false&returnPOD=false"
+TRANSACTION_SRC = "waybill"
+NOT_FOUND_WARNING = "TW0001"
 
 
 def verify(delivery: Delivery, secrets: Sequence[str], now: float) -> None:
@@ -121,13 +155,27 @@ def _day(date: str | None) -> str | None:
 
 
 def _when(event: dict[str, Any]) -> tuple[datetime, TzSource, str | None]:
-    """GMT pair → ``carrier_utc``; else local + ``gmtOffset`` → ``carrier_offset``; else
+    """A Track Alert event's time (:func:`_instant`; ``gmtOffset`` is written ``-05.00``)."""
+    return _instant(
+        (text(event.get("localActivityDate")), text(event.get("localActivityTime"))),
+        (text(event.get("gmtActivityDate")), text(event.get("gmtActivityTime"))),
+        _OFFSET.fullmatch(text(event.get("gmtOffset")) or ""),
+        ("localActivity", "gmtActivity"),
+    )
+
+
+def _instant(
+    local_pair: tuple[str | None, str | None],
+    gmt_pair: tuple[str | None, str | None],
+    offset: re.Match[str] | None,
+    names: tuple[str, str],
+) -> tuple[datetime, TzSource, str | None]:
+    """GMT pair → ``carrier_utc``; else local + offset → ``carrier_offset``; else
     local → ``assumed_utc``; else a bare date → ``date_only``."""
-    local_date, gmt_date = text(event.get("localActivityDate")), text(event.get("gmtActivityDate"))
-    local = _wall(local_date, text(event.get("localActivityTime")), "localActivity")
-    gmt = _wall(gmt_date, text(event.get("gmtActivityTime")), "gmtActivity")
+    (local_date, local_time), (gmt_date, gmt_time) = local_pair, gmt_pair
+    local = _wall(local_date, local_time, names[0])
+    gmt = _wall(gmt_date, gmt_time, names[1])
     wall = local.isoformat() if local else _day(local_date)
-    offset = _OFFSET.fullmatch(text(event.get("gmtOffset")) or "")
     if gmt is not None:
         return gmt.replace(tzinfo=UTC), TzSource.CARRIER_UTC, wall
     if local is not None and offset:
@@ -184,6 +232,160 @@ def parse(delivery: Delivery) -> ParseResult:
     return ParseResult(events=[parsed])
 
 
+# --- polling: the Track API (GET /api/track/v1/details/{inquiryNumber}) ------------------
+
+
+def _trans_id(number: str, exchanges: int) -> str:
+    """``transId`` (32 hex, like UPS's dashless UUID): derived from the number and the count
+    of calls already made in this check, since an adapter has no randomness or clock."""
+    return hashlib.sha256(f"waybill|{number}|{exchanges}".encode()).hexdigest()[:32]
+
+
+def _track_call(target: PollTarget, credentials: ApiCredentials, exchanges: int = 0) -> HttpCall:
+    number = target.tracking_number
+    headers = {
+        "Accept": "application/json",
+        "Authorization": f"Bearer {credentials.access_token}",
+        "transId": _trans_id(number, exchanges),
+        "transactionSrc": TRANSACTION_SRC,
+    }
+    return HttpCall("GET", f"{TRACK_PATH}/{quote(number, safe='')}{TRACK_QUERY}", headers)
+
+
+def poll_calls(
+    targets: Sequence[PollTarget], credentials: ApiCredentials, exchanges: Sequence[Exchange]
+) -> list[HttpCall]:
+    """One GET per number (the API takes one inquiry number)."""
+    return [] if exchanges else [_track_call(t, credentials, len(exchanges)) for t in targets]
+
+
+def _estimated(package: dict[str, Any]) -> str | None:
+    """The rescheduled (``RDD``), else scheduled (``SDD``), delivery date, ISO."""
+    dates = {
+        text(d.get("type")): text(d.get("date"))
+        for d in as_list(package.get("deliveryDate"), "package.deliveryDate")
+        if isinstance(d, dict)
+    }
+    return _day(dates.get("RDD") or dates.get("SDD"))
+
+
+def _activity(raw: object, package: dict[str, Any], number: str, what: str) -> ParsedEvent:
+    """One ``activity[]`` entry: ``gmtDate``/``gmtTime`` give the instant when present."""
+    activity = as_object(raw, what)
+    status = as_object(activity.get("status") or {}, f"{what}.status")
+    kind, code = (text(status.get("type")) or "").lower(), (text(status.get("code")) or "").lower()
+    canonical, detail = status_of(STATUSES, kind, code)
+    gmt_time = text(activity.get("gmtTime"))
+    if gmt_time and gmt_time.isdigit() and len(gmt_time) < 6:  # the spec's example: '74700'
+        gmt_time = gmt_time.zfill(6)
+    occurred_at, tz_source, local = _instant(
+        (text(activity.get("date")), text(activity.get("time"))),
+        (text(activity.get("gmtDate")), gmt_time),
+        _GMT_OFFSET.fullmatch(text(activity.get("gmtOffset")) or ""),
+        (what, f"{what}.gmt"),
+    )
+    place = as_object(activity.get("location") or {}, f"{what}.location")
+    found = place["address"] if isinstance(place.get("address"), dict) else {}
+    facts = {
+        "status_code": status.get("statusCode"),
+        "slic": place.get("slic"),
+        "gmt_offset": activity.get("gmtOffset"),
+        "logical_scan": "true" if activity.get("logicalScan") is True else None,
+        "package_tracking_number": package.get("trackingNumber"),
+    }
+    metadata = {k: v for k, raw_value in facts.items() if (v := text(raw_value))}
+    if number_key(metadata.get("package_tracking_number", number)) == number_key(number):
+        metadata.pop("package_tracking_number", None)
+    delivered = as_object(package.get("deliveryInformation") or {}, "deliveryInformation")
+    return ParsedEvent(
+        tracking_number=number,
+        status=canonical,
+        occurred_at=occurred_at,
+        tz_source=tz_source,
+        occurred_at_local=local,
+        carrier_code="/".join(p for p in (kind.upper(), code.upper()) if p) or None,
+        carrier_text=text(status.get("description")),
+        detail=detail,
+        location=address(
+            {**found, "countryCode": found.get("countryCode") or found.get("country")},
+            metadata,
+            region="stateProvince",
+            postal="postalCode",
+            country="countryCode",
+        ),
+        estimated_delivery=_estimated(package),
+        signed_by=text(delivered.get("receivedBy")) if canonical is Status.DELIVERED else None,
+        metadata=metadata,
+        eta_only=kind == "u",
+    )
+
+
+def _package_events(packages: list[Any], number: str) -> list[ParsedEvent]:
+    """Every activity of every package (newest first, as UPS lists them)."""
+    events = []
+    for i, raw in enumerate(packages):
+        package = as_object(raw, f"package[{i}]")
+        activities = as_list(package.get("activity"), f"package[{i}].activity")
+        for j, item in enumerate(activities):
+            events.append(_activity(item, package, number, f"package[{i}].activity[{j}]"))
+    if not events:
+        raise ItemIgnored("the package has no activity yet")
+    return events
+
+
+def _shipments(body: dict[str, Any]) -> tuple[list[Any], set[str]]:
+    """The packages of every shipment, and the shipments' warning codes."""
+    answer = as_object(body.get("trackResponse"), "trackResponse")
+    packages: list[Any] = []
+    warnings: set[str] = set()
+    for i, raw in enumerate(
+        as_list(answer.get("shipment"), "trackResponse.shipment", required=True)
+    ):
+        shipment = as_object(raw, f"shipment[{i}]")
+        packages += as_list(shipment.get("package"), f"shipment[{i}].package")
+        for warning in as_list(shipment.get("warnings"), f"shipment[{i}].warnings"):
+            if isinstance(warning, dict) and (code := text(warning.get("code"))):
+                warnings.add(code)
+    return packages, warnings
+
+
+def poll_read(targets: Sequence[PollTarget], exchanges: Sequence[Exchange]) -> PollResult:
+    """Each number's activities; a 404, or a 200 with warning ``TW0001`` and no package,
+    is an unknown number."""
+    findings = Findings()
+    empty = ApiCredentials()
+    for target, answer in answers_for(targets, exchanges, lambda t: _track_call(t, empty)):
+        number = target.tracking_number
+        if answer.status == 404:  # documented: "Tracking number information not found"
+            findings.unknown.add(number)
+            continue
+        check_status(answer, LABEL)
+        with reading(LABEL):
+            packages, warnings = _shipments(read_object(answer, LABEL))
+        if not packages and NOT_FOUND_WARNING in warnings:
+            findings.unknown.add(number)
+        elif not packages:
+            findings.fail(number, BAD_ANSWER, "trackResponse has no package and no TW0001")
+        else:
+            findings.read(number, partial(_package_events, packages, number))
+    return findings.result(ParseResult)
+
+
+POLLING = Polling(
+    base_url="https://onlinetools.ups.com",
+    batch_size=1,
+    credentials="oauth_client",
+    calls=poll_calls,
+    read=poll_read,
+    token=client_credentials_grant(TOKEN_PATH, "basic", LABEL),
+    docs_url="https://github.com/UPS-API/api-documentation/blob/main/Tracking.yaml",
+    confidence="CONFIRMED: the token call and answer (`expires_in` a string), the details call "
+    "and its headers, `activity[]` newest first with `status.type`/`code` (UPS's sample "
+    "response). INFERRED: not-found as HTTP 200 + warning `TW0001` (user reports); the "
+    "`gmtDate`/`gmtTime`/`gmtOffset` values (schema only, absent from the sample)",
+)
+
+
 ADAPTER = Adapter(
     id=ADAPTER_ID,
     label="UPS Track Alert",
@@ -204,4 +406,5 @@ ADAPTER = Adapter(
     "sends `Authorization: Bearer` + `x-api-key` (client id). Status on `code` first "
     "(`OT`), then `type`. Type `U` (new ETA) is stored as `in_transit`/`eta_update`. "
     "One event per POST; blank strings are absent; `deliveryPhoto` is dropped.",
+    polling=POLLING,
 )

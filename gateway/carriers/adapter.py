@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal, Protocol
 
+from gateway.carriers.polling import Polling
 from gateway.carriers.results import ParsedEvent as ParsedEvent
 from gateway.carriers.results import ParseResult as ParseResult
 from gateway.carriers.status import StatusTable
@@ -124,7 +125,9 @@ class Adapter:
     ``webhook=False`` marks an adapter no carrier posts to (the canonical submit,
     authenticated by the edge's API key): its ``verify`` must always refuse, and the
     shared webhook suite skips it. ``statuses`` is the status table; ``status_map`` is
-    its flat read-only view (or, when only a plain dict is given, that dict).
+    its flat read-only view (or, when only a plain dict is given, that dict). ``polling``
+    is the carrier's tracking API, for shipments it does not push
+    (:mod:`gateway.carriers.polling`).
     """
 
     id: str
@@ -142,6 +145,7 @@ class Adapter:
     webhook: bool = True
     statuses: StatusTable = field(default=None, kw_only=True)  # type: ignore[assignment]
     status_map: Mapping[str, Status] = field(default=None, kw_only=True)  # type: ignore[arg-type]
+    polling: Polling | None = field(default=None, kw_only=True)
 
     def __post_init__(self) -> None:
         if self.statuses is None:

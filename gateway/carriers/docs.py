@@ -8,11 +8,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from gateway.carriers.adapter import Adapter
 from gateway.carriers.discovery import Registry
 from gateway.carriers.status import ANY, StatusTable, status_of
 from gateway.signing.spec import SignatureSpec
 
 TEMPLATE = Path(__file__).resolve().parent / "templates" / "ADAPTERS.md.j2"
+CREDENTIALS = {
+    "api_key": "an API key",
+    "oauth_client": "an OAuth client `client_id:client_secret` (client-credentials token)",
+}
 SECRET_FORMS = {
     "raw": "the secret's UTF-8 bytes as is",
     "nfkd": "the secret NFKD-normalised, then UTF-8",
@@ -65,6 +70,21 @@ def describe_scheme(spec: SignatureSpec) -> str:
     return f"{text} Rotation: {spec.rotation}."
 
 
+def describe_polling(adapter: Adapter) -> str:
+    """One paragraph on the adapter's tracking API: where, how many numbers, which secret."""
+    polling = adapter.polling
+    if polling is None:
+        return ""
+    size = polling.batch_size
+    numbers = "one tracking number" if size == 1 else f"up to {size} tracking numbers"
+    kind = CREDENTIALS.get(polling.credentials, polling.credentials)
+    text = f"`{polling.base_url}`, {numbers} per call; secret slot `{adapter.id}.{polling.slot}`"
+    text += f" holds {kind}."
+    if polling.docs_url:
+        text += f" Docs: {polling.docs_url}."
+    return f"{text} {polling.confidence}." if polling.confidence else text
+
+
 def _code(value: str | None) -> str:
     return f"`{value}`" if value else ""
 
@@ -105,6 +125,7 @@ def render(registry: Registry) -> str:
         lstrip_blocks=True,
     )
     environment.filters["scheme"] = describe_scheme
+    environment.filters["polling"] = describe_polling
     environment.filters["code"] = _code
     environment.filters["main_rows"] = main_rows
     environment.filters["refinement_rows"] = refinement_rows
