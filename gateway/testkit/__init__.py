@@ -1,2 +1,4 @@
 """Helpers that the tests and the benchmarks share: the handler over moto (harness), events,
-capacity probes and the carriers' fixtures. Never in the Lambda; nothing in gateway imports it."""
+capacity probes, the carriers' fixtures, loopback receivers and the loopback carrier API.
+Never in the Lambda; only the CLI imports it (``waybill carrier-api`` serves the loopback
+carrier API for demos)."""
