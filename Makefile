@@ -12,7 +12,7 @@ JAVA := $(if $(JAVA_HOME),$(JAVA_HOME)/bin/java,java)
 MIN_JAVA := 17
 SERVE_ARGS ?=
 
-.PHONY: all .venv dynamodb-local java lint test soak run bench clean
+.PHONY: all .venv dynamodb-local java lint test soak run carrier-api bench clean
 
 all: test
 
@@ -77,6 +77,10 @@ bench: .venv dynamodb-local
 
 run: .venv dynamodb-local
 	$(VENV)/bin/waybill serve $(SERVE_ARGS)
+
+# The loopback carrier API for the trackers demo (README, "Trackers"): a second terminal.
+carrier-api: .venv
+	$(VENV)/bin/waybill carrier-api
 
 # Local data in .waybill/ is kept: remove it by hand if you mean to.
 clean:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
@@ -123,6 +123,15 @@ def instant_text(value: datetime) -> str:
         utc.second,
         utc.microsecond,
     )
+
+
+def parse_instant_text(text: str) -> datetime:
+    """The instant an :func:`instant_text` stands for.
+
+    >>> parse_instant_text("0999-01-01T00:00:00.000000Z").year
+    999
+    """
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
 
 
 def plausible_time(occurred_at: datetime, received_at: datetime) -> bool:
@@ -277,6 +286,7 @@ class ShipmentState(_Frozen):
     last_event_at: UtcInstant
     last_received_at: UtcInstant
     event_count: int = Field(ge=0)
+    source: Literal["push", "submit", "poll"] = "push"
 
     @field_validator("event_count")
     @classmethod

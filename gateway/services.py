@@ -26,6 +26,12 @@ from gateway.notify.sealing import Sealer
 from gateway.notify.service import Notifications
 from gateway.notify.stream import StreamNotifier
 from gateway.observability import milliseconds
+from gateway.poll.budget import Budget
+from gateway.poll.checks import CheckLog
+from gateway.poll.client import CarrierClient
+from gateway.poll.poller import Poller
+from gateway.poll.service import Trackers, push_counts_as_check
+from gateway.poll.trackers import TrackerStore
 from gateway.store.capacity import CapacityMeter
 from gateway.store.dynamo import DynamoStore
 from gateway.store.keys import state_sk
@@ -54,6 +60,7 @@ class Services:
     store: DynamoStore
     clock: Callable[[], datetime]
     notifications: Notifications
+    trackers: Trackers
     limits: HardCap | None = None  # the daily hard cap (on AWS); None: not enforced here
     cursor_key: bytes = PROCESS_KEY  # signs page cursors (gateway/api/cursors.py)
 
@@ -101,13 +108,41 @@ def build_services(
         clock,
         retry_scale,
     )
+    trackers = build_trackers(pipeline, address_policy or AddressPolicy(), count, clock)
     return Services(
         pipeline=pipeline,
         store=store,
         clock=clock,
         notifications=notifications,
+        trackers=trackers,
         cursor_key=cursor_key or PROCESS_KEY,
     )
+
+
+def build_trackers(
+    pipeline: Pipeline,
+    policy: AddressPolicy,
+    count: Counter,
+    clock: Callable[[], datetime],
+) -> Trackers:
+    """Trackers and their poller over the pipeline's table; a push or submit with news
+    for a tracked shipment counts as its check (the store tells the trackers)."""
+    store = pipeline.store
+    trackers = TrackerStore(store.client, store.table, store.meter)
+    budget = Budget(store.client, store.table, store.meter)
+    checks = CheckLog(store.client, store.table, store.meter)
+    poller = Poller(
+        trackers=trackers,
+        budget=budget,
+        checks=checks,
+        client=CarrierClient(policy),
+        pipeline=pipeline,
+        clock=clock,
+        count=count,
+    )
+
+    store.on_tracked_news = push_counts_as_check(trackers, pipeline.tenants)
+    return Trackers(trackers, budget, checks, poller, pipeline.tenants, clock)
 
 
 def build_notifications(

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from gateway.api.cursors import CursorCodec
 from gateway.errors import BadRequestError, NotFoundError
 from gateway.models import CanonicalEvent, ShipmentState, normalise_tracking_number
+from gateway.poll.trackers import Tracker, tracker_from_item
 from gateway.store.keys import EVENT_PREFIX
 
 if TYPE_CHECKING:
@@ -51,7 +52,22 @@ def wrong_cursor() -> BadRequestError:
     return BadRequestError("cursor does not belong to this request", code="invalid_cursor")
 
 
-def _state_json(state: ShipmentState) -> dict[str, Any]:
+def _freshness(state: ShipmentState, tracker: Tracker | None) -> dict[str, Any]:
+    """When the shipment was last known to be current, how, and when it is checked next."""
+    checked, source = state.last_received_at, str(state.source)
+    if tracker and tracker.last_checked_at and tracker.last_checked_at > checked:
+        checked, source = tracker.last_checked_at, tracker.last_source or "poll"
+    polled = tracker is not None and tracker.state != "retired"
+    return {
+        "last_checked_at": checked.isoformat(),
+        "source": source,
+        "next_check_at": tracker.next_check_at.isoformat()
+        if polled and tracker and tracker.next_check_at
+        else None,
+    }
+
+
+def _state_json(state: ShipmentState, tracker: Tracker | None) -> dict[str, Any]:
     return {
         "carrier": state.carrier,
         "status": state.status.value,
@@ -61,16 +77,19 @@ def _state_json(state: ShipmentState) -> dict[str, Any]:
         "last_received_at": state.last_received_at.isoformat(),
         "event_count": state.event_count,
         "last_event": state.last_event.model_dump(mode="json", exclude_none=True),
+        "freshness": _freshness(state, tracker),
     }
 
 
 def shipment(services: Services, tenant: str, tracking_number: str) -> dict[str, Any]:
     """Current state per carrier of one tracking number (one strongly consistent query)."""
     number = tracking(tracking_number)
-    states = services.store.get_shipments(tenant, number, services.clock())
+    states, items = services.store.shipment_view(tenant, number, services.clock())
     if not states:
         raise NotFoundError("no such shipment", code="shipment_not_found")
-    return {"tracking_number": number, "shipments": [_state_json(s) for s in states]}
+    trackers = {carrier: tracker_from_item(item) for carrier, item in items.items()}
+    shipments = [_state_json(s, trackers.get(s.carrier)) for s in states]
+    return {"tracking_number": number, "shipments": shipments}
 
 
 def _location_json(event: CanonicalEvent) -> dict[str, Any]:

@@ -87,6 +87,7 @@ def submit(
             now=received_at,
             retention_days=config.retention_days,
             body_sha256=digest,
+            source="submit",
         )
         fresh = set(recorded.accepted)
     results: list[dict[str, Any]] = []

@@ -6,7 +6,9 @@ The handler itself is :func:`gateway.api.app.make_handler`, which the local edge
 
 from __future__ import annotations
 
+import functools
 import os
+import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -49,6 +51,19 @@ def services_from_environment() -> Services:
     limits = HardCap(client, services.store.table, plans, meter=services.store.meter)
     pipeline = replace(services.pipeline, usage=limits.admit)  # verified deliveries
     return replace(services, pipeline=pipeline, limits=limits)
+
+
+def deadline_of(context: Any) -> float | None:
+    """When this invocation times out, on ``time.monotonic()``'s clock (None: unknown)."""
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    return None if remaining is None else time.monotonic() + remaining() / 1000
+
+
+@functools.cache
+def shared_services() -> Services:
+    """Services built once per container from the environment (the scheduled and stream
+    entry points, ``gateway.aws.notify`` and ``gateway.aws.poll``, use these)."""
+    return services_from_environment()
 
 
 def notify_key(client: Any, table: str) -> Callable[[], bytes]:

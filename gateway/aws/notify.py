@@ -10,27 +10,10 @@ endpoint secrets' data key is kept) and, for test stacks only, ``NOTIFY_ALLOW_IN
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
-from gateway.aws.handler import services_from_environment
+from gateway.aws.handler import deadline_of, shared_services
 from gateway.observability import logger, metrics
-from gateway.services import Services
-
-_services: Services | None = None
-
-
-def deadline_of(context: Any) -> float | None:
-    """When this invocation times out, on ``time.monotonic()``'s clock (None: unknown)."""
-    remaining = getattr(context, "get_remaining_time_in_millis", None)
-    return None if remaining is None else time.monotonic() + remaining() / 1000
-
-
-def _built() -> Services:
-    global _services
-    if _services is None:
-        _services = services_from_environment()
-    return _services
 
 
 @metrics.log_metrics
@@ -40,7 +23,7 @@ def stream_handler(event: dict[str, Any], context: Any) -> dict[str, int]:
     A storage failure raises, so the event source mapping retries the batch (bisecting
     it, then sending what still fails to the dead-letter queue).
     """
-    services = _built()
+    services = shared_services()
     try:
         records = event.get("Records", [])
         attempted = services.notifications.handle_stream(records, deadline_of(context))
@@ -55,7 +38,7 @@ def stream_handler(event: dict[str, Any], context: Any) -> dict[str, int]:
 @metrics.log_metrics
 def sweep_handler(event: dict[str, Any], context: Any) -> dict[str, int]:
     """Attempt the messages whose retry is due (runs every minute)."""
-    services = _built()
+    services = shared_services()
     try:
         attempted = services.notifications.sweep(deadline_of(context))
     finally:

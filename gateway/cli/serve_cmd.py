@@ -46,6 +46,13 @@ def register(subparsers: Any) -> None:
         help="multiply the notification retry delays (tests and demos: 0.001 turns 5 min "
         "into 0.3 s)",
     )
+    parser.add_argument(
+        "--poll-interval",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="how often the poller wakes to check the trackers that are due (default 60)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -67,6 +74,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         if not 0 < args.retry_scale <= 1:
             raise CliError("--retry-scale is a factor in (0, 1]")
+        if not 0.05 <= args.poll_interval <= 86_400:
+            raise CliError("--poll-interval is a number of seconds from 0.05 to 86400")
         gateway = build_local_gateway(
             state_dir=state_dir,
             endpoint_url=ddb.endpoint_url,
@@ -74,7 +83,12 @@ def run(args: argparse.Namespace) -> int:
             allow_insecure_endpoints=not args.https_endpoints_only,
             retry_scale=args.retry_scale,
         )
-        workers = background(gateway, ddb.endpoint_url, None if args.in_memory else state_dir)
+        workers = background(
+            gateway,
+            ddb.endpoint_url,
+            None if args.in_memory else state_dir,
+            poll_every=args.poll_interval,
+        )
         workers.start()
         write_runtime(
             state_dir,

@@ -100,6 +100,9 @@ def _show(args: argparse.Namespace) -> int:
     for carrier, options in sorted(config.carriers.items()):
         state = "enabled" if options.enabled else "disabled"
         extra = "".join(f"  {k}={v!r}" for k, v in sorted(options.options.items()))
+        if (polling := options.polling) is not None:
+            where = f" via {polling.api_base_url}" if polling.api_base_url else ""
+            extra += f"  polled: {polling.daily_budget}/day{where}"
         print(f"  {carrier}  {state}{extra}")
     return 0
 

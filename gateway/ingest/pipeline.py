@@ -46,7 +46,7 @@ from gateway.ingest.answers import (
 )
 from gateway.ingest.normalise import to_canonical
 from gateway.models import CanonicalEvent, Status
-from gateway.store.dynamo import DynamoStore
+from gateway.store.dynamo import DynamoStore, RecordResult, Source
 from gateway.store.parked import ParkedDelivery, ParkingLot, safe_headers
 from gateway.tenancy.keysets import SecretsProvider
 from gateway.tenancy.tenants import TenantConfig
@@ -191,6 +191,13 @@ class Pipeline:
         parsed = adapter.parse(delivery)
         if parsed.delivery_id is not None and not is_valid_text(parsed.delivery_id):
             raise ParseError("delivery id is not valid Unicode text")
+        return self.canonical(tenant, adapter.id, parsed, delivery.received_at)
+
+    def canonical(
+        self, tenant: TenantConfig, carrier: str, parsed: ParseResult, received_at: datetime
+    ) -> Reading:
+        """Normalise what an adapter read, item by item (a webhook's body, or a carrier
+        API's answer for one tracking number): one bad item never sinks the good ones."""
         reading = Reading(parsed, failures=list(parsed.failures))
         for index, item in enumerate(parsed.events):
             try:
@@ -198,8 +205,8 @@ class Pipeline:
                     to_canonical(
                         item,
                         tenant=tenant.id,
-                        carrier=adapter.id,
-                        received_at=delivery.received_at,
+                        carrier=carrier,
+                        received_at=received_at,
                         delivery_id=parsed.delivery_id,
                     )
                 )
@@ -223,18 +230,9 @@ class Pipeline:
             return IngestResponse(200, nothing)
         digest = _sha256(delivery)
         key = f"id:{parsed.delivery_id}" if parsed.delivery_id else f"sha256:{digest}"
-        result = self.store.record(
-            events,
-            delivery_key=f"{delivery.carrier}:{key}",
-            now=delivery.received_at,
-            retention_days=tenant.retention_days,
-            body_sha256=digest,
+        result = self.record(
+            tenant, events, f"{delivery.carrier}:{key}", digest, delivery.received_at, "push"
         )
-        self.count("EventsAccepted", len(result.accepted))
-        self.count("EventsDuplicate", len(result.duplicates))
-        self.count("UnmappedStatus", sum(1 for e in events if e.status is Status.UNKNOWN))
-        if result.duplicate_delivery:
-            self.count("DeliveriesDuplicate")
         answer = WebhookStored(
             accepted=len(result.accepted),
             duplicates=len(result.duplicates),
@@ -243,6 +241,32 @@ class Pipeline:
             ignored_items=reasons(list(parsed.ignored_items)) or None,
         )
         return IngestResponse(200, answer)
+
+    def record(
+        self,
+        tenant: TenantConfig,
+        events: list[CanonicalEvent],
+        delivery_key: str,
+        body_sha256: str,
+        received_at: datetime,
+        source: Source,
+    ) -> RecordResult:
+        """Store canonical events (the one write path: a webhook's, a poll's) and count
+        what became of them."""
+        result = self.store.record(
+            events,
+            delivery_key=delivery_key,
+            now=received_at,
+            retention_days=tenant.retention_days,
+            body_sha256=body_sha256,
+            source=source,
+        )
+        self.count("EventsAccepted", len(result.accepted))
+        self.count("EventsDuplicate", len(result.duplicates))
+        self.count("UnmappedStatus", sum(1 for e in events if e.status is Status.UNKNOWN))
+        if result.duplicate_delivery:
+            self.count("DeliveriesDuplicate")
+        return result
 
     def park(
         self, tenant: TenantConfig, adapter: Adapter, delivery: Delivery, exc: Exception

@@ -17,7 +17,8 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -133,24 +134,36 @@ class StreamReader:
         self.iterators.clear()
 
 
-class Background:
-    """The stream reader and the sweeper, each on a daemon thread, until :meth:`stop`."""
+@dataclass(frozen=True)
+class Periodic:
+    """A job run every ``every`` seconds on its own thread (the sweeper, the poller)."""
 
-    def __init__(self, reader: StreamReader, sweep: Callable[[], int], sweep_every: float) -> None:
-        self.reader, self.sweep, self.sweep_every = reader, sweep, sweep_every
+    name: str
+    run: Callable[[], int]
+    every: float
+
+
+class Background:
+    """The stream reader and the periodic jobs, each on a daemon thread, until :meth:`stop`."""
+
+    def __init__(self, reader: StreamReader, jobs: Sequence[Periodic]) -> None:
+        self.reader, self.jobs = reader, list(jobs)
         self.stopping = threading.Event()
         self.threads = [
             threading.Thread(target=self._read_stream, name="waybill-stream", daemon=True),
-            threading.Thread(target=self._sweep, name="waybill-sweeper", daemon=True),
+            *(
+                threading.Thread(target=self._repeat, args=(job,), name=job.name, daemon=True)
+                for job in self.jobs
+            ),
         ]
 
     def start(self) -> None:
-        """Start both threads."""
+        """Start every thread."""
         for thread in self.threads:
             thread.start()
 
     def stop(self, timeout: float = 20.0) -> None:
-        """Ask both threads to stop and wait for them (an attempt in flight may take 15 s)."""
+        """Ask every thread to stop and wait for it (an attempt in flight may take 15 s)."""
         self.stopping.set()
         for thread in self.threads:
             thread.join(timeout)
@@ -167,9 +180,9 @@ class Background:
             if not handled:
                 self.stopping.wait(IDLE_PAUSE)
 
-    def _sweep(self) -> None:
-        while not self.stopping.wait(self.sweep_every):
+    def _repeat(self, job: Periodic) -> None:
+        while not self.stopping.wait(job.every):
             try:
-                self.sweep()
+                job.run()
             except Exception:
-                log.exception("sweep failed; trying again at the next tick")
+                log.exception("%s failed; trying again at the next tick", job.name)

@@ -21,7 +21,7 @@ from gateway.api.app import LambdaHandler, make_handler
 from gateway.api.cursors import local_cursor_key
 from gateway.audit.refusals import audited_admission
 from gateway.local.runtime import read_runtime
-from gateway.local.streams import Background, StreamReader
+from gateway.local.streams import Background, Periodic, StreamReader
 from gateway.local.throttle import EdgeThrottle
 from gateway.notify.addresses import AddressPolicy
 from gateway.notify.sealing import Sealer, local_key
@@ -56,6 +56,7 @@ def local_dynamodb(endpoint_url: str) -> Any:
 
 
 SWEEP_EVERY = 1.0  # seconds
+POLL_EVERY = 60.0  # seconds: `waybill serve --poll-interval`
 
 
 def local_streams(endpoint_url: str) -> Any:
@@ -70,8 +71,9 @@ def background(
     endpoint_url: str,
     state_dir: Path | None,
     sweep_every: float = SWEEP_EVERY,
+    poll_every: float = POLL_EVERY,
 ) -> Background:
-    """The stream reader and sweeper of a local gateway (not started)."""
+    """The stream reader, the sweeper and the poller of a local gateway (not started)."""
     services = gateway.services
     reader = StreamReader(
         services.store.client,
@@ -80,7 +82,11 @@ def background(
         services.notifications.handle_stream,
         state_dir,
     )
-    return Background(reader, services.notifications.sweep, sweep_every)
+    jobs = [
+        Periodic("waybill-sweeper", services.notifications.sweep, sweep_every),
+        Periodic("waybill-poller", services.trackers.poller.run_once, poll_every),
+    ]
+    return Background(reader, jobs)
 
 
 def local_services(

@@ -15,14 +15,15 @@ import re
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from gateway.errors import GatewayError, NotFoundError
-from gateway.models import Status, instant_text
+from gateway.models import Status, instant_text, parse_instant_text
 from gateway.notify.sealing import Sealer
 from gateway.store.capacity import CapacityMeter
-from gateway.store.errors import condition_failed, store_errors
+from gateway.store.conditional import conditional_write
+from gateway.store.errors import store_errors
 from gateway.store.keys import endpoint_pk, endpoint_sk
 
 STATUS_CHANGED = "shipment.status_changed"
@@ -137,10 +138,6 @@ def _secret_value(secret: SealedSecret) -> dict[str, Any]:
     return {"M": value}
 
 
-def _instant(text: str) -> datetime:
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
-
-
 def endpoint_from_item(tenant: str, item: dict[str, Any]) -> Endpoint:
     """Rebuild an endpoint from its item."""
 
@@ -151,20 +148,21 @@ def endpoint_from_item(tenant: str, item: dict[str, Any]) -> Endpoint:
     for value in item.get("secrets", {}).get("L", []):
         entry = value["M"]
         until = entry.get("until", {}).get("S")
-        keys.append(SealedSecret(bytes(entry["sealed"]["B"]), _instant(until) if until else None))
+        expiry = parse_instant_text(until) if until else None
+        keys.append(SealedSecret(bytes(entry["sealed"]["B"]), expiry))
     failing = item.get("failing_since", {}).get("S")
     return Endpoint(
         tenant=tenant,
         id=item["sk"]["S"].removeprefix("N#"),
         url=item["url"]["S"],
-        created_at=_instant(item["created_at"]["S"]),
+        created_at=parse_instant_text(item["created_at"]["S"]),
         description=item.get("description", {}).get("S", ""),
         types=texts("types"),
         statuses=texts("statuses"),
         carriers=texts("carriers"),
         enabled=item.get("enabled", {}).get("BOOL", True),
         disabled_reason=item.get("disabled_reason", {}).get("S"),
-        failing_since=_instant(failing) if failing else None,
+        failing_since=parse_instant_text(failing) if failing else None,
         secrets=tuple(keys),
     )
 
@@ -323,12 +321,9 @@ class EndpointStore:
         self, call: Callable[..., dict[str, Any]], request: dict[str, Any], refused: GatewayError
     ) -> None:
         """One conditional write, metered; ``refused`` is raised when its condition fails."""
-        try:
-            with store_errors():
-                answer = call(TableName=self.table, ReturnConsumedCapacity="TOTAL", **request)
-        except GatewayError as exc:
-            if condition_failed(exc):
-                self.meter.add_failed_write(request.get("Item") or request["Key"])
-                raise refused from None
-            raise
-        self.meter.add_write(answer)
+        billed = request.get("Item") or request["Key"]
+        if (
+            conditional_write(self.meter, call, {"TableName": self.table, **request}, billed=billed)
+            is None
+        ):
+            raise refused

@@ -22,11 +22,11 @@ import json
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from gateway.errors import GatewayError, NotFoundError
-from gateway.models import instant_text
+from gateway.models import instant_text, parse_instant_text
 from gateway.store.capacity import CapacityMeter
 from gateway.store.due_index import (
     DUE_INDEX_NAME,
@@ -53,6 +53,7 @@ def _base32(value: int, length: int) -> str:
 def message_id(endpoint_id: str, event_id: str, message_type: str, received_at: datetime) -> str:
     """The message's id (its ``webhook-id``): time-ordered, the same however often derived.
 
+    >>> from datetime import UTC
     >>> at = datetime(2026, 1, 2, tzinfo=UTC)
     >>> message_id("ep_1", "ev_1", "shipment.status_changed", at)
     'msg_01KDY02100SJ6VXE50WR0H7TPS'
@@ -151,10 +152,6 @@ class Message:
 SNAPSHOT_FIELDS = ("status", "previous_status", "status_changed_at", "estimated_delivery")
 
 
-def _instant(text: str) -> datetime:
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
-
-
 def _attempt_value(attempt: Attempt) -> dict[str, Any]:
     value: dict[str, Any] = {
         "at": {"S": instant_text(attempt.at)},
@@ -172,7 +169,7 @@ def _attempt_of(value: dict[str, Any]) -> Attempt:
     entry = value["M"]
     code = entry.get("code", {}).get("N")
     return Attempt(
-        at=_instant(entry["at"]["S"]),
+        at=parse_instant_text(entry["at"]["S"]),
         status=int(code) if code is not None else None,
         latency_ms=int(entry["ms"]["N"]),
         error=entry.get("err", {}).get("S"),
@@ -211,12 +208,12 @@ def message_from_item(item: dict[str, Any]) -> Message:
         carrier=item["carrier"]["S"],
         event_sk=item["esk"]["S"],
         snapshot=json.loads(item["snap"]["S"]),
-        timestamp=_instant(item["ts"]["S"]),
+        timestamp=parse_instant_text(item["ts"]["S"]),
         expires_at=int(item["expires_at"]["N"]),
         state=item["st"]["S"],
         attempts=tuple(_attempt_of(v) for v in item.get("att", {}).get("L", [])),
         attempt_count=int(item.get("n", {}).get("N", "0")),
-        next_at=_instant(next_at) if next_at else None,
+        next_at=parse_instant_text(next_at) if next_at else None,
         lease=item.get("lease", {}).get("S"),
         due_sk=item.get(DUE_SK, {}).get("S"),
     )

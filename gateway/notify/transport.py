@@ -98,8 +98,10 @@ def post(
     max_body: int = 65_536,
     resolve: Resolver | None = None,
     ssl_context: ssl.SSLContext | None = None,
+    method: Literal["POST", "GET"] = "POST",
 ) -> SendResult:
-    """POST ``body`` to ``url``; raises only for a caller's mistake (e.g. a header with CR/LF).
+    """POST ``body`` to ``url`` (or ``method``: the poller GETs carrier APIs); raises only
+    for a caller's mistake (e.g. a header with CR/LF).
 
     ``resolve(host, port)`` lists the host's addresses (default: ``getaddrinfo``); it is
     not called for an IP-literal host, already checked with the URL.
@@ -112,7 +114,7 @@ def post(
         target = policy.check_url(url)
     except EndpointUrlError:
         return SendResult(None, _ms_since(started), "url_invalid")
-    request = _request(target, body, headers)
+    request = _request(target, body, headers, method)
     context = ssl_context or _default_context()
     try:
         address = _checked_address(target, policy, resolve or _getaddrinfo)
@@ -153,9 +155,9 @@ def close_idle_connections() -> None:
     _POOL.clear()
 
 
-def _request(target: Target, body: bytes, headers: Mapping[str, str]) -> bytes:
+def _request(target: Target, body: bytes, headers: Mapping[str, str], method: str) -> bytes:
     lines = [
-        f"POST {target.path_and_query} HTTP/1.1",
+        f"{method} {target.path_and_query} HTTP/1.1",
         f"Host: {target.host_header}",
         f"Content-Length: {len(body)}",
     ]

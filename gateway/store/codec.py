@@ -100,6 +100,7 @@ def state_from_item(tenant: str, tracking_number: str, item: dict[str, Any]) -> 
         last_event_at=event.occurred_at,
         last_received_at=item["last_received_at"]["S"],
         event_count=int(item["cnt"]["N"]) if "cnt" in item else len(item["fps"]["BS"]),
+        source=item.get("src", {}).get("S", "push"),
     )
 
 

@@ -1,8 +1,10 @@
 """The due index: a sparse, sharded, KEYS_ONLY global secondary index of work to do later.
 
-An item carries its keys only while something is due for it (today: a notification
-message waiting for its next attempt, ``gateway/notify/messages.py``); removing them takes
-the item off the index. ``due_pk = DUE#{shard}`` spreads writes over 8 partitions,
+An item carries its keys only while something is due for it (a notification message
+waiting for its next attempt, ``gateway/notify/messages.py``; a tracker waiting for its
+next check, ``gateway/poll/trackers.py``); removing them takes the item off the index.
+Each kind of work has its own partitions: ``due_pk = {kind}#{shard}`` (``DUE`` for
+messages, ``POLL`` for trackers) spreads writes over 8 partitions,
 ``due_sk = {utc instant}`` orders each by due time, so a sweeper finds what is due with
 one Query per shard (``due_sk <= now``) and never a Scan.
 
@@ -23,6 +25,8 @@ DUE_INDEX_NAME = "due"
 DUE_PK = "due_pk"
 DUE_SK = "due_sk"
 DUE_SHARDS = 8  # fixed: entries already written name their shard
+MESSAGES = "DUE"
+TRACKERS = "POLL"
 
 DUE_INDEX_SPEC: dict[str, Any] = {
     "IndexName": DUE_INDEX_NAME,
@@ -34,11 +38,11 @@ DUE_INDEX_SPEC: dict[str, Any] = {
 }
 
 
-def due_partition(shard: int) -> str:
-    """The index partition of one shard."""
-    return f"DUE#{shard % DUE_SHARDS}"
+def due_partition(shard: int, kind: str = MESSAGES) -> str:
+    """The index partition of one shard of one kind of work."""
+    return f"{kind}#{shard % DUE_SHARDS}"
 
 
-def due_keys(spread: int, due_at: datetime) -> dict[str, dict[str, str]]:
+def due_keys(spread: int, due_at: datetime, kind: str = MESSAGES) -> dict[str, dict[str, str]]:
     """The index attributes of an item due at ``due_at``; ``spread`` picks its shard."""
-    return {DUE_PK: {"S": due_partition(spread)}, DUE_SK: {"S": instant_text(due_at)}}
+    return {DUE_PK: {"S": due_partition(spread, kind)}, DUE_SK: {"S": instant_text(due_at)}}

@@ -32,7 +32,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from botocore.exceptions import ClientError
 
@@ -63,6 +63,16 @@ WAIT_FOR_WRITER = (0.01, 0.02, 0.04, 0.08, 0.16)  # pauses while a racing copy s
 WAIT_FOR_STATE = (0.05, 0.1)  # pauses before reading whether it taught the state
 
 
+Source = Literal["push", "submit", "poll"]
+TrackedNews = Callable[[dict[str, Any], dict[str, Any], datetime, Source], None]
+"""Told of new events for a shipment that has a tracker: (its tracker item, the state's
+``status`` and ``eta`` after them, now, source)."""
+
+
+def _status_and_eta(item: dict[str, Any]) -> dict[str, Any]:
+    return {name: item[name]["S"] for name in ("status", "eta") if name in item}
+
+
 @dataclass(frozen=True)
 class RecordResult:
     """Event ids newly stored and already known; ``duplicate_delivery`` for a plain retry."""
@@ -70,6 +80,8 @@ class RecordResult:
     accepted: list[str] = field(default_factory=list)
     duplicates: list[str] = field(default_factory=list)
     duplicate_delivery: bool = False
+    states: dict[ShipmentKey, dict[str, Any]] = field(default_factory=dict)
+    """Each shipment's ``status`` and ``eta`` after this write, where it wrote the state."""
 
 
 def delivery_digest(delivery_key: str) -> bytes:
@@ -110,6 +122,7 @@ class DynamoStore(ShipmentReads):
         self.table = table_name
         self.meter = meter or CapacityMeter()
         self.sleep = sleep
+        self.on_tracked_news: TrackedNews | None = None
 
     # -- write path ---------------------------------------------------------------
 
@@ -121,8 +134,13 @@ class DynamoStore(ShipmentReads):
         now: datetime,
         retention_days: int,
         body_sha256: str | None = None,
+        source: Source = "push",
     ) -> RecordResult:
         """Store the new events of one delivery and advance each shipment's state.
+
+        ``source`` says how they came (``push``, ``submit``, ``poll``). When a shipment
+        with new events has a tracker and they did not come from polling it,
+        :attr:`on_tracked_news` is told (the poller's schedule counts a push as a check).
 
         Every item is built and checked before the first write, so content DynamoDB
         would refuse raises :class:`~gateway.errors.UnstorableError` with nothing
@@ -144,9 +162,11 @@ class DynamoStore(ShipmentReads):
             for plan in plans:
                 result.duplicates.extend(e.event_id for e in plan.known)
                 if plan.fresh:
-                    self._write(plan, digest, now, expires_at, result)
+                    self._write(plan, digest, now, expires_at, result, source)
         replayed = [digest in plan.read.ring for plan in plans]
-        return RecordResult(result.accepted, result.duplicates, bool(replayed) and all(replayed))
+        return RecordResult(
+            result.accepted, result.duplicates, bool(replayed) and all(replayed), result.states
+        )
 
     def _write(
         self,
@@ -155,6 +175,7 @@ class DynamoStore(ShipmentReads):
         now: datetime,
         expires_at: int,
         result: RecordResult,
+        source: Source,
     ) -> None:
         """Put each new event (the put is the dedupe), then teach the state what it lacks."""
         puts = self._put_fresh(plan, now)
@@ -163,7 +184,12 @@ class DynamoStore(ShipmentReads):
         read = plan.read
         if puts.active:  # a racing copy is still writing: let it teach the state itself
             read = self._await_writer(read, puts.active)
-        self._update_state(read, puts.stored, puts.active + puts.gone, digest, now, expires_at)
+        after = self._update_state(
+            read, puts.stored, puts.active + puts.gone, digest, now, expires_at, source
+        )
+        result.states[read.key] = after
+        if puts.stored and read.tracker is not None and source != "poll" and self.on_tracked_news:
+            self.on_tracked_news(read.tracker, after, now, source)
 
     def _await_writer(self, read: ShipmentRead, active: list[CanonicalEvent]) -> ShipmentRead:
         """Read the state again, after short pauses, until it knows what ``active`` wrote.
@@ -282,15 +308,20 @@ class DynamoStore(ShipmentReads):
         digest: bytes,
         now: datetime,
         expires_at: int,
-    ) -> None:
-        """Compose and write the state update; read again and recompose when it lost a race."""
+        source: Source = "push",
+    ) -> dict[str, Any]:
+        """Compose and write the state update; read again and recompose when it lost a race.
+
+        The state's ``status`` and ``eta`` after it, as far as this call knows (a
+        tracker's schedule follows them).
+        """
         for attempt in range(MAX_STATE_ATTEMPTS):
-            update = compose(read, stored, found, digest, DELIVERY_RING, now, expires_at)
+            update = compose(read, stored, found, digest, DELIVERY_RING, now, expires_at, source)
             if update is None:
-                return
+                return _status_and_eta(read.state or {})
             spilled = all([self._put_page(page) for page in update.pages])
             if spilled and self._conditional_update(update.request(read)):
-                return
+                return _status_and_eta({**(read.state or {}), **update.sets})
             if spilled:  # the update's condition failed (billed all the same); else a racing
                 # spill took the page number first: this spill must be composed again
                 self.meter.add_failed_write(read.state or read.state_key())

@@ -4,6 +4,11 @@
   fingerprints of known events)
 - fingerprint page: ``pk = S#{tenant}#{tracking}``, ``sk = D#{carrier}#{n:05d}`` (older
   fingerprints, moved out of the state when it fills up; read with it in one Query)
+- tracker:        ``pk = S#{tenant}#{tracking}``, ``sk = B#{carrier}`` (a shipment Waybill
+  polls the carrier for; read with the states by the shipment GET and the write path)
+- check:          ``pk = S#{tenant}#{tracking}``, ``sk = L#{carrier}#{utc instant}`` (one poll
+  of that tracker: the per-check log, kept for the tenant's retention)
+- poll budget:    ``pk = Q#{tenant}#{carrier}``, ``sk = {UTC day}`` (requests made that day)
 - event:          ``pk = S#{tenant}#{tracking}``, ``sk = E#{utc instant}#{event_id}``
   (time order across carriers; the event id makes the key the dedupe identity)
 - parked:         ``pk = P#{tenant}#{shard}``, ``sk = {body sha256}#{carrier}`` (16 shards,
@@ -27,7 +32,9 @@ from datetime import datetime
 
 from gateway.models import instant_text
 
+TRACKER_PREFIX = "B#"
 STATE_PREFIX = "C#"
+CHECK_PREFIX = "L#"
 PAGE_PREFIX = "D#"
 EVENT_PREFIX = "E#"
 PARKED_SHARDS = "0123456789abcdef"
@@ -44,21 +51,37 @@ def state_sk(carrier: str) -> str:
     return f"{STATE_PREFIX}{carrier}"
 
 
+def tracker_sk(carrier: str) -> str:
+    """Sort key of a shipment's tracker for one carrier (``B#`` sorts before the states)."""
+    return f"{TRACKER_PREFIX}{carrier}"
+
+
+def check_sk(carrier: str, checked_at: datetime) -> str:
+    """Sort key of one check of a tracker."""
+    return f"{CHECK_PREFIX}{carrier}#{instant_text(checked_at)}"
+
+
+def budget_key(tenant: str, carrier: str, day: str) -> dict[str, dict[str, str]]:
+    """Key of a (tenant, carrier)'s poll budget counter for one UTC day (``YYYY-MM-DD``)."""
+    return {"pk": {"S": f"Q#{tenant}#{carrier}"}, "sk": {"S": day}}
+
+
 def page_sk(carrier: str, number: int) -> str:
     """Sort key of a shipment's ``number``-th page of known fingerprints for one carrier."""
     return f"{PAGE_PREFIX}{carrier}#{number:05d}"
 
 
 def known_range(carrier: str) -> tuple[str, str]:
-    """The sort keys from a carrier's state to its last page: what the write path reads.
+    """The sort keys from a carrier's tracker to its last page: what the write path reads.
 
-    ``C#`` < ``D#`` < ``E#``: the range never reaches the events. It may hold another
-    carrier's state or pages when one tracking number has several (filtered by key).
+    ``B#`` < ``C#`` < ``D#`` < ``E#``: the range never reaches the events. It may hold
+    another carrier's tracker, state or pages when one tracking number has several
+    (filtered by key).
 
     >>> known_range("ups")
-    ('C#ups', 'D#ups#~')
+    ('B#ups', 'D#ups#~')
     """
-    return state_sk(carrier), f"{PAGE_PREFIX}{carrier}#~"
+    return tracker_sk(carrier), f"{PAGE_PREFIX}{carrier}#~"
 
 
 def event_sk(occurred_at: datetime, event_id: str) -> str:

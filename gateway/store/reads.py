@@ -14,7 +14,7 @@ from gateway.store import codec
 from gateway.store.capacity import CapacityMeter
 from gateway.store.codec import expired
 from gateway.store.errors import store_errors
-from gateway.store.keys import EVENT_PREFIX, STATE_PREFIX, shipment_pk
+from gateway.store.keys import EVENT_PREFIX, STATE_PREFIX, TRACKER_PREFIX, shipment_pk
 from gateway.store.search import SearchHit, search_index
 
 MAX_QUERIES = 5  # per history page: a filtered page may end short, with a position
@@ -31,23 +31,34 @@ class ShipmentReads:
         self, tenant: str, tracking_number: str, now: datetime
     ) -> list[ShipmentState]:
         """Current state per carrier: one strongly consistent query of one partition."""
+        return self.shipment_view(tenant, tracking_number, now)[0]
+
+    def shipment_view(
+        self, tenant: str, tracking_number: str, now: datetime
+    ) -> tuple[list[ShipmentState], dict[str, dict[str, Any]]]:
+        """Current state per carrier, and the trackers' items by carrier (the shipment's
+        freshness): one strongly consistent query of the ``B#`` and ``C#`` items."""
         with store_errors():
             response = self.client.query(
                 TableName=self.table,
-                KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
+                KeyConditionExpression="pk = :pk AND sk BETWEEN :low AND :high",
                 ExpressionAttributeValues={
                     ":pk": {"S": shipment_pk(tenant, tracking_number)},
-                    ":prefix": {"S": STATE_PREFIX},
+                    ":low": {"S": TRACKER_PREFIX},
+                    ":high": {"S": f"{STATE_PREFIX}~"},
                 },
                 ConsistentRead=True,
                 ReturnConsumedCapacity="TOTAL",
             )
         self.meter.add_read(response)
-        return [
-            codec.state_from_item(tenant, tracking_number, item)
-            for item in response.get("Items", [])
-            if not expired(item, now)
-        ]
+        states, trackers = [], {}
+        for item in response.get("Items", []):
+            sort_key = item["sk"]["S"]
+            if sort_key.startswith(TRACKER_PREFIX):
+                trackers[sort_key.removeprefix(TRACKER_PREFIX)] = item
+            elif not expired(item, now):
+                states.append(codec.state_from_item(tenant, tracking_number, item))
+        return states, trackers
 
     def shipment_item(self, tenant: str, tracking_number: str, sk: str) -> dict[str, Any] | None:
         """One item of a shipment's partition (a state ``C#…`` or an event ``E#…``), read

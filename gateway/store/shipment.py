@@ -1,6 +1,7 @@
 """What the write path knows of one shipment and carrier: its state and fingerprint pages.
 
-One strongly consistent Query reads the state item (``C#{carrier}``) and its pages
+One strongly consistent Query reads the tracker (``B#{carrier}``, when Waybill polls the
+carrier for this shipment), the state item (``C#{carrier}``) and its pages
 (``D#{carrier}#…``) together: the state holds the fingerprint prefixes of the most
 recent known events, each page a batch of older ones moved out when the state filled up,
 so the state stays one write unit at any history length while every known event is
@@ -19,7 +20,7 @@ from typing import Any
 
 from gateway.models import CanonicalEvent
 from gateway.store.capacity import CapacityMeter
-from gateway.store.keys import known_range, page_sk, shipment_pk, state_sk
+from gateway.store.keys import known_range, page_sk, shipment_pk, state_sk, tracker_sk
 
 FINGERPRINT_PREFIX_BYTES = 8
 ShipmentKey = tuple[str, str, str]  # tenant, tracking number, carrier
@@ -36,11 +37,12 @@ def _set(item: dict[str, Any] | None, name: str) -> set[bytes]:
 
 @dataclass
 class ShipmentRead:
-    """The state item (None before the first event) and the pages, as read."""
+    """The state item (None before the first event), the pages and the tracker, as read."""
 
     key: ShipmentKey
     state: dict[str, Any] | None
     pages: list[dict[str, Any]] = field(default_factory=list)
+    tracker: dict[str, Any] | None = None
 
     @property
     def recent(self) -> set[bytes]:
@@ -101,7 +103,11 @@ def read_shipment(client: Any, table: str, key: ShipmentKey, meter: CapacityMete
     """The state and pages of one shipment and carrier: one strongly consistent Query."""
     tenant, number, carrier = key
     low, high = known_range(carrier)
-    state_key, page_head = state_sk(carrier), page_sk(carrier, 0)[:-5]
+    state_key, page_head, tracker_key = (
+        state_sk(carrier),
+        page_sk(carrier, 0)[:-5],
+        tracker_sk(carrier),
+    )
     request: dict[str, Any] = {
         "TableName": table,
         "KeyConditionExpression": "pk = :pk AND sk BETWEEN :low AND :high",
@@ -121,6 +127,8 @@ def read_shipment(client: Any, table: str, key: ShipmentKey, meter: CapacityMete
             sort_key = item["sk"]["S"]
             if sort_key == state_key:
                 read.state = item
+            elif sort_key == tracker_key:
+                read.tracker = item
             elif sort_key.startswith(page_head):  # not another carrier's
                 read.pages.append(item)
         if "LastEvaluatedKey" not in response:

@@ -34,6 +34,8 @@ from gateway.store.shipment import ShipmentRead, fingerprint_prefix
 MOVED = "moved"
 """Set by the update that moved the status (to the event's id), removed by every other."""
 PREV_STATUS = "prev_status"
+SOURCE = "src"
+"""How the last new events came: ``push`` (a carrier's webhook), ``submit`` or ``poll``."""
 ORDER_KEY = "order_key"
 """The current event's :meth:`~gateway.models.CanonicalEvent.ordering_key` (it replaced
 ``latest_key``, whose text sorted years before 1000 wrongly: a state that still has only
@@ -93,8 +95,12 @@ def compose(
     ring_size: int,
     now: datetime,
     expires_at: int,
+    source: str = "push",
 ) -> Update | None:
     """The update teaching the state what it does not know yet; None when nothing is new.
+
+    ``source`` says how the new events came (``push``, ``submit`` or ``poll``): the
+    shipment's freshness reads it.
 
     ``stored``: events this delivery put; ``found``: events it found stored by another
     writer, which the state may not know yet (that writer crashed before its update, or
@@ -111,6 +117,7 @@ def compose(
     update.sets |= {
         "dlv": {"BS": ring},
         "last_received_at": {"S": instant_text(now)},
+        SOURCE: {"S": source},
         "expires_at": {"N": str(expires_at)},
     }
     _count(update, read, len(new))

@@ -78,10 +78,48 @@ class TenantConfigError(Exception):
     """A tenant file is unreadable or invalid; the message names the file and the field."""
 
 
+POLLABLE_STATUSES = frozenset(
+    {"unknown", "pending", "info_received", "in_transit", "available_for_pickup"}
+    | {"attempt_fail", "out_for_delivery", "exception"}
+)
+MAX_DAILY_BUDGET = 10_000_000
+
+
+class PollingOptions(BaseModel):
+    """``[carriers.<id>.polling]``: poll the carrier's tracking API for this tenant.
+
+    ``daily_budget``: requests per UTC day, never exceeded (manual refreshes count too);
+    ``api_base_url``: the API's base URL when not the carrier's production one (a sandbox,
+    the loopback carrier API of the tests); ``intervals``: seconds between checks by
+    status, overriding the defaults of ``gateway/poll/schedule.py``; ``concurrency``:
+    requests in flight to this carrier at once. The API's credentials live in the secret
+    slot ``<id>.api`` (``waybill secrets set TENANT <id>.api …``), never here.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+    daily_budget: int = Field(ge=0, le=MAX_DAILY_BUDGET)
+    api_base_url: str | None = Field(default=None, pattern=r"^https?://[^\s]{1,500}$")
+    intervals: dict[str, Annotated[int, Field(ge=60, le=30 * 86_400)]] = Field(default_factory=dict)
+    concurrency: int = Field(default=4, ge=1, le=64)
+
+    @field_validator("intervals")
+    @classmethod
+    def _pollable(cls, intervals: dict[str, int]) -> dict[str, int]:
+        unknown = sorted(set(intervals) - POLLABLE_STATUSES)
+        if unknown:
+            raise ValueError(
+                f"intervals: {unknown[0]} is not a status that is polled "
+                f"({', '.join(sorted(POLLABLE_STATUSES))})"
+            )
+        return intervals
+
+
 class CarrierOptions(BaseModel):
     """One carrier as configured for a tenant.
 
-    ``generic`` declares a partner that has no adapter module (see :mod:`gateway.carriers.generic`).
+    ``generic`` declares a partner that has no adapter module (see :mod:`gateway.carriers.generic`);
+    ``polling`` turns on trackers for the carrier (:class:`PollingOptions`).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
@@ -89,6 +127,7 @@ class CarrierOptions(BaseModel):
     enabled: bool = True
     options: dict[str, OptionValue] = Field(default_factory=dict)
     generic: GenericPartner | None = None
+    polling: PollingOptions | None = None
 
 
 class TenantConfig(BaseModel):
