@@ -112,6 +112,15 @@ ROUTES: tuple[Endpoint, ...] = (
         "notifications",
         "key",
     ),
+    # The fixed paths come before /v1/trackers/{tracking_number}: a path is matched against
+    # the resources in this order (match_route), as API Gateway prefers a literal segment.
+    Endpoint("POST", "/v1/trackers", "createTracker", "trackers", "key"),
+    Endpoint("GET", "/v1/trackers", "listTrackers", "trackers", "key"),
+    Endpoint("GET", "/v1/trackers/usage", "getTrackerUsage", "trackers", "key"),
+    Endpoint("POST", "/v1/trackers/refresh", "refreshTrackers", "trackers", "key"),
+    Endpoint("GET", "/v1/trackers/{tracking_number}", "getTracker", "trackers", "key"),
+    Endpoint("DELETE", "/v1/trackers/{tracking_number}", "deleteTracker", "trackers", "key"),
+    Endpoint("POST", "/v1/trackers/{tracking_number}/refresh", "refreshTracker", "trackers", "key"),
     Endpoint("GET", "/healthz", "health", "ops", "public"),
     Endpoint("GET", "/openapi.json", "openapi", "ops", "public"),
 )

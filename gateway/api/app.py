@@ -10,6 +10,7 @@ serve it.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Callable
 from typing import Any
@@ -17,7 +18,7 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 
-from gateway.api import endpoints, oauth, queries, search, submit
+from gateway.api import endpoints, oauth, queries, search, submit, trackers
 from gateway.api.http import (
     error_body,
     etag_of,
@@ -28,7 +29,7 @@ from gateway.api.http import (
 )
 from gateway.audit.refusals import audit_error
 from gateway.carriers.adapter import Delivery
-from gateway.errors import AuthenticationError, GatewayError, ThrottledError
+from gateway.errors import AuthenticationError, GatewayError
 from gateway.observability import count, logger, metrics
 from gateway.routes import ROUTES, route_pattern
 from gateway.services import Services
@@ -147,6 +148,32 @@ def operations(app: APIGatewayRestResolver, services: Services) -> dict[str, Ope
         headers, body = request_headers(event()), raw_body(event())
         return _json(*endpoints.recover(services, tenant(), endpoint_id, headers, body))
 
+    def create_tracker() -> Response[str]:
+        headers, body = request_headers(event()), raw_body(event())
+        return _json(*trackers.create(services, tenant(), headers, body))
+
+    def list_trackers() -> Response[str]:
+        return _json(*trackers.listing(services, tenant(), query_params(event())))
+
+    def get_tracker_usage() -> Response[str]:
+        return _json(*trackers.usage(services, tenant()))
+
+    def refresh_trackers() -> Response[str]:
+        headers, body = request_headers(event()), raw_body(event())
+        return _json(*trackers.refresh_many(services, tenant(), headers, body))
+
+    def get_tracker(tracking_number: str) -> Response[str]:
+        params = query_params(event())
+        return _json(*trackers.get(services, tenant(), tracking_number, params))
+
+    def delete_tracker(tracking_number: str) -> Response[str]:
+        params = query_params(event())
+        return _json(*trackers.delete(services, tenant(), tracking_number, params))
+
+    def refresh_tracker(tracking_number: str) -> Response[str]:
+        params = query_params(event())
+        return _json(*trackers.refresh(services, tenant(), tracking_number, params))
+
     def health() -> Response[str]:
         return _json(200, {"status": "ok"})
 
@@ -173,6 +200,13 @@ def operations(app: APIGatewayRestResolver, services: Services) -> dict[str, Ope
         "listEndpointMessages": list_endpoint_messages,
         "resendEndpointMessage": resend_endpoint_message,
         "recoverEndpointMessages": recover_endpoint_messages,
+        "createTracker": create_tracker,
+        "listTrackers": list_trackers,
+        "getTrackerUsage": get_tracker_usage,
+        "refreshTrackers": refresh_trackers,
+        "getTracker": get_tracker,
+        "deleteTracker": delete_tracker,
+        "refreshTracker": refresh_tracker,
         "health": health,
         "openapi": openapi,
     }
@@ -189,9 +223,11 @@ def build_resolver(services: Services) -> APIGatewayRestResolver:
 
     @app.exception_handler(GatewayError)  # type: ignore[untyped-decorator]
     def gateway_error(error: GatewayError) -> Response[str]:
-        headers = (
-            {"Retry-After": str(error.retry_after)} if isinstance(error, ThrottledError) else {}
-        )
+        # Throttling, a spent poll budget: every refusal that knows when to come back says so.
+        retry_after = getattr(error, "retry_after", None)
+        headers = {}
+        if isinstance(retry_after, int | float) and not isinstance(retry_after, bool):
+            headers["Retry-After"] = str(max(0, math.ceil(retry_after)))  # whole seconds
         if challenge := getattr(error, "www_authenticate", None):
             headers["WWW-Authenticate"] = challenge  # RFC 6749 §5.2: a 401 names the scheme
         count(f"Rejected_{error.code}")

@@ -48,6 +48,23 @@ class Health(_Body):
 # --- the query API -------------------------------------------------------------------
 
 
+class Freshness(_Body):
+    """How current a carrier's state is: when Waybill last knew it, how, and what is next."""
+
+    last_checked_at: datetime = Field(
+        description="when the state was last known current: the latest push or submit "
+        "received, or check of the carrier's API"
+    )
+    source: Literal["push", "poll", "submit"] = Field(
+        description="how: the carrier's webhook, a check of its tracking API, or the "
+        "tenant's canonical submit"
+    )
+    next_check_at: datetime | None = Field(
+        description="the next check of the carrier's API while the shipment is tracked "
+        "(`/v1/trackers`); null otherwise"
+    )
+
+
 class CarrierShipment(_Body):
     """The current state of a tracking number for one carrier."""
 
@@ -59,6 +76,7 @@ class CarrierShipment(_Body):
     last_received_at: datetime = Field(description="when Waybill last received an event")
     event_count: int = Field(ge=1)
     last_event: EventSummary
+    freshness: Freshness
 
 
 class ShipmentResponse(_Body):

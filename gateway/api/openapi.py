@@ -25,9 +25,11 @@ from pydantic.json_schema import JsonSchemaMode, models_json_schema
 from gateway.api import models as bodies
 from gateway.api import notify_models as notify
 from gateway.api import params
+from gateway.api import poll_models as poll
 from gateway.api.openapi_notify import notification_operations, webhooks
 from gateway.api.openapi_paths import SHARED_RESPONSES, Json, carrier_operations, ops_operations
 from gateway.api.openapi_tenant import tenant_operations
+from gateway.api.openapi_trackers import tracker_operations
 from gateway.ingest.answers import WebhookParked
 from gateway.notify.service import EndpointSpec
 from gateway.routes import ROUTES
@@ -56,6 +58,13 @@ RESPONSES: tuple[type[BaseModel], ...] = (
     notify.Recovered,
     notify.StatusChangedMessage,
     notify.EventAddedMessage,
+    poll.Tracker,
+    poll.TrackerDetail,
+    poll.TrackersPage,
+    poll.Refreshed,
+    poll.RefreshQueued,
+    poll.RefreshesQueued,
+    poll.PollUsage,
 )
 REQUESTS: tuple[type[BaseModel], ...] = (
     bodies.SubmitRequest,
@@ -63,6 +72,8 @@ REQUESTS: tuple[type[BaseModel], ...] = (
     EndpointSpec,
     notify.RotateSecretRequest,
     notify.RecoverRequest,
+    poll.TrackerRequest,
+    poll.RefreshRequest,
 )
 Where = Literal["path", "query", "header"]
 PARAMETERS: dict[type[BaseModel], Where] = {
@@ -75,10 +86,14 @@ PARAMETERS: dict[type[BaseModel], Where] = {
     params.EndpointPath: "path",
     params.MessagePath: "path",
     params.MessagesQuery: "query",
+    params.TrackerPath: "path",
+    params.TrackerQuery: "query",
+    params.TrackersQuery: "query",
 }
 DESCRIPTION = (
     "Waybill verifies carrier webhooks, translates them into one canonical tracking event "
-    "model, removes duplicates, serves each tenant its shipments and posts their changes, "
+    "model, removes duplicates, polls the carriers' tracking APIs for the shipments a tenant "
+    "tracks (`/v1/trackers`), serves each tenant its shipments and posts their changes, "
     "signed (Standard Webhooks), to the tenant's endpoints (`webhooks`). Errors are always "
     '`{"error": {"code": "...", "message": "..."}}` with a stable `code`. Generated from '
     "the code (gateway/api/models.py, gateway/api/openapi.py) by `waybill adapters docs`; do "
@@ -182,12 +197,17 @@ def document() -> dict[str, Any]:
                 "name": "notifications",
                 "description": "the tenant's endpoints, and the signed messages they receive",
             },
+            {
+                "name": "trackers",
+                "description": "shipments Waybill polls their carrier for, within a daily budget",
+            },
             {"name": "ops", "description": "health and this document"},
         ],
         "paths": paths(
             carrier_operations(lists)
             | tenant_operations(lists)
             | notification_operations(lists)
+            | tracker_operations(lists)
             | ops_operations()
         ),
         "webhooks": webhooks(),

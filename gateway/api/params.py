@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import SkipJsonSchema
 
 from gateway.api.notify_models import MessageState
+from gateway.api.poll_models import TrackerState
 from gateway.models import Status
 from gateway.tenancy.tenants import CARRIER_ID_PATTERN, TENANT_ID_PATTERN
 
@@ -19,6 +20,8 @@ MAX_PAGE = 500
 DEFAULT_PAGE = 100
 MAX_MESSAGES = 100
 DEFAULT_MESSAGES = 20
+MAX_TRACKERS = 100
+DEFAULT_TRACKERS = 50
 
 
 class _Params(BaseModel):
@@ -122,6 +125,42 @@ class MessagesQuery(_Params):
         default=None, description="only messages in this state"
     )
     limit: int = Field(default=DEFAULT_MESSAGES, ge=1, le=MAX_MESSAGES, description="page size")
+    cursor: str | SkipJsonSchema[None] = Field(
+        default=None,
+        max_length=1024,
+        description="`next_cursor` of the previous page (opaque, bound to the tenant)",
+    )
+
+
+class TrackerPath(_Params):
+    """Path of one tracker."""
+
+    tracking_number: str = Field(
+        min_length=1,
+        max_length=64,
+        examples=["1Z999AA10123456784"],
+        description="as the carrier prints it; whitespace is removed and letters upper-cased "
+        "(`usage` and `refresh` in lower case name other routes: write such a number in "
+        "upper case)",
+    )
+
+
+class TrackerQuery(_Params):
+    """Query parameter of the routes of one tracker: a number is tracked per carrier."""
+
+    carrier: str = Field(
+        pattern=CARRIER_ID_PATTERN, examples=["ups"], description="the tracker's carrier"
+    )
+
+
+class TrackersQuery(_Params):
+    """Query parameters of the tenant's trackers (by carrier, then tracking number)."""
+
+    state: TrackerState = Field(default="active", description="only trackers in this state")
+    carrier: str | SkipJsonSchema[None] = Field(
+        default=None, pattern=CARRIER_ID_PATTERN, description="only this carrier's trackers"
+    )
+    limit: int = Field(default=DEFAULT_TRACKERS, ge=1, le=MAX_TRACKERS, description="page size")
     cursor: str | SkipJsonSchema[None] = Field(
         default=None,
         max_length=1024,

@@ -20,10 +20,13 @@ COMMAND_MODULES = (
     "send",
     "parked",
     "endpoints",
+    "trackers",
+    "pollers",
     "listen",
     "audit",
     "erase",
     "adapters",
+    "carrier_api",
 )
 DEFAULT_STATE_DIR = ".waybill"
 

@@ -12,7 +12,11 @@ number every tenant shares). For every ordered pair (X, Y):
   id, tracking numbers, secrets or bodies in any response, error or not;
 - Y never reads, changes, resends or removes X's notification endpoint or its messages
   (404 for every route), never sees its id, secret or message ids, and X's endpoint
-  keeps its state and its one secret.
+  keeps its state and its one secret;
+- Y never sees, removes or refreshes X's trackers (404 for every route, one by one or in a
+  batch), never lists them, and a tracking number both track is two trackers; the poll
+  usage (requests today, trackers due) counts each tenant's own only. The tenants poll UPS
+  on the loopback carrier API (:mod:`gateway.testkit.carrier_api`) for this part.
 """
 
 from __future__ import annotations
@@ -24,24 +28,31 @@ import re
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from itertools import permutations
 from pathlib import Path
 from urllib.parse import urlencode
 
+import boto3
 import pytest
 
 from adapters.shippo import sign_hmac
 from adapters.ups import sign_v2
+from gateway.api.app import make_handler
 from gateway.audit.provenance import provenance
 from gateway.audit.query import read_audit
 from gateway.audit.windows import DynamoAudit
+from gateway.notify.addresses import AddressPolicy
 from gateway.notify.endpoints import MESSAGE_TYPES as TYPES
+from gateway.poll.checks import RECENT
+from gateway.services import build_services
 from gateway.signing.spec import split_signed
+from gateway.store.table import ensure_table
 from gateway.tenancy.keysets import generate_secret
 from gateway.tenancy.tenants import load_tenants
+from gateway.testkit.carrier_api import CarrierApi, SimEvent
 from gateway.testkit.fixtures import carrier_headers
-from gateway.testkit.harness import TENANTS_DIR, Harness, Reply, moto_harness
+from gateway.testkit.harness import TENANTS_DIR, DictSecrets, Harness, Reply, moto_harness
 from tests.support.carriers import (
     QUIRK_SLOTS,
     QUIRKS,
@@ -349,3 +360,124 @@ def test_an_endpoint_its_messages_and_its_secret_are_invisible_to_other_tenants(
     store = gw.services.notifications.notifier.endpoints
     kept = store.get(owner, mine.endpoint)  # untouched by the other tenant's attempts
     assert (kept.enabled, store.signing_secrets(kept, NOW)) == (True, [mine.secret])
+
+
+# -- trackers ------------------------------------------------------------------------------
+
+TRACKED = "1Z999AA10123456784"  # a number every tenant tracks, each its own tracker
+
+
+@dataclass
+class Polled:
+    """A tenant's trackers (UPS): its own numbers, and the requests its refreshes made."""
+
+    numbers: list[str]
+    requests: int = 0
+
+
+@pytest.fixture(scope="module")
+def polling(
+    world: tuple[Harness, dict[str, Tenant]], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Harness, dict[str, Polled]]]:
+    """The five tenants, each polling UPS on the loopback carrier API: a gateway over a
+    table of its own (in the same moto as the world), each tenant tracking its own numbers
+    (tenant i: i of them) and the shared one, which it refreshed i times."""
+    with CarrierApi(clock=NOW.timestamp) as api:
+        api.add("ups", TRACKED, [SimEvent("in_transit", NOW - timedelta(hours=3))])
+        directory = tmp_path_factory.mktemp("polling-tenants")
+        for tenant in TENANTS:
+            text = (TENANTS_DIR / f"{tenant}.toml").read_text()
+            section = f'[carriers.ups.polling]\ndaily_budget = 50\napi_base_url = "{api.url}/ups"\n'
+            (directory / f"{tenant}.toml").write_text(f"{text}\n{section}")
+        client = boto3.client("dynamodb", region_name="us-west-2")
+        ensure_table(client, "waybill-trackers")
+        services = build_services(
+            dynamodb=client,
+            table_name="waybill-trackers",
+            tenants_dir=directory,
+            secrets=DictSecrets({(t, "ups.api"): [api.slot_value("ups")] for t in TENANTS}),
+            count=lambda name, value=1: None,
+            clock=lambda: NOW,
+            address_policy=AddressPolicy(allow_insecure=True),  # the loopback carrier API
+        )
+        gw = Harness(make_handler(services), services, DictSecrets(), {})
+        found: dict[str, Polled] = {}
+        for index, tenant in enumerate(TENANTS, start=1):
+            owner = Polled([f"1ZISO{index}{k:011d}" for k in range(index)])
+            for number in [*owner.numbers, TRACKED]:
+                body = json.dumps({"tracking_number": number, "carrier": "ups"}).encode()
+                reply = gw.call("POST", "/v1/trackers", body=body, headers=JSON, tenant=tenant)
+                assert reply.status == 201, reply.body
+            before = api.count("ups")
+            for _ in range(index):
+                url = f"/v1/trackers/{TRACKED}/refresh?carrier=ups"
+                assert gw.call("POST", url, tenant=tenant).status == 200
+            owner.requests = api.count("ups") - before
+            found[tenant] = owner
+        yield gw, found
+
+
+def listed(gw: Harness, tenant: str) -> list[str]:
+    """Every tracker the tenant lists, in every state."""
+    return [
+        t["tracking_number"]
+        for state in ("active", "failing", "retired")
+        for t in gw.call("GET", f"/v1/trackers?state={state}&limit=100", tenant=tenant).body[
+            "trackers"
+        ]
+    ]
+
+
+@pytest.mark.parametrize(("owner", "reader"), PAIRS)
+def test_a_tenant_never_sees_removes_or_refreshes_another_tenants_trackers(
+    polling: tuple[Harness, dict[str, Polled]], owner: str, reader: str
+) -> None:
+    gw, tenants = polling
+    mine = tenants[owner].numbers
+    kept = {n: gw.call("GET", f"/v1/trackers/{n}?carrier=ups", tenant=owner).body for n in mine}
+    for number in mine:
+        for method, url, body in [
+            ("GET", f"/v1/trackers/{number}?carrier=ups", b""),
+            ("POST", f"/v1/trackers/{number}/refresh?carrier=ups", b""),
+            ("DELETE", f"/v1/trackers/{number}?carrier=ups", b""),
+            (
+                "POST",
+                "/v1/trackers/refresh",
+                json.dumps({"trackers": [{"tracking_number": number, "carrier": "ups"}]}).encode(),
+            ),
+        ]:
+            reply = gw.call(method, url, body=body, headers=JSON if body else {}, tenant=reader)
+            assert (reply.status, reply.body["error"]["code"]) == (404, "tracker_not_found"), (
+                method,
+                url,
+            )
+            assert not [n for n in mine if n in json.dumps(reply.body) + json.dumps(reply.headers)]
+    assert sorted(listed(gw, reader)) == sorted([*tenants[reader].numbers, TRACKED])
+    assert {
+        n: gw.call("GET", f"/v1/trackers/{n}?carrier=ups", tenant=owner).body for n in mine
+    } == kept
+    shared = gw.call("GET", f"/v1/trackers/{TRACKED}?carrier=ups", tenant=reader).body
+    own_refreshes = TENANTS.index(reader) + 1
+    assert (shared["checks"], len(shared["recent_checks"])) == (
+        own_refreshes,
+        min(own_refreshes, RECENT),
+    )
+
+
+def test_poll_usage_counts_each_tenants_own_only(
+    polling: tuple[Harness, dict[str, Polled]],
+) -> None:
+    gw, tenants = polling
+    for tenant, owner in tenants.items():
+        usage = gw.call("GET", "/v1/trackers/usage", tenant=tenant).body["carriers"]
+        assert usage == [
+            {
+                "carrier": "ups",
+                "requests_today": owner.requests,
+                "daily_budget": 50,
+                "due": len(owner.numbers),  # its own numbers, never refreshed: due since added
+                "overdue": 0,
+                "failing": 0,
+            }
+        ], tenant
+    assert len({o.requests for o in tenants.values()}) == len(TENANTS)  # all different
