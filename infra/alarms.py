@@ -29,6 +29,29 @@ zero, when nothing happens):
   of them is ours).
 - ``lambda-errors-notify`` / ``-sweeper`` come with every function (below): a notify
   error is a batch that will be retried (storage trouble, or a timeout).
+
+Polling (``docs/runbook.md``, "Polling on AWS"):
+
+- ``lambda-errors-poller``: a pass failed (storage trouble, or it ran out of time): the
+  trackers it had claimed are due again when their leases end. The poller has **no**
+  throttles alarm: its reserved concurrency is 1, so the schedule's invocations are
+  throttled by design whenever a pass runs past the minute.
+- ``trackers-overdue``: ``TrackersOverdue`` (trackers due more than five minutes ago, as
+  the last pass counted them) above 0 in each of three consecutive 5-minute periods: the
+  poller is falling behind. The count is emitted at the end of a pass and only when
+  non-zero (a pass that catches up emits nothing, which reads as not breaching); a pass
+  lasts at most the function's five minutes and the next starts on the following minute,
+  so a poller that stays behind reports in every 5-minute period.
+- ``poll-budget-exhausted``: ``PollBudgetExhausted`` at least once in the last 24 hours (a
+  day of 5-minute periods, one breaching is enough): a tenant's daily budget for a
+  carrier ran out and its trackers wait for 00:00 UTC. A warning: it stays in alarm for a
+  day after the last exhaustion, and says so once.
+- ``polls-failed-rate``: ``PollsFailed`` / (``PollsMade`` + ``PollsFailed``) above
+  :data:`POLLS_FAILED_PERCENT` % for 15 minutes (with at least :data:`MIN_POLLS` of them
+  per 5 minutes): a carrier's API (or its credentials) is failing for many trackers.
+  ``PollsFailed`` counts the trackers of checks that failed as a whole, ``PollsMade`` the
+  requests of checks that were answered: the ratio is an estimate, high only when most
+  checks fail.
 """
 
 from __future__ import annotations
@@ -49,6 +72,12 @@ PERIOD = 300
 MIN_REQUESTS = 10
 API_5XX_PERCENT = 5.0
 THROTTLED_PER_5_MIN = 100.0
+OVERDUE_PERIODS = 3  # of PERIOD: 15 minutes
+DAY_PERIODS = 86_400 // PERIOD  # CloudWatch's longest range for periods under an hour
+POLLS_FAILED_PERCENT = 25.0
+MIN_POLLS = 20
+NO_THROTTLES_ALARM = frozenset({"poller"})
+"""Functions throttled by design (reserved concurrency 1 under a one-minute schedule)."""
 APP_NAMESPACE = "Waybill"
 Query = aws.cloudwatch.MetricAlarmMetricQueryArgs
 
@@ -63,6 +92,7 @@ class AlarmSpec:
     queries: tuple[Query, ...] = ()
     periods: int = 1
     statistic: str = "Sum"  # of ``metric``; a gauge (a queue's depth) takes Maximum
+    datapoints: int | None = None  # breaching periods of ``periods`` that alarm (None: all)
 
 
 def _metric(qid: str, namespace: str, name: str, dimensions: Any) -> Query:
@@ -137,13 +167,53 @@ def alarm_specs(
             0,
             metric=(APP_NAMESPACE, "EndpointsDisabled", app),
         ),
+        **poll_alarm_specs(app),
     }
     for key, function in sorted(functions.functions.items()):
         dimensions = {"FunctionName": function.name}
         for metric in ("Errors", "Throttles"):
+            if metric == "Throttles" and key in NO_THROTTLES_ALARM:
+                continue
             specs[f"lambda-{metric.lower()}-{key}"] = AlarmSpec(
                 f"the {key} function reported {metric.lower()}",
                 0,
                 metric=("AWS/Lambda", metric, dimensions),
             )
     return specs
+
+
+def poll_alarm_specs(app: dict[str, Any]) -> dict[str, AlarmSpec]:
+    """The poller's alarms on its own metrics (``app``: the stack's ``service`` dimension)."""
+    # a period where every check failed has no PollsMade at all: missing counts as 0
+    rate = f"IF(made + failed >= {MIN_POLLS}, 100 * failed / (made + failed), 0)"
+    return {
+        "trackers-overdue": AlarmSpec(
+            "trackers were overdue by more than 5 minutes for 15 minutes: the poller is "
+            "falling behind (see the runbook, Polling on AWS)",
+            0,
+            metric=(APP_NAMESPACE, "TrackersOverdue", app),
+            periods=OVERDUE_PERIODS,
+            statistic="Maximum",  # a count taken at the end of each pass
+        ),
+        "poll-budget-exhausted": AlarmSpec(
+            "warning: a tenant's daily poll budget for a carrier ran out in the last 24 hours "
+            "(its trackers wait for 00:00 UTC; see the runbook, Polling on AWS)",
+            0,
+            metric=(APP_NAMESPACE, "PollBudgetExhausted", app),
+            periods=DAY_PERIODS,
+            datapoints=1,
+        ),
+        "polls-failed-rate": AlarmSpec(
+            f"more than {POLLS_FAILED_PERCENT:g} % of tracker checks failed for 15 minutes "
+            "(see the runbook, Polling on AWS)",
+            POLLS_FAILED_PERCENT,
+            queries=(
+                _metric("polls_made", APP_NAMESPACE, "PollsMade", app),
+                _metric("polls_failed", APP_NAMESPACE, "PollsFailed", app),
+                Query(id="made", expression="FILL(polls_made, 0)", return_data=False),
+                Query(id="failed", expression="FILL(polls_failed, 0)", return_data=False),
+                Query(id="rate", expression=rate, label="failed checks %", return_data=True),
+            ),
+            periods=OVERDUE_PERIODS,
+        ),
+    }

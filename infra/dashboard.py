@@ -1,5 +1,5 @@
-"""The CloudWatch dashboard body: volume, outcomes, latency, throttles, notifications and
-modeled cost.
+"""The CloudWatch dashboard body: volume, outcomes, latency, throttles, notifications,
+polling and modeled cost.
 
 Modeled cost is metric math over the day: request counts, Lambda GB-seconds and DynamoDB
 capacity units times the per-unit prices below (on-demand list prices, us-west-2, read
@@ -41,6 +41,8 @@ OUTCOMES = (
 )
 NOTIFICATIONS = ("NotificationsDelivered", "NotificationAttemptsFailed", "EndpointsDisabled")
 BACKGROUND = ("notify", "sweeper")
+POLLING = ("PollsMade", "PollsFailed", "PollBudgetExhausted")
+POLLER = "poller"
 DAY, FIVE_MINUTES = 86_400, 300
 
 
@@ -148,6 +150,7 @@ def _widgets(
             ],
         ),
         *_notification_widgets(stack, region, functions, dead_letter_queue),
+        *_polling_widgets(stack, region, functions),
         _widget(
             f"Modeled cost per day, USD (list prices of {PRICES_AS_OF})",
             region,
@@ -202,6 +205,41 @@ def _notification_widgets(
                     if n in functions
                 ],
             ],
+        ),
+    ]
+
+
+def _polling_widgets(
+    stack: str, region: str, functions: dict[str, tuple[str, int]]
+) -> list[dict[str, Any]]:
+    """Checks made and failed, spent budgets, trackers overdue, and the poller itself."""
+    if POLLER not in functions:
+        return []
+    poller = functions[POLLER][0]
+    return [
+        _widget(
+            "Polling: requests made, trackers whose check failed, budgets spent",
+            region,
+            [_app(stack, name) for name in POLLING],
+        ),
+        _widget(
+            "Trackers overdue by more than 5 minutes (end of each pass)",
+            region,
+            [_app(stack, "TrackersOverdue")],
+            stat="Maximum",
+        ),
+        _widget(
+            "Poller duration (ms)",
+            region,
+            [
+                ["AWS/Lambda", "Duration", "FunctionName", poller, {"stat": s}]
+                for s in ("p50", "p99", "Maximum")
+            ],
+        ),
+        _widget(
+            "Poller errors and throttles (throttled: a pass ran past the minute)",
+            region,
+            [["AWS/Lambda", m, "FunctionName", poller] for m in ("Errors", "Throttles")],
         ),
     ]
 

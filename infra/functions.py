@@ -1,33 +1,56 @@
-"""The five Lambda functions, their log groups, roles and ``live`` aliases.
+"""The six Lambda functions, their log groups, roles and ``live`` aliases.
 
 ``ingest`` and ``query`` run the same handler (it serves every route); API Gateway sends
 POST and DELETE routes to ``ingest`` and GET routes to ``query``, so each gets only the
 permissions of its routes (:mod:`infra.roles`). ``notify`` reads the table's stream and
-``sweeper`` sends the retries that are due (:mod:`infra.notify` wires their triggers).
-Every function is arm64/python3.12, published on
+``sweeper`` sends the retries that are due (:mod:`infra.notify` wires their triggers);
+``poller`` checks the trackers that are due with the carriers' tracking APIs
+(:mod:`infra.poll` wires its schedule). Every function is arm64/python3.12, published on
 each change, traced with X-Ray (Active: the only cost is X-Ray's sampled traces, and a
 cold start or a slow DynamoDB call is then visible per request), and logs to a log
 group created first, with the stack's retention, so Lambda never creates an unmanaged
-one. Reserved concurrency is not set: API Gateway's stage and usage-plan throttles
-already bound the load, and a reservation would carve capacity out of the account's
-shared pool (new accounts have too little to reserve any).
+one.
+
+Reserved concurrency is set for the poller only, to 1: one pass at a time per stack.
+A pass checks up to 10,000 trackers, so one is enough; and a second pass at the same time
+would buy nothing but waste: it would query the same due keys and find their shards
+leased by the running pass (each refused lease a billed write), and the carriers' pace
+(at most ``concurrency`` requests in flight per carrier, the slowdown after a 429 or
+5xx) is kept per process, so two containers would call a carrier twice as hard and
+ignore each other's ``Retry-After``.
+While a pass runs past the minute, the schedule's next invocation is throttled and
+dropped (the next minute's starts a pass anyway). The other functions have none: API
+Gateway's stage and usage-plan throttles already bound the load, and a reservation
+carves capacity out of the account's shared pool (Lambda keeps at least 10 unreserved: a
+new account, whose limit is 10, must ask for more before the poller's 1 can be
+reserved).
 
 The ``live`` alias is what API Gateway, the stream's event source mapping and the
 schedule invoke. With ``waybill:stableVersion`` set, the API functions' alias stays on
 that version and sends ``waybill:canaryWeight`` of the traffic to the version this
 deployment published (a canary; weight 0 pins it: a rollback); without it, and always
-for ``notify`` and ``sweeper``, it points at the new version.
+for ``notify``, ``sweeper`` and ``poller``, it points at the new version.
 
-Timeouts: ``ingest`` 20 s (a resend waits for one attempt, which may take 15 s);
+Timeouts: ``ingest`` :data:`INGEST_TIMEOUT` (a manual tracker refresh bounds all its
+carrier calls by :data:`gateway.poll.poller.REFRESH_WITHIN`, 8 s, so it answers well
+within API Gateway's 29 s and records its check; a resend waits for one attempt, which
+may take 15 s);
 ``notify`` 60 s (attempts take at most 15 s and run 8 at a time: a batch whose messages
 all time out gets 3 rounds, and what a timed-out batch did is kept: its retry skips the
 messages already attempted); ``sweeper`` exactly the lease a sweep takes on the messages
 it claims (:data:`gateway.notify.sweeper.LEASE`), so no run outlives its claims and a
-message is never sent by two runs at once.
+message is never sent by two runs at once; ``poller`` :data:`POLLER_TIMEOUT`, five
+minutes: a pass stops claiming trackers when its deadline is near (a check's
+:data:`~gateway.poll.client.CALL_TIMEOUT` and a margin before it) and the next minute's
+pass carries on.
 
 Endpoint secrets: every function that serves the endpoint API or sends messages gets
 ``NOTIFY_KEY_ID`` (the stack's CMK, which wraps their data key) and
-``NOTIFY_ALLOW_INSECURE`` (``waybill:allowInsecureEndpoints``: test stacks only).
+``NOTIFY_ALLOW_INSECURE`` (``waybill:allowInsecureEndpoints``: test stacks only, never
+on dev, staging or prod). Every function that calls out gets the latter: the carriers'
+tracking APIs are called through the notifier's transport, under the same address
+policy (https only, public addresses only), by the poller and by ``ingest`` (a manual
+refresh); the poller opens no endpoint secret, so it gets no ``NOTIFY_KEY_ID``.
 """
 
 from __future__ import annotations
@@ -59,8 +82,11 @@ ALIAS = "live"
 AUTHORIZER_MEMORY_MB = 256
 TRACING = True
 SERVICE_HANDLER = "gateway.aws.handler.lambda_handler"
+INGEST_TIMEOUT = 20
 NOTIFY_TIMEOUT = 60
 SWEEPER_TIMEOUT = int(LEASE.total_seconds())
+POLLER_TIMEOUT = 300
+POLLER_CONCURRENCY = 1
 
 
 @dataclass(frozen=True)
@@ -72,16 +98,30 @@ class FunctionSpec:
     memory_mb: int | None  # None: the stack's waybill:lambdaMemoryMb
     reads_cursor_key: bool
     notifies: bool = False  # serves the endpoint API or sends messages: NOTIFY_* settings
+    calls_out: bool = False  # calls endpoints or carriers: NOTIFY_ALLOW_INSECURE
+    reserved_concurrency: int | None = None
 
 
 SPECS: dict[str, FunctionSpec] = {
-    "ingest": FunctionSpec(SERVICE_HANDLER, 20, None, True, True),
-    "query": FunctionSpec(SERVICE_HANDLER, 10, None, True, True),
+    "ingest": FunctionSpec(SERVICE_HANDLER, INGEST_TIMEOUT, None, True, True, True),
+    "query": FunctionSpec(SERVICE_HANDLER, 10, None, True, True, True),
     "authorizer": FunctionSpec(
         "gateway.aws.authorizer.authorizer_handler", 5, AUTHORIZER_MEMORY_MB, False
     ),
-    "notify": FunctionSpec("gateway.aws.notify.stream_handler", NOTIFY_TIMEOUT, None, False, True),
-    "sweeper": FunctionSpec("gateway.aws.notify.sweep_handler", SWEEPER_TIMEOUT, None, False, True),
+    "notify": FunctionSpec(
+        "gateway.aws.notify.stream_handler", NOTIFY_TIMEOUT, None, False, True, True
+    ),
+    "sweeper": FunctionSpec(
+        "gateway.aws.notify.sweep_handler", SWEEPER_TIMEOUT, None, False, True, True
+    ),
+    "poller": FunctionSpec(
+        "gateway.aws.poll.poll_handler",
+        POLLER_TIMEOUT,
+        None,
+        False,
+        calls_out=True,
+        reserved_concurrency=POLLER_CONCURRENCY,
+    ),
 }
 assert tuple(SPECS) == FUNCTIONS + BACKGROUND_FUNCTIONS
 
@@ -92,8 +132,8 @@ def function_name(stack: str, function: str) -> str:
 
 
 class Functions(pulumi.ComponentResource):
-    """``ingest``, ``query``, ``authorizer``, ``notify`` and ``sweeper``, each behind its
-    ``live`` alias.
+    """``ingest``, ``query``, ``authorizer``, ``notify``, ``sweeper`` and ``poller``, each
+    behind its ``live`` alias.
 
     ``tenants`` is accepted for the program's wiring but not used: the functions read
     the tenant files packaged in ``code``.
@@ -104,6 +144,7 @@ class Functions(pulumi.ComponentResource):
     authorizer: aws.lambda_.Alias
     notify: aws.lambda_.Alias
     sweeper: aws.lambda_.Alias
+    poller: aws.lambda_.Alias
     functions: dict[str, aws.lambda_.Function]
     aliases: dict[str, aws.lambda_.Alias]
     roles: dict[str, aws.iam.Role]
@@ -140,8 +181,10 @@ class Functions(pulumi.ComponentResource):
         }
         self._cursor_key_arn = secrets.cursor_key_secret.arn
         self._notify_environment: dict[str, pulumi.Input[str]] = {
-            "NOTIFY_KEY_ID": table.kms_key.arn,
-            "NOTIFY_ALLOW_INSECURE": "true" if settings.allow_insecure_endpoints else "false",
+            "NOTIFY_KEY_ID": table.kms_key.arn
+        }
+        self._outbound_environment: dict[str, pulumi.Input[str]] = {
+            "NOTIFY_ALLOW_INSECURE": "true" if settings.allow_insecure_endpoints else "false"
         }
         self.functions, self.aliases, self.roles, self.log_groups = {}, {}, {}, {}
         self.role_policies = {}
@@ -152,6 +195,7 @@ class Functions(pulumi.ComponentResource):
         self.authorizer = self.aliases["authorizer"]
         self.notify = self.aliases["notify"]
         self.sweeper = self.aliases["sweeper"]
+        self.poller = self.aliases["poller"]
         self.register_outputs(
             {f"{function}_alias_arn": alias.arn for function, alias in self.aliases.items()}
         )
@@ -176,6 +220,8 @@ class Functions(pulumi.ComponentResource):
             environment["CURSOR_KEY_SECRET"] = self._cursor_key_arn
         if spec.notifies:
             environment.update(self._notify_environment)
+        if spec.calls_out:
+            environment.update(self._outbound_environment)
         lambda_function = aws.lambda_.Function(
             resource,
             name=deployed,
@@ -186,6 +232,7 @@ class Functions(pulumi.ComponentResource):
             role=role.arn,
             memory_size=spec.memory_mb or settings.lambda_memory_mb,
             timeout=spec.timeout,
+            reserved_concurrent_executions=spec.reserved_concurrency,
             publish=True,
             environment=aws.lambda_.FunctionEnvironmentArgs(variables=environment),
             tracing_config=aws.lambda_.FunctionTracingConfigArgs(

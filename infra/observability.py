@@ -117,7 +117,7 @@ class Observability(pulumi.ComponentResource):
             comparison_operator="GreaterThanThreshold",
             threshold=spec.threshold,
             evaluation_periods=spec.periods,
-            datapoints_to_alarm=spec.periods,
+            datapoints_to_alarm=spec.datapoints or spec.periods,
             metric_queries=list(spec.queries) or None,
             treat_missing_data="notBreaching",
             alarm_actions=[self.topic.arn],

@@ -1,8 +1,9 @@
 """The whole stack, wired from its settings: what ``pulumi up`` runs (see ``__main__.py``).
 
-Table → partner secrets → functions → API → tenant keys → notifications (the stream's
-mapping, its dead-letter queue, the sweep schedule) → observability, from the tenant
-files and ``plans.toml`` the Lambda reads too. Stack outputs:
+Table → partner secrets (and the polled carriers' API credential slots) → functions → API
+→ tenant keys → notifications (the stream's mapping, its dead-letter queue, the sweep
+schedule) → polling (the poller's schedule) → observability, from the tenant files and
+``plans.toml`` the Lambda reads too. Stack outputs:
 
 - ``base_url``, ``webhook_urls`` (``{tenant: {carrier: url}}`` for every enabled carrier
   that receives webhooks: not ``canonical``, which is ``POST /v1/events``), ``table_name``,
@@ -26,6 +27,7 @@ from infra.api import Api
 from infra.functions import Functions
 from infra.notify import Notify
 from infra.observability import Observability
+from infra.poll import Poll
 from infra.secrets import PartnerSecrets
 from infra.settings import StackSettings
 from infra.table import Table
@@ -84,6 +86,7 @@ def main(settings: StackSettings | None = None, code: pulumi.Archive | None = No
     api = Api("api", settings, functions, tenants, plans)
     keys = TenantKeys("keys", settings, tenants, plans, api.usage_plans, table)
     notify = Notify("notify", settings, table, functions)
+    Poll("poll", settings, functions, tenants.values())
     observability = Observability("observability", settings, api, functions, table, notify)
     pulumi.export("base_url", api.base_url)
     pulumi.export("webhook_urls", webhook_urls(api.base_url, tenants))

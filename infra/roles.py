@@ -1,34 +1,47 @@
 """Least-privilege execution roles: one per function, each allowing only what its code calls.
 
 DynamoDB access is a table of (action → key prefixes), read off the code paths each
-function serves (``gateway/store``, ``gateway/notify``, ``gateway/tenancy/limits.py``,
-``gateway/audit/windows.py``, ``gateway/aws/api_keys.py``) and replayed against these
-policies by ``tests/infra/test_replay.py``, and scoped with ``dynamodb:LeadingKeys`` to
-the items of those prefixes (prefixes taken from the key functions, so they cannot drift):
+function serves (``gateway/store``, ``gateway/notify``, ``gateway/poll``,
+``gateway/tenancy/limits.py``, ``gateway/audit/windows.py``, ``gateway/aws/api_keys.py``)
+and replayed against these policies by ``tests/infra/test_replay.py``, and scoped with
+``dynamodb:LeadingKeys`` to the items of those prefixes (prefixes taken from the key
+functions, so they cannot drift):
 
 - ingest (POST and DELETE routes: webhooks, OAuth token, ``/v1/events``, the endpoint
-  API's writes): shipment and parked items, the hard-cap counters, audit items, a
+  API's and the trackers API's writes): shipment and parked items (trackers live in the
+  shipment's partition), the hard-cap counters, the poll budget counters and the day's
+  check log (a manual refresh spends the budget and logs its check), audit items, a
   tenant's endpoints and their messages, the data key item; never an API key item,
   never an index.
 - query (GET ``/v1/*``): ``Query`` of shipments, endpoints and messages and of the status
-  index, batch reads of shipments and counters, counter updates (the hard cap), and
-  reading one endpoint; no audit writes (refused reads are not audited).
+  index (which lists trackers too), batch reads of shipments and counters, counter
+  updates (the hard cap), reading one endpoint, one tracker and a poll budget counter;
+  no audit writes (refused reads are not audited).
 - authorizer: ``GetItem`` of API key items.
 - notify (the table's stream): a tenant's endpoints, shipment items (states, event
   documents), messages, the data key item, audit writes; and the stream itself, and
   ``sqs:SendMessage`` to its dead-letter queue (the event source mapping's on-failure
   destination is sent with the function's role).
-- sweeper (every minute): ``Query`` of the due index only, messages, endpoints, event
-  documents, the data key item, audit writes.
+- sweeper (every minute): ``Query`` of the due index's message partitions only, messages,
+  endpoints, event documents, the data key item, audit writes.
+- poller (every minute): ``Query`` of the due index's tracker partitions only, the
+  leases of its shards (one ``LEASE#poll`` partition), tracker items and the write path
+  of events (both in shipment partitions), the day's check logs (``PutItem`` only), the
+  poll budget counters; no audit (a poll stores no delivery), no endpoint, no message.
 
 Secrets: ingest reads ``waybill/{stack}/*`` but is explicitly denied ``plan_keys/*``;
-query reads only the cursor key; the authorizer only ``plan_keys/*``; notify and the
-sweeper none. ``kms:Decrypt`` on the stack's CMK through DynamoDB (and Secrets Manager
-for the functions that read secrets: both decrypt on behalf of the caller). The
+query reads only the cursor key; the authorizer only ``plan_keys/*``; the poller only the
+carriers' API credential slots (``waybill/{stack}/{tenant}/{carrier}.api``); notify and
+the sweeper none. ``kms:Decrypt`` on the stack's CMK through DynamoDB (and Secrets
+Manager for the functions that read secrets: both decrypt on behalf of the caller). The
 endpoint secrets' data key is the one direct use of the CMK, only with its encryption
 context: ingest may generate it (the first endpoint seals its secret) and decrypt it;
-notify and the sweeper only decrypt it (they open secrets, never seal one). X-Ray writes
-need ``Resource: "*"``: the only wildcard.
+notify and the sweeper only decrypt it (they open secrets, never seal one); the poller
+never touches it. X-Ray writes need ``Resource: "*"``: the only wildcard.
+
+The due index's statements carry ``dynamodb:LeadingKeys`` too (the index's partition,
+``DUE#n`` or ``POLL#n``): the index is KEYS_ONLY, so a Query of it returns keys and
+nothing else, but each scheduled function reads only its own kind of work.
 """
 
 from __future__ import annotations
@@ -44,17 +57,22 @@ import pulumi_aws as aws
 from gateway.aws.api_keys import api_key_pk
 from gateway.aws.secrets import plan_key_secret_id, stack_prefix
 from gateway.notify.sealing import ENCRYPTION_CONTEXT
+from gateway.poll.checks import log_pk
+from gateway.poll.trackers import POLL_LEASE
+from gateway.store import due_index
 from gateway.store.due_index import DUE_INDEX_NAME
 from gateway.store.index import INDEX_NAME
 from gateway.store.keys import (
     NOTIFY_KEY_ITEM,
     audit_pk,
+    budget_key,
     endpoint_pk,
     message_pk,
     parked_pk,
     shipment_pk,
 )
 from gateway.tenancy.limits import counter_key
+from infra.secrets import API_SLOT
 from infra.settings import notify_dlq_name
 
 Statement = dict[str, Any]
@@ -71,27 +89,39 @@ AUDIT = _prefix(audit_pk("t", "d", "0"))
 API_KEYS = _prefix(api_key_pk("0"))
 ENDPOINTS = _prefix(endpoint_pk("t"))
 MESSAGES = _prefix(message_pk("t", "e", 0))
+BUDGETS = _prefix(budget_key("t", "c", "2026-01-01")["pk"]["S"])
+# A day's check log shares its ``L#`` with the hard-cap counters (``L#{tenant}#{day}#{n}``):
+# only the shape of its key tells it apart, a partition ending in a UTC day.
+CHECK_LOGS = log_pk("*", "*", "????-??-??")
+POLL_LEASES = POLL_LEASE  # the poll pass's lease
 DATA_KEY = NOTIFY_KEY_ITEM["pk"]["S"]  # one item: no wildcard
+DUE_MESSAGES = _prefix(due_index.due_partition(0, due_index.MESSAGES))
+DUE_TRACKERS = _prefix(due_index.due_partition(0, due_index.TRACKERS))
 
 TABLE_ACCESS: Mapping[str, Mapping[str, tuple[str, ...]]] = {
     "ingest": {
-        # a shipment's state and pages (the write path); a tenant's endpoints (the limit
-        # on create); an endpoint's messages (delete, enable, recover)
+        # a shipment's state, pages and trackers (the write path); a tenant's endpoints
+        # (the limit on create); an endpoint's messages (delete, enable, recover)
         "Query": (SHIPMENTS, ENDPOINTS, MESSAGES),
-        # a racing writer's event; an already parked body; an endpoint; a message to
-        # resend; the data key
-        "GetItem": (SHIPMENTS, PARKED, ENDPOINTS, MESSAGES, DATA_KEY),
-        # events and pages (conditional), parked deliveries, a new endpoint, the data key
-        "PutItem": (SHIPMENTS, PARKED, ENDPOINTS, DATA_KEY),
-        # shipment states, hard-cap counters, endpoints, message states
-        "UpdateItem": (SHIPMENTS, COUNTERS, ENDPOINTS, MESSAGES),
+        # a racing writer's event, a tracker; an already parked body; an endpoint; a
+        # message to resend; the data key; what is left of a spent poll budget (refresh)
+        "GetItem": (SHIPMENTS, PARKED, ENDPOINTS, MESSAGES, DATA_KEY, BUDGETS),
+        # events and pages (conditional), a new tracker, parked deliveries, a new
+        # endpoint, the data key, a refresh's check in the day's check log
+        "PutItem": (SHIPMENTS, PARKED, ENDPOINTS, DATA_KEY, CHECK_LOGS),
+        # shipment states and trackers (claim, outcome, retire, queue first), hard-cap
+        # counters, endpoints, message states, the poll budget (a manual refresh)
+        "UpdateItem": (SHIPMENTS, COUNTERS, ENDPOINTS, MESSAGES, BUDGETS),
         "DeleteItem": (ENDPOINTS,),
         "BatchGetItem": (SHIPMENTS, COUNTERS),  # events a racing writer stored; the cap
         "BatchWriteItem": (AUDIT,),  # the audit
     },
     "query": {
-        "Query": (SHIPMENTS, ENDPOINTS, MESSAGES),  # and the status index (INDEX_ACCESS)
-        "GetItem": (ENDPOINTS,),  # the endpoint whose messages are listed
+        # a shipment (states and trackers), a tracker's check log, endpoints, messages;
+        # and the status index (INDEX_ACCESS), which lists trackers by state
+        "Query": (SHIPMENTS, ENDPOINTS, MESSAGES),
+        # a tracker; the endpoint whose messages are listed; today's poll budget (usage)
+        "GetItem": (SHIPMENTS, ENDPOINTS, BUDGETS),
         "BatchGetItem": (SHIPMENTS, COUNTERS),  # search hits' states; hard-cap total
         "UpdateItem": (COUNTERS,),  # no audit: refused reads are not audited
     },
@@ -111,21 +141,38 @@ TABLE_ACCESS: Mapping[str, Mapping[str, tuple[str, ...]]] = {
         "GetItem": (SHIPMENTS, ENDPOINTS, DATA_KEY),  # event documents, endpoints, data key
         "BatchWriteItem": (AUDIT,),
     },
+    "poller": {
+        # the write path's read of a shipment; the shipment's states after a store
+        "Query": (SHIPMENTS,),
+        # a racing writer's event (the write path); what is left of a budget
+        "GetItem": (SHIPMENTS, BUDGETS),
+        # events and pages (conditional); the checks of a pass, in the day's check log
+        "PutItem": (SHIPMENTS, CHECK_LOGS),
+        # tracker outcomes, shipment states; the budget (spend, give back); a shard's
+        # lease (take, renew)
+        "UpdateItem": (SHIPMENTS, BUDGETS, POLL_LEASES),
+        "DeleteItem": (POLL_LEASES,),  # a shard's lease given back
+        # the due trackers (strongly consistent: the index lags); events a racing
+        # writer stored (the write path)
+        "BatchGetItem": (SHIPMENTS,),
+    },
 }
 """Per function: each DynamoDB action its code calls on the table → the key prefixes it
 touches (``dynamodb:LeadingKeys``)."""
-INDEX_ACCESS: Mapping[str, tuple[str, ...]] = {
-    "query": (INDEX_NAME,),  # search by status
-    "sweeper": (DUE_INDEX_NAME,),  # what is due (KEYS_ONLY, sharded partitions DUE#n)
+INDEX_ACCESS: Mapping[str, Mapping[str, tuple[str, ...]]] = {
+    "query": {INDEX_NAME: ()},  # search by status, trackers by state: any partition
+    "sweeper": {DUE_INDEX_NAME: (DUE_MESSAGES,)},  # messages due (KEYS_ONLY, DUE#n)
+    "poller": {DUE_INDEX_NAME: (DUE_TRACKERS,)},  # trackers due (KEYS_ONLY, POLL#n)
 }
-"""Per function: the indexes it may ``Query`` (no other index, no other action)."""
+"""Per function: the indexes it may ``Query`` (no other index, no other action), each with
+the index partitions it may read (``dynamodb:LeadingKeys``; empty: any)."""
 KMS_DATA_KEY: Mapping[str, tuple[str, ...]] = {
     "ingest": ("kms:Decrypt", "kms:GenerateDataKey"),
     "notify": ("kms:Decrypt",),
     "sweeper": ("kms:Decrypt",),
 }
 """Per function: its direct calls to the CMK for the endpoint secrets' data key."""
-READS_SECRETS = ("ingest", "query", "authorizer")
+READS_SECRETS = ("ingest", "query", "authorizer", "poller")
 STREAM_ACTIONS = (
     "dynamodb:DescribeStream",
     "dynamodb:GetRecords",
@@ -157,6 +204,13 @@ class Scope:
         """The ARN pattern of this stack's secrets named ``waybill/{stack}/{pattern}``."""
         return self.arn("secretsmanager", f"secret:{stack_prefix(self.stack)}{pattern}")
 
+    def api_slots(self) -> list[str]:
+        """The ARN patterns of the carriers' API credential slots of every tenant,
+        ``waybill/{stack}/{tenant}/{carrier}.api``: a secret's ARN ends in ``-`` and six
+        random characters; a secret that does not exist (yet) is authorised under its name."""
+        pattern = f"*/*.{API_SLOT}"
+        return [self.secrets(pattern), self.secrets(f"{pattern}-??????")]
+
     def plan_keys(self) -> str:
         """The ARN pattern of the stack's usage-plan key secrets."""
         pattern = plan_key_secret_id(stack_prefix(self.stack), "*")
@@ -187,10 +241,14 @@ def table_statements(function: str, scope: Scope) -> list[Statement]:
     for prefixes, actions in by_prefixes.items():
         leading = {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": list(prefixes)}}
         statements.append(_statement("Allow", actions, [scope.table_arn], leading))
-    indexes = INDEX_ACCESS.get(function, ())
-    if indexes:
-        resources = [f"{scope.table_arn}/index/{name}" for name in indexes]
-        statements.append(_statement("Allow", ["dynamodb:Query"], resources))
+    for index, partitions in INDEX_ACCESS.get(function, {}).items():
+        resource = [f"{scope.table_arn}/index/{index}"]
+        within = (
+            {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": list(partitions)}}
+            if partitions
+            else None
+        )
+        statements.append(_statement("Allow", ["dynamodb:Query"], resource, within))
     return statements
 
 
@@ -206,6 +264,8 @@ def secret_statements(function: str, scope: Scope) -> list[Statement]:
         return [_statement("Allow", read, [scope.cursor_key_arn])]
     if function == "authorizer":
         return [_statement("Allow", read, [scope.plan_keys()])]
+    if function == "poller":
+        return [_statement("Allow", read, scope.api_slots())]
     return []
 
 

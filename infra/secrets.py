@@ -8,11 +8,16 @@ made (``gateway/aws/secret_store.py``). Plan keys (``…/plan_keys/{tenant}``) b
 ``infra/tenant_keys.py``, not here.
 
 Optional slots (``shippo.hmac``, ``ups.oauth``: every ``*_SLOT`` an in-tree adapter
-module names) are created too, empty. ``GetSecretValue`` on a secret with no
-``AWSCURRENT`` version raises ``ResourceNotFoundException``, exactly what a missing
-secret raises; :class:`gateway.aws.secrets.SecretsManagerProvider` maps it to "no
-secret" (an unset ``shippo.hmac`` keeps the HMAC header optional) and the CLI's store
-maps it to "no value yet" and then puts one. So an empty slot is "not set", and the
+module names) are created too, empty, and so is the API credentials slot
+``{carrier}.api`` of every carrier a tenant polls (``[carriers.<id>.polling]``: the
+poller and a manual refresh read the carrier's tracking API credentials from it, set with
+``waybill secrets set TENANT ups.api --value CLIENT_ID:CLIENT_SECRET --stack NAME``).
+``GetSecretValue`` on a secret with no ``AWSCURRENT`` version raises
+``ResourceNotFoundException``, exactly what a missing secret raises;
+:class:`gateway.aws.secrets.SecretsManagerProvider` maps it to "no secret" (an unset
+``shippo.hmac`` keeps the HMAC header optional, an unset ``ups.api`` makes a check fail
+with ``credentials_missing``) and the CLI's store maps it to "no value yet" and then
+puts one. So an empty slot is "not set", and the
 stack owns its encryption, recovery window and deletion like every other secret.
 
 Encryption: the stack's CMK (the table's key), so key use is audited in CloudTrail and
@@ -55,6 +60,8 @@ from gateway.aws.secrets import secret_id
 from gateway.tenancy.tenants import TenantConfig
 from infra.settings import StackSettings
 
+API_SLOT = "api"
+"""The slot of a carrier's tracking API credentials (``Polling.slot`` of every adapter)."""
 CURSOR_KEY_NAME = "cursor_key"
 CURSOR_KEY_CHARS = 2 * MIN_KEY_BYTES  # gateway.api.cursors keys with the text's own bytes
 
@@ -72,6 +79,12 @@ def adapter_slots(carrier: str) -> tuple[str, ...]:
     return tuple(sorted(v for v in values if isinstance(v, str)))
 
 
+def polled_carriers(tenant: TenantConfig) -> list[str]:
+    """The carriers ``tenant`` declares ``[carriers.<id>.polling]`` for, enabled or not
+    (disabling a carrier must not schedule its credentials for deletion), sorted."""
+    return sorted(c for c, options in tenant.carriers.items() if options.polling is not None)
+
+
 def secret_targets(tenants: Iterable[TenantConfig]) -> list[tuple[str, str]]:
     """Every ``(tenant, carrier[.slot])`` the stack creates a secret for, sorted."""
     targets = set()
@@ -79,6 +92,7 @@ def secret_targets(tenants: Iterable[TenantConfig]) -> list[tuple[str, str]]:
         for carrier in tenant.carriers:
             targets.add((tenant.id, carrier))
             targets.update((tenant.id, f"{carrier}.{slot}") for slot in adapter_slots(carrier))
+        targets.update((tenant.id, f"{carrier}.{API_SLOT}") for carrier in polled_carriers(tenant))
     return sorted(targets)
 
 

@@ -28,10 +28,11 @@ DEFAULT_REGION = "us-west-2"
 FUNCTIONS = ("ingest", "query", "authorizer")
 """The functions behind API Gateway: each has its own role, log group and ``live`` alias,
 which ``waybill:stableVersion`` and ``waybill:canaryWeight`` steer."""
-BACKGROUND_FUNCTIONS = ("notify", "sweeper")
-"""The functions no request reaches: the table stream's notifier and the retry sweeper.
-Each has its own role and log group; their ``live`` alias always follows the version a
-deployment publishes (a canary would split stream batches, not requests)."""
+BACKGROUND_FUNCTIONS = ("notify", "sweeper", "poller")
+"""The functions no request reaches: the table stream's notifier, the retry sweeper and
+the trackers' poller. Each has its own role and log group; their ``live`` alias always
+follows the version a deployment publishes (a canary would split stream batches and
+scheduled passes, not requests)."""
 SAFE_STACKS = frozenset({"dev", "staging", "prod"})
 """Stacks that may never allow http or private-address notification endpoints."""
 DEFAULT_LABELS: tuple[str, ...] = ("",)

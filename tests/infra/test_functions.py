@@ -21,7 +21,7 @@ from tests.infra.helpers import TENANTS, as_json, named, resources_of
 
 FUNCTION = "aws:lambda/function:Function"
 ALIAS = "aws:lambda/alias:Alias"
-NAMES = ("ingest", "query", "authorizer", "notify", "sweeper")
+NAMES = ("ingest", "query", "authorizer", "notify", "sweeper", "poller")
 LOGS = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/lambda/waybill-dev-{{}}:*"
 SECRETS = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:waybill/dev/"
 DLQ = f"arn:aws:sqs:{REGION}:{ACCOUNT}:waybill-dev-notify-dlq"
@@ -73,7 +73,18 @@ ALLOWED = {
         "dynamodb:BatchGetItem",
         "dynamodb:BatchWriteItem",
     },
+    "poller": COMMON
+    | {
+        "dynamodb:Query",
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",  # the lease of a due shard, given back
+        "dynamodb:BatchGetItem",  # no BatchWriteItem: a poll audits nothing
+        "secretsmanager:GetSecretValue",
+    },
 }
+API_SLOTS = [f"{SECRETS}*/*.api", f"{SECRETS}*/*.api-??????"]
 
 
 def deploy(check: Any, **overrides: Any) -> Any:
@@ -113,11 +124,13 @@ def allows(document: dict[str, Any], action: str, resource: str) -> bool:
 def test_functions_run_arm64_python312_with_their_handlers_and_limits() -> Any:
     def check(functions: Functions, _: list[str]) -> None:
         expected = {
-            "ingest": ("gateway.aws.handler.lambda_handler", 20, 512),  # a resend: 15 s
+            # a refresh's token and tracking calls (a resend: 15 s)
+            "ingest": ("gateway.aws.handler.lambda_handler", 20, 512),
             "query": ("gateway.aws.handler.lambda_handler", 10, 512),
             "authorizer": ("gateway.aws.authorizer.authorizer_handler", 5, 256),
             "notify": ("gateway.aws.notify.stream_handler", 60, 512),
             "sweeper": ("gateway.aws.notify.sweep_handler", LEASE.total_seconds(), 512),
+            "poller": ("gateway.aws.poll.poll_handler", 300, 512),
         }
         assert set(functions.functions) == set(expected)
         for name, (handler, timeout, memory) in expected.items():
@@ -128,7 +141,10 @@ def test_functions_run_arm64_python312_with_their_handlers_and_limits() -> Any:
             assert inputs["memorySize"] == memory
             assert inputs["publish"] is True
             assert inputs["tracingConfig"] == {"mode": "Active"}
-            assert "reservedConcurrentExecutions" not in inputs
+            if name == "poller":  # one pass at a time
+                assert inputs["reservedConcurrentExecutions"] == 1
+            else:
+                assert "reservedConcurrentExecutions" not in inputs
 
     return deploy(check)
 
@@ -159,8 +175,11 @@ def test_the_endpoint_functions_name_the_key_of_endpoint_secrets_and_refuse_inse
             if name == "authorizer":
                 assert "NOTIFY_KEY_ID" not in env and "NOTIFY_ALLOW_INSECURE" not in env
                 continue
+            assert env["NOTIFY_ALLOW_INSECURE"] == "false", name  # endpoints and carriers
+            if name == "poller":  # calls carriers, never opens an endpoint secret
+                assert "NOTIFY_KEY_ID" not in env
+                continue
             assert env["NOTIFY_KEY_ID"] == key_arn, name  # without it, sealing fails closed
-            assert env["NOTIFY_ALLOW_INSECURE"] == "false", name
 
     return deploy(check)
 
@@ -174,7 +193,7 @@ def test_a_test_stack_may_allow_insecure_endpoints() -> Any:
     functions = Functions("f", settings, table, secrets, code, TENANTS)
 
     def check(_: Any) -> None:
-        for name in ("ingest", "query", "notify", "sweeper"):
+        for name in ("ingest", "query", "notify", "sweeper", "poller"):
             env = named(FUNCTION, f"f-{name}").inputs["environment"]["variables"]
             assert env["NOTIFY_ALLOW_INSECURE"] == "true", name
 
@@ -185,7 +204,7 @@ def test_a_test_stack_may_allow_insecure_endpoints() -> Any:
 def test_each_function_logs_to_its_own_managed_group_with_the_stack_retention() -> Any:
     def check(functions: Functions, _: list[str]) -> None:
         groups = resources_of("aws:cloudwatch/logGroup:LogGroup")
-        assert len(groups) == 5 and set(functions.log_groups) == set(functions.functions)
+        assert len(groups) == 6 and set(functions.log_groups) == set(functions.functions)
         for name in functions.functions:
             group = named("aws:cloudwatch/logGroup:LogGroup", f"f-{name}-logs").inputs
             assert group["name"] == f"/aws/lambda/waybill-dev-{name}"
@@ -201,7 +220,7 @@ def test_each_function_logs_to_its_own_managed_group_with_the_stack_retention() 
 @pulumi.runtime.test
 def test_each_role_allows_exactly_the_actions_its_code_calls() -> Any:
     def check(functions: Functions, _: list[str]) -> None:
-        assert len(resources_of("aws:iam/role:Role")) == 5 == len(functions.roles)
+        assert len(resources_of("aws:iam/role:Role")) == 6 == len(functions.roles)
         for name, expected in ALLOWED.items():
             statements = policy(name)["Statement"]
             actions = {a for s in statements if s["Effect"] == "Allow" for a in s["Action"]}
@@ -227,6 +246,7 @@ def test_every_resource_is_an_expected_arn_and_xray_is_the_only_wildcard() -> An
                 cursor_arn,
                 stream_arn,
                 DLQ,
+                *API_SLOTS,
             }
             for statement in policy(name)["Statement"]:
                 if statement["Resource"] == ["*"]:
@@ -242,6 +262,8 @@ def test_every_resource_is_an_expected_arn_and_xray_is_the_only_wildcard() -> An
                     assert name == "notify" and statement["Resource"] == [stream_arn]
                 if "sqs:SendMessage" in statement["Action"]:
                     assert name == "notify" and statement["Resource"] == [DLQ]
+                if set(statement["Resource"]) & set(API_SLOTS):
+                    assert name == "poller" and statement["Resource"] == API_SLOTS
 
     return deploy(check)
 
@@ -258,7 +280,7 @@ def test_the_cmk_is_used_directly_only_for_the_endpoint_secrets_data_key() -> An
             direct = [s for s in kms if s not in via]
             assert [s["Action"] for s in via] == [["kms:Decrypt"]], name
             services = set(via[0]["Condition"]["StringEquals"]["kms:ViaService"])
-            reads_secrets = name in ("ingest", "query", "authorizer")
+            reads_secrets = name in ("ingest", "query", "authorizer", "poller")
             assert services == {f"dynamodb.{REGION}.amazonaws.com"} | (
                 {f"secretsmanager.{REGION}.amazonaws.com"} if reads_secrets else set()
             ), name
@@ -282,12 +304,27 @@ def test_secret_access_is_split_between_partner_keys_plan_keys_and_cursor_key() 
     read = "secretsmanager:GetSecretValue"
     partner = f"{SECRETS}acme/shippo-AbC123"
     plan_key = f"{SECRETS}plan_keys/acme-XyZ789"
+    api = f"{SECRETS}globex/ups.api-Zx9Yw8"
 
     def check(_: Functions, arns: list[str]) -> None:
         cursor_arn = arns[2]
         ingest, query, authorizer = policy("ingest"), policy("query"), policy("authorizer")
         assert allows(ingest, read, partner) and allows(ingest, read, f"{SECRETS}cursor_key-Q1w2E3")
+        assert allows(ingest, read, api)  # a manual refresh calls the carrier
         assert not allows(ingest, read, plan_key)  # the explicit Deny
+        poller = policy("poller")  # the carriers' API credentials, nothing else
+        assert allows(poller, read, api) and allows(poller, read, f"{SECRETS}globex/ups.api")
+        for other in (
+            partner,
+            plan_key,
+            cursor_arn,
+            f"{SECRETS}globex/ups-Zx9Yw8",
+            f"{SECRETS}globex/ups.oauth-Zx9Yw8",
+            f"{SECRETS}globex/ups.apix-Zx9Yw8",
+            f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:waybill/prod/globex/ups.api-Zx9Yw8",
+        ):
+            assert not allows(poller, read, other), other
+        assert not allows(query, read, api) and not allows(authorizer, read, api)
         assert allows(authorizer, read, plan_key)
         assert not allows(authorizer, read, partner)
         assert not allows(authorizer, read, cursor_arn)
@@ -308,6 +345,22 @@ def leading_keys(function: str, action: str) -> list[str]:
         condition = statement["Condition"]["ForAllValues:StringLike"]
         found += condition["dynamodb:LeadingKeys"]
     return found
+
+
+def index_partitions(function: str, statement: dict[str, Any]) -> list[str]:
+    """The index partitions an index statement of ``function`` allows ([]: any)."""
+    condition = statement.get("Condition", {}).get("ForAllValues:StringLike", {})
+    return list(condition.get("dynamodb:LeadingKeys", []))
+
+
+def due_partitions(function: str) -> list[str]:
+    """The due-index partitions ``function`` may Query."""
+    return [
+        p
+        for s in policy(function)["Statement"]
+        if any(r.endswith(f"/index/{DUE_INDEX_NAME}") for r in s["Resource"])
+        for p in index_partitions(function, s)
+    ]
 
 
 def index_queries(function: str) -> list[str]:
@@ -331,7 +384,7 @@ def test_every_table_statement_is_scoped_to_key_prefixes_and_no_one_reaches_api_
                     continue
                 if any("/index/" in r for r in statement["Resource"]):
                     assert statement["Action"] == ["dynamodb:Query"], function
-                    assert "Condition" not in statement
+                    assert index_partitions(function, statement) in ([], ["DUE#*"], ["POLL#*"])
                     continue
                 prefixes = statement["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"]
                 assert prefixes, function
@@ -367,10 +420,38 @@ def test_notify_and_sweeper_reach_only_endpoints_messages_shipments_audit_and_th
 
 
 @pulumi.runtime.test
-def test_only_query_reads_the_status_index_and_only_the_sweeper_the_due_index() -> Any:
+def test_poller_reaches_only_shipments_budgets_check_logs_and_its_leases() -> Any:
+    """Trackers and the write path of events live in shipment partitions; besides, the
+    poller writes the day's check logs, spends the budgets and leases the due shards."""
+
+    def check(_: Functions, __: list[str]) -> None:
+        every = {
+            p
+            for action in ("Query", "GetItem", "PutItem", "UpdateItem", "BatchGetItem")
+            for p in leading_keys("poller", action)
+        }
+        assert every == {"S#*", "Q#*", "CHK#*#*#????-??-??", "LEASE#poll"}
+        # events, pages and the day's check log (never a hard-cap counter, L#{t}#{day}#{n})
+        assert leading_keys("poller", "PutItem") == ["S#*", "CHK#*#*#????-??-??"]
+        assert leading_keys("poller", "Query") == ["S#*"]
+        assert leading_keys("poller", "BatchWriteItem") == []  # a poll audits nothing
+        assert leading_keys("poller", "DeleteItem") == ["LEASE#poll"]  # a shard's lease
+        for function in ("ingest", "query"):  # the trackers API: refresh spends, usage reads
+            assert "Q#*" in leading_keys(function, "GetItem"), function
+        assert "Q#*" in leading_keys("ingest", "UpdateItem")
+        assert "Q#*" not in leading_keys("query", "UpdateItem")
+
+    return deploy(check)
+
+
+@pulumi.runtime.test
+def test_only_query_reads_the_status_index_the_sweeper_and_the_poller_their_due_partitions() -> Any:
     def check(_: Functions, __: list[str]) -> None:
         assert index_queries("query") == [INDEX_NAME]
         assert index_queries("sweeper") == [DUE_INDEX_NAME]
+        assert index_queries("poller") == [DUE_INDEX_NAME]
+        assert due_partitions("sweeper") == ["DUE#*"]  # messages
+        assert due_partitions("poller") == ["POLL#*"]  # trackers
         for function in ("ingest", "authorizer", "notify"):
             assert index_queries(function) == [], function
         assert "K#notify" not in leading_keys("query", "GetItem")  # GETs never open a secret
@@ -400,6 +481,7 @@ def test_live_alias_points_at_the_new_version_without_a_canary() -> Any:
             functions.authorizer,
             functions.notify,
             functions.sweeper,
+            functions.poller,
         } == set(functions.aliases.values())
         for alias in resources_of(ALIAS):
             assert alias.inputs["name"] == "live"
@@ -424,7 +506,7 @@ def test_canary_keeps_the_stable_version_and_weights_the_new_one(
             assert alias["functionVersion"] == kept
             routing = alias["routingConfig"].get("additionalVersionWeights") or {}
             assert routing == ({} if kept == "1" else {"1": 0.1})
-        for name in ("notify", "sweeper"):  # no canary: a stream batch is not a request
+        for name in ("notify", "sweeper", "poller"):  # no canary: a batch is not a request
             alias = named(ALIAS, f"f-{name}-alias").inputs
             assert alias["functionVersion"] == "1" and not alias.get("routingConfig")
 

@@ -1,17 +1,21 @@
-"""Observability policies: every alarm exists, with its threshold, reporting to the topic."""
+"""Observability policies: every alarm exists, with its threshold, reporting to the topic,
+and watches a metric the code really emits."""
 
 from __future__ import annotations
 
+import ast
 import json
+from fnmatch import fnmatchcase
 from typing import Any
 
 import pulumi
 
 from infra import dashboard
-from infra.alarms import API_5XX_PERCENT, THROTTLED_PER_5_MIN
+from infra.alarms import API_5XX_PERCENT, POLLS_FAILED_PERCENT, THROTTLED_PER_5_MIN
+from infra.functions import SPECS
 from infra.notify import Notify
 from infra.observability import Observability
-from infra.settings import StackSettings
+from infra.settings import REPO_ROOT, StackSettings
 from infra.stage import STAGE
 from tests.infra.helpers import as_json, one, resources_of
 from tests.infra.test_api import build_stack
@@ -56,6 +60,10 @@ def test_every_alarm_exists_with_its_threshold_and_notifies_the_topic() -> Any:
             "dynamodb-throttles": (0, {"ReadThrottleEvents", "WriteThrottleEvents"}),
             "notify-dlq": (0, {"ApproximateNumberOfMessagesVisible"}),
             "endpoints-disabled": (0, {"EndpointsDisabled"}),
+            "trackers-overdue": (0, {"TrackersOverdue"}),
+            "poll-budget-exhausted": (0, {"PollBudgetExhausted"}),
+            "polls-failed-rate": (POLLS_FAILED_PERCENT, {"PollsMade", "PollsFailed"}),
+            "lambda-errors-poller": (0, {"Errors"}),  # throttled by design: no such alarm
         }
         for function in ("ingest", "query", "authorizer", "notify", "sweeper"):
             expected[f"lambda-errors-{function}"] = (0, {"Errors"})
@@ -100,7 +108,7 @@ def test_app_alarms_read_the_powertools_namespace_and_lambda_alarms_each_functio
             assert found[key]["namespace"] == "Waybill"
             assert found[key]["dimensions"] == {"service": "waybill-dev"}  # per stack
             assert (found[key]["statistic"], found[key]["period"]) == ("Sum", 300)
-        for function in ("ingest", "query", "authorizer", "notify", "sweeper"):
+        for function in ("ingest", "query", "authorizer", "notify", "sweeper", "poller"):
             dimensions = found[f"lambda-errors-{function}"]["dimensions"]
             assert dimensions == {"FunctionName": f"waybill-dev-{function}"}
 
@@ -241,5 +249,162 @@ def test_the_dashboard_shows_notifications_latency_the_queue_and_the_background_
         assert ("IteratorAge", "waybill-dev-notify", "Maximum") in shown
         cost = next(w for title, w in widgets.items() if title.startswith("Modeled cost"))
         assert "waybill-dev-notify" in json.dumps(cost)  # the new functions are paid for too
+
+    return ready(obs).apply(check)
+
+
+# -- every application metric an alarm or the dashboard reads is one the code emits --
+
+EMITTERS = frozenset({"count", "timing", "milliseconds"})
+"""What gateway/ emits metrics with: ``gateway.observability.count`` and ``milliseconds``,
+and the ``count`` / ``timing`` callables the services are given (``self.count(...)``)."""
+
+
+def _names(node: ast.expr) -> set[str]:
+    """The metric names (or ``fnmatch`` patterns) a call's first argument can be."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return {node.value}
+    if isinstance(node, ast.IfExp):
+        return _names(node.body) | _names(node.orelse)
+    if isinstance(node, ast.JoinedStr):  # f"Rejected_{error.code}" -> Rejected_*
+        return {"".join(v.value if isinstance(v, ast.Constant) else "*" for v in node.values)}
+    return set()
+
+
+def emitted_metrics() -> set[str]:
+    """Every metric name gateway/ passes to an emitter, read off the source."""
+    found: set[str] = set()
+    for path in sorted((REPO_ROOT / "gateway").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if not isinstance(node, ast.Call) or not node.args:
+                continue
+            func = node.func
+            name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
+            if name in EMITTERS:
+                found |= _names(node.args[0])
+    return found
+
+
+def is_emitted(metric: str, emitted: set[str]) -> bool:
+    return any(fnmatchcase(metric, pattern) for pattern in emitted)
+
+
+def app_metrics(alarm: dict[str, Any]) -> set[str]:
+    """The metric names an alarm reads in the application namespace (``Waybill``)."""
+    names = {alarm["metricName"]} if alarm.get("namespace") == "Waybill" else set()
+    for query in alarm.get("metricQueries") or []:
+        metric = query.get("metric")
+        if metric and metric["namespace"] == "Waybill":
+            names.add(metric["metricName"])
+    return names
+
+
+def test_the_emitted_metrics_are_read_off_the_source() -> None:
+    emitted = emitted_metrics()
+    for name in ("EventsAccepted", "NotificationLatency", "PollsMade", "TrackersOverdue"):
+        assert name in emitted, name
+    assert is_emitted("Rejected_hard_cap_reached", emitted)  # an f-string: Rejected_*
+    assert not is_emitted("TrackerOverdue", emitted)
+
+
+@pulumi.runtime.test
+def test_every_application_alarm_watches_a_metric_the_code_emits() -> Any:
+    obs = build(StackSettings.for_stack("dev"))
+    emitted = emitted_metrics()
+
+    def check(_: Any) -> None:
+        found = alarms()
+        watched = {key: app_metrics(alarm) for key, alarm in found.items()}
+        for key in ("trackers-overdue", "poll-budget-exhausted", "polls-failed-rate", "parked"):
+            assert watched[key], key  # these read the application's own metrics
+        for key, names in watched.items():
+            for name in names:
+                assert is_emitted(name, emitted), f"alarm {key} watches {name}: never emitted"
+                dimensions = _dimensions_of(found[key], name)  # the one EMF dimension
+                assert dimensions and all(d == {"service": "waybill-dev"} for d in dimensions)
+
+    return ready(obs).apply(check)
+
+
+def _dimensions_of(alarm: dict[str, Any], name: str) -> list[dict[str, Any]]:
+    found = [alarm["dimensions"]] if alarm.get("metricName") == name else []
+    for query in alarm.get("metricQueries") or []:
+        metric = query.get("metric")
+        if metric and metric["metricName"] == name:
+            found.append(metric["dimensions"])
+    return found
+
+
+@pulumi.runtime.test
+def test_every_application_metric_on_the_dashboard_is_one_the_code_emits() -> Any:
+    obs = build(StackSettings.for_stack("dev"))
+    emitted = emitted_metrics()
+
+    def check(_: Any) -> None:
+        body = json.loads(one("aws:cloudwatch/dashboard:Dashboard").inputs["dashboardBody"])
+        shown = {
+            m[1]
+            for w in body["widgets"]
+            for m in w["properties"]["metrics"]
+            if isinstance(m[0], str) and m[0] == "Waybill"
+        }
+        assert {"PollsMade", "PollsFailed", "PollBudgetExhausted", "TrackersOverdue"} <= shown
+        assert [name for name in sorted(shown) if not is_emitted(name, emitted)] == []
+
+    return ready(obs).apply(check)
+
+
+@pulumi.runtime.test
+def test_the_poll_alarms_say_behind_for_15_minutes_a_budget_spent_today_and_failing_checks() -> Any:
+    obs = build(StackSettings.for_stack("dev"))
+
+    def check(_: Any) -> None:
+        found = alarms()
+        overdue = found["trackers-overdue"]
+        assert (overdue["namespace"], overdue["metricName"]) == ("Waybill", "TrackersOverdue")
+        assert overdue["statistic"] == "Maximum"  # a count taken at the end of a pass
+        assert overdue["period"] * overdue["evaluationPeriods"] == 15 * 60
+        assert overdue["datapointsToAlarm"] == overdue["evaluationPeriods"]  # consecutive
+        assert overdue["period"] >= SPECS["poller"].timeout  # a report in every period
+        budget = found["poll-budget-exhausted"]
+        assert (budget["statistic"], budget["threshold"]) == ("Sum", 0)  # at least one
+        assert budget["period"] * budget["evaluationPeriods"] == 86_400  # in a day
+        assert budget["datapointsToAlarm"] == 1
+        assert budget["alarmDescription"].startswith("warning")
+        failed = found["polls-failed-rate"]
+        queries = {q["id"]: q for q in failed["metricQueries"]}
+        assert [q["id"] for q in failed["metricQueries"] if q.get("returnData")] == ["rate"]
+        # a period with every check failed has no PollsMade: missing must count as 0
+        assert queries["made"]["expression"] == "FILL(polls_made, 0)"
+        assert queries["failed"]["expression"] == "FILL(polls_failed, 0)"
+        assert "100 * failed / (made + failed)" in queries["rate"]["expression"]
+        assert failed["evaluationPeriods"] == failed["datapointsToAlarm"] == 3
+        poller = found["lambda-errors-poller"]
+        assert poller["dimensions"] == {"FunctionName": "waybill-dev-poller"}
+        assert "lambda-throttles-poller" not in found  # throttled by design
+        for key in ("trackers-overdue", "poll-budget-exhausted", "polls-failed-rate"):
+            assert "runbook" in found[key]["alarmDescription"], key
+
+    return ready(obs).apply(check)
+
+
+@pulumi.runtime.test
+def test_the_dashboard_shows_polling_overdue_trackers_and_the_poller() -> Any:
+    obs = build(StackSettings.for_stack("dev"))
+
+    def check(_: Any) -> None:
+        body = json.loads(one("aws:cloudwatch/dashboard:Dashboard").inputs["dashboardBody"])
+        widgets = {w["properties"]["title"]: w["properties"] for w in body["widgets"]}
+        counts = next(w for t, w in widgets.items() if t.startswith("Polling:"))
+        assert {m[1] for m in counts["metrics"]} == set(dashboard.POLLING)
+        overdue = next(w for t, w in widgets.items() if t.startswith("Trackers overdue"))
+        assert overdue["stat"] == "Maximum"
+        errors = next(w for t, w in widgets.items() if t.startswith("Poller errors"))
+        assert {(m[1], m[3]) for m in errors["metrics"]} == {
+            ("Errors", "waybill-dev-poller"),
+            ("Throttles", "waybill-dev-poller"),
+        }
+        cost = next(w for title, w in widgets.items() if title.startswith("Modeled cost"))
+        assert "waybill-dev-poller" in json.dumps(cost)  # its GB-seconds are paid for too
 
     return ready(obs).apply(check)

@@ -22,6 +22,7 @@ from pathlib import Path, PurePosixPath
 import pytest
 
 from infra import package
+from infra.functions import SPECS
 from infra.package import LAMBDA, PackageError, Target, build_package, cache_key, host_target
 from infra.package_tree import REPO_ROOT, app_files, copy_app
 
@@ -118,7 +119,9 @@ def test_lambda_package_holds_the_app_and_no_local_only_code(archive: zipfile.Zi
     names = set(archive.namelist())
     wanted = {f"adapters/{a}.py" for a in SHIPPED_ADAPTERS} | {"plans.toml"}
     wanted |= {f"tenants/{p.name}" for p in TENANT_FILES}
-    handlers = {"gateway/aws/handler.py", "gateway/aws/authorizer.py", "gateway/aws/notify.py"}
+    # every function's handler module (gateway.aws.poll.poll_handler: gateway/aws/poll.py)
+    handlers = {spec.handler.rsplit(".", 1)[0].replace(".", "/") + ".py" for spec in SPECS.values()}
+    assert "gateway/aws/poll.py" in handlers
     assert wanted | handlers <= names
     assert {n for n in names if n.startswith("gateway/notify/") and n.endswith(".py")} == {
         p.relative_to(REPO_ROOT).as_posix() for p in (REPO_ROOT / "gateway/notify").glob("*.py")

@@ -28,6 +28,7 @@ COMPONENTS = {
     "Api",
     "TenantKeys",
     "Notify",
+    "Poll",
     "Observability",
 }
 OUTPUTS = {

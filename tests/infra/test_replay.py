@@ -15,9 +15,21 @@ per step:
   200, 500 and 410;
 - **sweeper**: ``gateway.aws.notify.sweep_handler`` an hour later: one retry delivered,
   one answered 410;
-- **query**: the GET routes through the Lambda handler and the endpoint API's reads.
+- **ingest**, the trackers API's writes: three trackers added (``POST /v1/trackers``), one
+  refreshed now (``POST /v1/trackers/{n}/refresh``: a token call and a tracking call to the
+  carrier, the events stored through the write path, the budget spent);
+- **poller**: ``gateway.aws.poll.poll_handler``, one pass: the two trackers due claimed
+  from the due index, checked with the carrier (a loopback UPS tracking API,
+  :class:`gateway.testkit.carrier_api.CarrierApi`) within a daily budget that runs out
+  on the last request (what is left is read), their events stored, each check logged,
+  the overdue trackers counted; then the write path meeting a racing writer, as the
+  poller's container runs it;
+- **query**: the GET routes through the Lambda handler, the endpoint API's reads and the
+  trackers API's (a list, a tracker with its checks, today's usage);
+- **ingest** again: the endpoint API's other writes; a refresh refused because the day's
+  budget is spent (429), a batch refresh queued, a tracker removed.
 
-Then: every call is allowed; every grant of the four roles is used by some call (but the
+Then: every call is allowed; every grant of the five roles is used by some call (but the
 few listed in :data:`NOT_REPLAYED`, each with why); and what each role must not do is
 refused. The filters are checked against every record the stream carried.
 """
@@ -25,6 +37,7 @@ refused. The filters are checked against every record the stream carried.
 from __future__ import annotations
 
 import json
+import shutil
 import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -42,6 +55,7 @@ from adapters import easypost
 from gateway.api.app import make_handler
 from gateway.aws import handler as handler_module
 from gateway.aws import notify as notify_module
+from gateway.aws import poll as poll_module
 from gateway.aws.handler import services_from_environment
 from gateway.local.proxy_event import LocalContext, build_event
 from gateway.notify.endpoints import EVENT_ADDED, STATUS_CHANGED
@@ -53,9 +67,17 @@ from gateway.services import Services
 from gateway.store.dynamo import DynamoStore
 from gateway.store.table import ensure_table
 from gateway.tenancy.keysets import new_keyset
+from gateway.testkit.carrier_api import CarrierApi, SimEvent
 from gateway.testkit.events import make_event
 from infra.notify import STREAM_FILTERS
-from infra.roles import INDEX_ACCESS, KMS_DATA_KEY, STREAM_ACTIONS, TABLE_ACCESS, Scope
+from infra.roles import (
+    INDEX_ACCESS,
+    KMS_DATA_KEY,
+    READS_SECRETS,
+    STREAM_ACTIONS,
+    TABLE_ACCESS,
+    Scope,
+)
 from infra.roles import policy_document as generated_policy
 from tests.infra.filters import check_pattern, passes
 from tests.infra.iam import Recorder, Request, World, allowed, requests_of
@@ -65,7 +87,10 @@ TABLE = f"waybill-{STACK}"
 PREFIX = f"waybill/{STACK}/"
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 PARTNER_SECRET = "ep-replay-secret"
-ROLES = ("ingest", "query", "notify", "sweeper")
+ROLES = ("ingest", "query", "notify", "sweeper", "poller")
+POLL_TENANT = "pollco"
+POLL_BUDGET = 5  # a refresh (2 requests), then a pass (3): the last one fits exactly
+TRACKED = ("1Z999AA10000000001", "1Z999AA10000000002", "1Z999AA10000000003")
 NOT_REPLAYED = {
     ("notify", "dynamodb:ListStreams"): "the mapping's poller may list the table's streams; "
     "reading needs only Describe/GetShardIterator/GetRecords, which are replayed",
@@ -83,6 +108,7 @@ class Replay:
     world: World
     scope: Scope
     records: list[dict[str, Any]] = field(default_factory=list)  # the whole stream, at the end
+    carrier_requests: list[str] = field(default_factory=list)  # paths the carrier API served
     passed: list[dict[str, Any]] = field(default_factory=list)  # what the filters let through
     sent: list[tuple[str, str]] = field(default_factory=list)  # (url, webhook-id) of attempts
 
@@ -126,17 +152,31 @@ def _invoke(method: str, path: str, body: bytes = b"", headers: Any = (), **kw: 
     return response["statusCode"], json.loads(response["body"])
 
 
-def _container(monkeypatch: pytest.MonkeyPatch, function: str, sender: Endpoints) -> Services:
-    """A fresh container of ``function``: its environment and its own services."""
+def _container(
+    monkeypatch: pytest.MonkeyPatch, function: str, sender: Endpoints, *, loopback: bool = False
+) -> Services:
+    """A fresh container of ``function``: its environment (as :mod:`infra.functions` sets
+    it) and its own services. ``loopback``: the address policy lets it call the loopback
+    carrier API (a test stack's ``waybill:allowInsecureEndpoints``)."""
     if function in ("ingest", "query"):
         monkeypatch.setenv("CURSOR_KEY_SECRET", f"{PREFIX}cursor_key")
     else:
         monkeypatch.delenv("CURSOR_KEY_SECRET", raising=False)
-    notify_module._services = None
+    if function == "poller":  # opens no endpoint secret: the stack does not name the key
+        monkeypatch.delenv("NOTIFY_KEY_ID", raising=False)
+    else:
+        monkeypatch.setenv("NOTIFY_KEY_ID", NOTIFY_KEY[0])
+    monkeypatch.setenv("NOTIFY_ALLOW_INSECURE", "true" if loopback else "false")
     services = services_from_environment()
     services.notifications.notifier.send = sender
     handler_module._handler = make_handler(services)  # what lambda_handler would build
+    # what the scheduled and stream entry points would build (once per container)
+    monkeypatch.setattr(notify_module, "shared_services", lambda: services)
+    monkeypatch.setattr(poll_module, "shared_services", lambda: services)
     return services
+
+
+NOTIFY_KEY: list[str] = []  # the KMS key's ARN, once moto made it
 
 
 def _shutdown(services: Services) -> None:
@@ -216,7 +256,7 @@ def _read_stream(stream_arn: str) -> list[dict[str, Any]]:
 
 
 def _notify(monkeypatch: pytest.MonkeyPatch, replay: Replay, sender: Endpoints) -> None:
-    notify_module._services = _container(monkeypatch, "notify", sender)
+    _container(monkeypatch, "notify", sender)
     sender.scripts = {_url("a"): [200], _url("b"): [500], _url("c"): [410], _url("d"): [500]}
     passed = [r for r in _read_stream(replay.world.stream_arn) if passes(STREAM_FILTERS, r)]
     # one record per batch first (a status change apart from its event, and the other
@@ -233,7 +273,6 @@ def _sweep(monkeypatch: pytest.MonkeyPatch, replay: Replay, sender: Endpoints) -
     sender.scripts = {_url("b"): [200], _url("d"): [410]}
     later = datetime.now(UTC) + timedelta(hours=1)
     services.notifications.notifier.clock = lambda: later
-    notify_module._services = services
     assert notify_module.sweep_handler({}, LocalContext.new())["attempted"] >= 2
 
 
@@ -255,6 +294,19 @@ def _query(monkeypatch: pytest.MonkeyPatch, replay: Replay, sender: Endpoints) -
     listed = [
         notifications.messages("acme", e.id, state=None, limit=10, before=None) for e in endpoints
     ]
+    n1 = TRACKED[0]
+    for path in (
+        "/v1/trackers?carrier=ups",
+        f"/v1/trackers/{n1}?carrier=ups",
+        "/v1/trackers/usage",
+        f"/v1/shipments/{n1}",  # its states with its tracker's freshness
+    ):
+        status, reply = _invoke("GET", path, tenant=POLL_TENANT)
+        assert status == 200, (path, reply)
+    checks = _invoke("GET", f"/v1/trackers/{n1}?carrier=ups", tenant=POLL_TENANT)[1]
+    assert checks["recent_checks"], checks  # the pass logged its check
+    usage = _invoke("GET", "/v1/trackers/usage", tenant=POLL_TENANT)[1]
+    assert usage["carriers"][0]["requests_today"] == POLL_BUDGET, usage
     _shutdown(services)
     return [endpoints, listed]
 
@@ -276,9 +328,78 @@ def _ingest_again(
     _shutdown(services)
 
 
+def _tracker_writes(monkeypatch: pytest.MonkeyPatch, sender: Endpoints) -> None:
+    """The trackers API's writes: add three, refresh one now (the carrier is called)."""
+    services = _container(monkeypatch, "ingest", sender, loopback=True)
+    body = [("content-type", "application/json")]
+    for number in TRACKED:
+        wanted = json.dumps({"tracking_number": number, "carrier": "ups"}).encode()
+        status, reply = _invoke("POST", "/v1/trackers", wanted, body, tenant=POLL_TENANT)
+        assert status == 201, reply
+    status, reply = _invoke(
+        "POST", f"/v1/trackers/{TRACKED[2]}/refresh?carrier=ups", tenant=POLL_TENANT
+    )
+    assert status == 200 and reply["events_added"] > 0, reply
+    _shutdown(services)
+
+
+def _poll(monkeypatch: pytest.MonkeyPatch, sender: Endpoints) -> None:
+    """One pass of the poller over what is due, then the write path meeting a racer."""
+    services = _container(monkeypatch, "poller", sender, loopback=True)
+    assert poll_module.poll_handler({}, LocalContext.new()) == {"checked": 2}
+    used = services.trackers.budget.used(POLL_TENANT, "ups", services.clock())
+    assert used == POLL_BUDGET  # a token call and two tracking calls: the last one fitted
+    # a racing writer (a push of the same shipment) put its first event and died: the
+    # pass's write probes for it and reads what it stored (as the ingest replay)
+    client, now = services.store.client, datetime.now(UTC)
+    events = [make_event(i, tracking_number="EZPOLLRACE1") for i in range(2)]
+    _Crashed(client, TABLE).record(events[:1], delivery_key="a", now=now, retention_days=30)
+    racer = DynamoStore(client, TABLE, services.store.meter, sleep=lambda _: None)
+    racer.record(events, delivery_key="b", now=now, retention_days=30, source="poll")
+    services.pipeline.audit.flush()  # what the handler does: nothing was audited
+
+
+def _tracker_writes_again(monkeypatch: pytest.MonkeyPatch, sender: Endpoints) -> None:
+    """A refresh once the budget is spent (429), a batch refresh, a removal."""
+    services = _container(monkeypatch, "ingest", sender, loopback=True)
+    n1, n2, _ = TRACKED
+    status, reply = _invoke("POST", f"/v1/trackers/{n1}/refresh?carrier=ups", tenant=POLL_TENANT)
+    assert status == 429 and reply["error"]["code"] == "poll_budget_spent", reply
+    batch = json.dumps({"trackers": [{"tracking_number": n1, "carrier": "ups"}]}).encode()
+    body = [("content-type", "application/json")]
+    status, reply = _invoke("POST", "/v1/trackers/refresh", batch, body, tenant=POLL_TENANT)
+    assert status == 202, reply
+    status, reply = _invoke("DELETE", f"/v1/trackers/{n2}?carrier=ups", tenant=POLL_TENANT)
+    assert status == 200 and reply["state"] == "retired", reply
+    _shutdown(services)
+
+
+def _tenants(target: Path, api: CarrierApi) -> Path:
+    """The fixture tenants and one that polls UPS (the loopback API) on a small budget."""
+    shutil.copytree(FIXTURES / "tenants", target)
+    (target / f"{POLL_TENANT}.toml").write_text(
+        "\n".join(
+            [
+                'name = "Poll Co (replay)"',
+                'plan = "standard"',
+                "retention_days = 30",
+                "[carriers.ups.polling]",
+                f"daily_budget = {POLL_BUDGET}",
+                f'api_base_url = "{api.base_url("ups")}"',
+            ]
+        )
+        + "\n"
+    )
+    history = [SimEvent("in_transit", datetime.now(UTC) - timedelta(hours=3), city="Atlanta")]
+    for number in TRACKED:
+        api.add("ups", number, history)
+    return target
+
+
 @pytest.fixture(scope="module")
-def replay() -> Iterator[Replay]:
-    with mock_aws(), pytest.MonkeyPatch.context() as monkeypatch:
+def replay(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Replay]:
+    with mock_aws(), pytest.MonkeyPatch.context() as monkeypatch, CarrierApi() as api:
+        tenants = _tenants(tmp_path_factory.mktemp("replay") / "tenants", api)
         dynamodb = boto3.client("dynamodb", region_name=REGION)
         ensure_table(dynamodb, TABLE)
         table = dynamodb.describe_table(TableName=TABLE)["Table"]
@@ -287,12 +408,16 @@ def replay() -> Iterator[Replay]:
         keyset = new_keyset(PARTNER_SECRET, now=datetime.now(UTC)).model_dump_json()
         partner = secrets.create_secret(Name=f"{PREFIX}acme/easypost", SecretString=keyset)
         cursor = secrets.create_secret(Name=f"{PREFIX}cursor_key", SecretString="k" * 64)
+        credentials = new_keyset(api.slot_value("ups"), now=datetime.now(UTC))
+        carrier_api = secrets.create_secret(
+            Name=f"{PREFIX}{POLL_TENANT}/ups.api", SecretString=credentials.model_dump_json()
+        )
         world = World(
             REGION,
             ACCOUNT,
             table["LatestStreamArn"],
             key_arn,
-            {partner["Name"]: partner["ARN"], cursor["Name"]: cursor["ARN"]},
+            {s["Name"]: s["ARN"] for s in (partner, cursor, carrier_api)},
         )
         scope = Scope(
             "aws",
@@ -307,11 +432,12 @@ def replay() -> Iterator[Replay]:
         for name, value in {
             "TABLE_NAME": TABLE,
             "SECRETS_PREFIX": PREFIX,
-            "TENANTS_DIR": str(FIXTURES / "tenants"),
+            "TENANTS_DIR": str(tenants),
             "NOTIFY_KEY_ID": key_arn,
             "NOTIFY_ALLOW_INSECURE": "false",
         }.items():
             monkeypatch.setenv(name, value)
+        NOTIFY_KEY[:] = [key_arn]
         monkeypatch.delenv("DYNAMODB_ENDPOINT_URL", raising=False)
         monkeypatch.delenv("CURSOR_KEY", raising=False)
         result = Replay(Recorder(), world, scope)
@@ -323,14 +449,20 @@ def replay() -> Iterator[Replay]:
                 _notify(monkeypatch, result, sender)
             with recorder.acting("sweeper"):
                 _sweep(monkeypatch, result, sender)
+            with recorder.acting("ingest"):
+                _tracker_writes(monkeypatch, sender)
+            with recorder.acting("poller"):
+                _poll(monkeypatch, sender)
             with recorder.acting("query"):
                 seen = _query(monkeypatch, result, sender)
             with recorder.acting("ingest"):
                 _ingest_again(monkeypatch, result, sender, seen)
+                _tracker_writes_again(monkeypatch, sender)
         result.records = _read_stream(world.stream_arn)  # every kind of item, messages too
         result.passed = [r for r in result.records if passes(STREAM_FILTERS, r)]
+        result.carrier_requests = [r.path for r in api.requests]
         handler_module._handler = None
-        notify_module._services = None
+        handler_module.shared_services.cache_clear()
         yield result
 
 
@@ -341,8 +473,11 @@ def _grants(function: str) -> set[str]:
         for action, prefixes in TABLE_ACCESS.get(function, {}).items()
         for prefix in prefixes
     }
-    grants |= {f"dynamodb:Query index/{index}" for index in INDEX_ACCESS.get(function, ())}
+    for index, partitions in INDEX_ACCESS.get(function, {}).items():
+        grants |= {f"dynamodb:Query index/{index} {p}" for p in partitions or ("*",)}
     grants |= set(KMS_DATA_KEY.get(function, ()))
+    if function in READS_SECRETS:
+        grants.add("secretsmanager:GetSecretValue")
     if function == "notify":
         grants |= set(STREAM_ACTIONS) | {"sqs:SendMessage"}
     return grants
@@ -353,7 +488,12 @@ def _used(requests: list[Request], function: str) -> set[str]:
     used: set[str] = set()
     for request in requests:
         if "/index/" in request.resource:
-            used.add(f"{request.action} index/{request.resource.rsplit('/index/', 1)[1]}")
+            index = request.resource.rsplit("/index/", 1)[1]
+            partitions = INDEX_ACCESS.get(function, {}).get(index) or ("*",)
+            for value in request.context.get("dynamodb:LeadingKeys", ()):
+                for prefix in partitions:
+                    if fnmatchcase(value, prefix):
+                        used.add(f"{request.action} index/{index} {prefix}")
             continue
         if request.action.startswith("dynamodb:") and "dynamodb:LeadingKeys" in request.context:
             op = request.action.split(":", 1)[1]
@@ -427,6 +567,75 @@ def test_what_the_notifier_and_the_sweeper_must_not_do_is_refused(replay: Replay
     assert not _can(replay, "notify", "dynamodb:Query", f"{index}/due")
     assert not _can(replay, "notify", "dynamodb:Query", table, dynamodb__LeadingKeys=("S#acme#1Z",))
     assert not _can(replay, "sweeper", "dynamodb:GetRecords", replay.world.stream_arn)
+
+
+def test_what_the_poller_must_not_do_is_refused(replay: Replay) -> None:
+    table, index = replay.scope.table_arn, f"{replay.scope.table_arn}/index"
+    key, poller = replay.scope.kms_key_arn, "poller"
+    # endpoints, messages, audit, parked bodies, API keys, the data key: none of its business
+    for action in ("GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query"):
+        for pk in ("N#acme", "M#acme#ep_1#0", "A#acme#2026-01-02#0", "P#acme#a", "APIKEY#0f3a"):
+            assert not _can(
+                replay, poller, f"dynamodb:{action}", table, dynamodb__LeadingKeys=(pk,)
+            )
+        assert not _can(
+            replay, poller, f"dynamodb:{action}", table, dynamodb__LeadingKeys=("K#notify",)
+        )
+    assert not _can(
+        replay, poller, "dynamodb:BatchWriteItem", table, dynamodb__LeadingKeys=("A#x",)
+    )
+    # the check log (CHK#) may be written; the hard-cap counters (L#) never
+    assert _can(
+        replay,
+        poller,
+        "dynamodb:PutItem",
+        table,
+        dynamodb__LeadingKeys=("CHK#acme#ups#2026-01-02",),
+    )
+    for counter in ("L#acme#2026-01-02#3", "L#acme#2026-01-02#12"):
+        for action in ("PutItem", "UpdateItem", "GetItem"):
+            assert not _can(
+                replay, poller, f"dynamodb:{action}", table, dynamodb__LeadingKeys=(counter,)
+            )
+    # a shipment is never deleted, nor a budget put over; the leases are its only deletes
+    assert not _can(replay, poller, "dynamodb:DeleteItem", table, dynamodb__LeadingKeys=("S#a#1Z",))
+    assert not _can(replay, poller, "dynamodb:PutItem", table, dynamodb__LeadingKeys=("Q#a#ups",))
+    assert _can(replay, poller, "dynamodb:DeleteItem", table, dynamodb__LeadingKeys=("LEASE#poll",))
+    mixed = ("S#acme#1Z", "N#acme")  # one foreign key spoils a batch
+    assert not _can(replay, poller, "dynamodb:BatchGetItem", table, dynamodb__LeadingKeys=mixed)
+    # its own due partitions; never the messages', nor the status index; no Scan
+    assert _can(replay, poller, "dynamodb:Query", f"{index}/due", dynamodb__LeadingKeys=("POLL#3",))
+    assert not _can(
+        replay, poller, "dynamodb:Query", f"{index}/due", dynamodb__LeadingKeys=("DUE#3",)
+    )
+    assert not _can(
+        replay, "sweeper", "dynamodb:Query", f"{index}/due", dynamodb__LeadingKeys=("POLL#3",)
+    )
+    assert not _can(replay, poller, "dynamodb:Query", f"{index}/gsi1")
+    assert not _can(replay, poller, "dynamodb:Scan", table)
+    assert not _can(replay, poller, "dynamodb:GetRecords", replay.world.stream_arn)
+    # the carriers' API credentials only; the data key never
+    read = "secretsmanager:GetSecretValue"
+    api_slot = replay.world.secret_arns[f"{PREFIX}{POLL_TENANT}/ups.api"]
+    assert _can(replay, poller, read, api_slot)
+    for name in (f"{PREFIX}acme/easypost", f"{PREFIX}cursor_key"):
+        assert not _can(replay, poller, read, replay.world.secret_arns[name]), name
+    assert not _can(replay, poller, read, replay.scope.plan_keys().replace("*", "acme-AbC123"))
+    assert not _can(replay, poller, "kms:Decrypt", key, **DATA_KEY_CONTEXT)
+    assert not _can(replay, poller, "kms:GenerateDataKey", key, **DATA_KEY_CONTEXT)
+    assert not _can(replay, poller, "sqs:SendMessage", replay.scope.notify_dlq_arn)
+
+
+def test_the_pass_and_the_refresh_called_the_carrier_within_the_budget(replay: Replay) -> None:
+    """The pass and the refresh really called the (loopback) carrier: a token each, then
+    one tracking call per tracker; the refresh refused for the budget made no call."""
+    tokens = [p for p in replay.carrier_requests if "oauth/token" in p]
+    details = [p for p in replay.carrier_requests if "/track/" in p]
+    assert len(tokens) == 2  # the refresh's container, then the poller's
+    assert sorted(p.rsplit("/", 1)[-1].split("?")[0] for p in details) == sorted(
+        [TRACKED[2], TRACKED[0], TRACKED[1]]
+    )
+    assert len(replay.carrier_requests) == POLL_BUDGET  # every request counted, none over
 
 
 def test_what_the_api_roles_must_not_do_is_refused(replay: Replay) -> None:
