@@ -25,6 +25,7 @@ MODULES = (
     "e2e_latency",
     "peer_throughput",
     "notifications",
+    "polling",
     "hot_partition",
     "cost_model",
 )
