@@ -15,7 +15,7 @@ from gateway.notify.sealing import Sealer, SealError, kms_data_key, local_key
 from gateway.store.keys import NOTIFY_KEY_ITEM
 from gateway.store.table import ensure_table
 
-SECRET = b"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+SECRET = b"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"  # the published Standard Webhooks test vector
 
 
 def test_a_sealed_secret_opens_only_for_its_endpoint_and_only_untampered(tmp_path: Path) -> None:
