@@ -7,38 +7,30 @@ everything below it; the API above takes :class:`Services` as it is.
 
 from __future__ import annotations
 
+import functools
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gateway.audit.outcomes import Auditor
 from gateway.audit.windows import DynamoAudit
 from gateway.carriers.discovery import Registry, load_adapters
 from gateway.ingest.pipeline import Counter, Pipeline
 from gateway.notify.addresses import AddressPolicy
-from gateway.notify.delivery import Notifier
-from gateway.notify.endpoints import EndpointStore
-from gateway.notify.messages import Message, MessageStore
 from gateway.notify.sealing import Sealer
-from gateway.notify.service import Notifications
-from gateway.notify.stream import StreamNotifier
-from gateway.observability import milliseconds
-from gateway.poll.budget import Budget
-from gateway.poll.checks import CheckLog
-from gateway.poll.client import CarrierClient
-from gateway.poll.poller import Poller
-from gateway.poll.service import Trackers, push_counts_as_check
-from gateway.poll.trackers import TrackerStore
 from gateway.store.capacity import CapacityMeter
 from gateway.store.dynamo import DynamoStore
-from gateway.store.keys import state_sk
 from gateway.store.parked import ParkingLot
 from gateway.tenancy.directory import TenantDirectory
 from gateway.tenancy.keysets import SecretsProvider
 from gateway.tenancy.limits import HardCap
+
+if TYPE_CHECKING:  # built on first use, not at a cold start (a webhook needs neither)
+    from gateway.notify.service import Notifications
+    from gateway.poll.service import Trackers
 
 PACKAGED_TENANTS_DIR = Path(__file__).resolve().parent.parent / "tenants"
 PROCESS_KEY = secrets.token_bytes(32)
@@ -54,15 +46,30 @@ def utc_now() -> datetime:
 
 @dataclass(frozen=True)
 class Services:
-    """Everything the handler needs."""
+    """Everything the handler needs.
+
+    Notifications and trackers are built on first use (``build_notifications``,
+    ``build_trackers``: each builds once, however many copies of the services share it),
+    so a cold start that serves a webhook imports neither.
+    """
 
     pipeline: Pipeline
     store: DynamoStore
     clock: Callable[[], datetime]
-    notifications: Notifications
-    trackers: Trackers
+    build_notifications: Callable[[], Notifications] = field(repr=False)
+    build_trackers: Callable[[], Trackers] = field(repr=False)
     limits: HardCap | None = None  # the daily hard cap (on AWS); None: not enforced here
     cursor_key: bytes = PROCESS_KEY  # signs page cursors (gateway/api/cursors.py)
+
+    @property
+    def notifications(self) -> Notifications:
+        """Endpoints, messages and their delivery."""
+        return self.build_notifications()
+
+    @property
+    def trackers(self) -> Trackers:
+        """Trackers and their poller."""
+        return self.build_trackers()
 
 
 def build_services(
@@ -99,22 +106,28 @@ def build_services(
         count=count,
         audit=DynamoAudit(dynamodb, table_name, tenants, clock=clock),  # its own meter
     )
-    notifications = build_notifications(
-        store,
-        pipeline.audit,
-        sealer or Sealer(lambda: PROCESS_SEAL_KEY),
-        address_policy or AddressPolicy(),
-        count,
-        clock,
-        retry_scale,
+    policy = address_policy or AddressPolicy()
+    notifications = functools.cache(
+        functools.partial(
+            build_notifications,
+            store,
+            pipeline.audit,
+            sealer or Sealer(lambda: PROCESS_SEAL_KEY),
+            policy,
+            count,
+            clock,
+            retry_scale,
+        )
     )
-    trackers = build_trackers(pipeline, address_policy or AddressPolicy(), count, clock)
+    trackers = functools.cache(functools.partial(build_trackers, pipeline, policy, count, clock))
+    # A push or submit with news for a tracked shipment counts as its check.
+    store.on_tracked_news = lambda *news: trackers().tracked_news(*news)
     return Services(
         pipeline=pipeline,
         store=store,
         clock=clock,
-        notifications=notifications,
-        trackers=trackers,
+        build_notifications=notifications,
+        build_trackers=trackers,
         cursor_key=cursor_key or PROCESS_KEY,
     )
 
@@ -125,8 +138,14 @@ def build_trackers(
     count: Counter,
     clock: Callable[[], datetime],
 ) -> Trackers:
-    """Trackers and their poller over the pipeline's table; a push or submit with news
-    for a tracked shipment counts as its check (the store tells the trackers)."""
+    """Trackers and their poller over the pipeline's table."""
+    from gateway.poll.budget import Budget
+    from gateway.poll.checks import CheckLog
+    from gateway.poll.client import CarrierClient
+    from gateway.poll.poller import Poller
+    from gateway.poll.service import Trackers
+    from gateway.poll.trackers import TrackerStore
+
     store = pipeline.store
     trackers = TrackerStore(store.client, store.table, store.meter)
     budget = Budget(store.client, store.table, store.meter)
@@ -140,8 +159,6 @@ def build_trackers(
         clock=clock,
         count=count,
     )
-
-    store.on_tracked_news = push_counts_as_check(trackers, pipeline.tenants)
     return Trackers(trackers, budget, checks, poller, pipeline.tenants, clock)
 
 
@@ -155,6 +172,14 @@ def build_notifications(
     retry_scale: float,
 ) -> Notifications:
     """The notification service over the store's table."""
+    from gateway.notify.delivery import Notifier
+    from gateway.notify.endpoints import EndpointStore
+    from gateway.notify.messages import Message, MessageStore
+    from gateway.notify.service import Notifications
+    from gateway.notify.stream import StreamNotifier
+    from gateway.observability import milliseconds
+    from gateway.store.keys import state_sk
+
     meter = CapacityMeter()  # its own: notifications are not part of a request's cost
     store = DynamoStore(store.client, store.table, meter)
 

@@ -9,16 +9,18 @@ serve it.
 
 from __future__ import annotations
 
+import importlib
 import json
 import math
 import re
 from collections.abc import Callable
+from types import ModuleType
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 
-from gateway.api import endpoints, oauth, queries, search, submit, trackers
+from gateway.api import oauth, queries, search, submit
 from gateway.api.http import (
     error_body,
     etag_of,
@@ -115,64 +117,65 @@ def operations(app: APIGatewayRestResolver, services: Services) -> dict[str, Ope
 
     def create_endpoint() -> Response[str]:
         headers, body = request_headers(event()), raw_body(event())
-        return _json(*endpoints.create(services, tenant(), headers, body), dict(NO_STORE))
+        status, answer = _endpoints().create(services, tenant(), headers, body)
+        return _json(status, answer, dict(NO_STORE))
 
     def list_endpoints() -> Response[str]:
-        return _json(*endpoints.listing(services, tenant()))
+        return _json(*_endpoints().listing(services, tenant()))
 
     def get_endpoint(endpoint_id: str) -> Response[str]:
-        return _json(*endpoints.get(services, tenant(), endpoint_id))
+        return _json(*_endpoints().get(services, tenant(), endpoint_id))
 
     def delete_endpoint(endpoint_id: str) -> Response[str]:
-        return Response(endpoints.delete(services, tenant(), endpoint_id), None, None)
+        return Response(_endpoints().delete(services, tenant(), endpoint_id), None, None)
 
     def rotate_endpoint_secret(endpoint_id: str) -> Response[str]:
         headers, body = request_headers(event()), raw_body(event())
-        answer = endpoints.rotate(services, tenant(), endpoint_id, headers, body)
-        return _json(*answer, dict(NO_STORE))
+        status, answer = _endpoints().rotate(services, tenant(), endpoint_id, headers, body)
+        return _json(status, answer, dict(NO_STORE))
 
     def disable_endpoint(endpoint_id: str) -> Response[str]:
-        return _json(*endpoints.set_enabled(services, tenant(), endpoint_id, False))
+        return _json(*_endpoints().set_enabled(services, tenant(), endpoint_id, False))
 
     def enable_endpoint(endpoint_id: str) -> Response[str]:
-        return _json(*endpoints.set_enabled(services, tenant(), endpoint_id, True))
+        return _json(*_endpoints().set_enabled(services, tenant(), endpoint_id, True))
 
     def list_endpoint_messages(endpoint_id: str) -> Response[str]:
         params = query_params(event())
-        return _json(*endpoints.messages(services, tenant(), endpoint_id, params))
+        return _json(*_endpoints().messages(services, tenant(), endpoint_id, params))
 
     def resend_endpoint_message(endpoint_id: str, message_id: str) -> Response[str]:
-        return _json(*endpoints.resend(services, tenant(), endpoint_id, message_id))
+        return _json(*_endpoints().resend(services, tenant(), endpoint_id, message_id))
 
     def recover_endpoint_messages(endpoint_id: str) -> Response[str]:
         headers, body = request_headers(event()), raw_body(event())
-        return _json(*endpoints.recover(services, tenant(), endpoint_id, headers, body))
+        return _json(*_endpoints().recover(services, tenant(), endpoint_id, headers, body))
 
     def create_tracker() -> Response[str]:
         headers, body = request_headers(event()), raw_body(event())
-        return _json(*trackers.create(services, tenant(), headers, body))
+        return _json(*_trackers().create(services, tenant(), headers, body))
 
     def list_trackers() -> Response[str]:
-        return _json(*trackers.listing(services, tenant(), query_params(event())))
+        return _json(*_trackers().listing(services, tenant(), query_params(event())))
 
     def get_tracker_usage() -> Response[str]:
-        return _json(*trackers.usage(services, tenant()))
+        return _json(*_trackers().usage(services, tenant()))
 
     def refresh_trackers() -> Response[str]:
         headers, body = request_headers(event()), raw_body(event())
-        return _json(*trackers.refresh_many(services, tenant(), headers, body))
+        return _json(*_trackers().refresh_many(services, tenant(), headers, body))
 
     def get_tracker(tracking_number: str) -> Response[str]:
         params = query_params(event())
-        return _json(*trackers.get(services, tenant(), tracking_number, params))
+        return _json(*_trackers().get(services, tenant(), tracking_number, params))
 
     def delete_tracker(tracking_number: str) -> Response[str]:
         params = query_params(event())
-        return _json(*trackers.delete(services, tenant(), tracking_number, params))
+        return _json(*_trackers().delete(services, tenant(), tracking_number, params))
 
     def refresh_tracker(tracking_number: str) -> Response[str]:
         params = query_params(event())
-        return _json(*trackers.refresh(services, tenant(), tracking_number, params))
+        return _json(*_trackers().refresh(services, tenant(), tracking_number, params))
 
     def health() -> Response[str]:
         return _json(200, {"status": "ok"})
@@ -244,6 +247,17 @@ def build_resolver(services: Services) -> APIGatewayRestResolver:
         return _json(500, {"error": {"code": "internal_error", "message": "internal error"}})
 
     return app
+
+
+def _endpoints() -> ModuleType:
+    """The notification endpoints' operations, imported when first called (like the
+    OpenAPI document): a cold start that serves a webhook never builds their models."""
+    return importlib.import_module("gateway.api.endpoints")
+
+
+def _trackers() -> ModuleType:
+    """The trackers' operations, imported when first called (see :func:`_endpoints`)."""
+    return importlib.import_module("gateway.api.trackers")
 
 
 def make_handler(services: Services) -> LambdaHandler:

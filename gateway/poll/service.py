@@ -87,6 +87,8 @@ class Trackers:
         self.poller = poller
         self.tenants = tenants
         self.clock = clock
+        self.tracked_news: TrackedNews = push_counts_as_check(store, tenants)
+        """What the write path calls with news for a tracked shipment (a check)."""
 
     def add(self, tenant: str, tracking_number: str, carrier: str) -> tuple[Tracker, bool]:
         """Start tracking; (tracker, True) when new, the existing one and False otherwise."""
