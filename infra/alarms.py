@@ -6,7 +6,18 @@ zero, when nothing happens):
 - ``api-5xx-rate``: 5XXError / Count of the stage over 5 min above 5 % (with at least
   :data:`MIN_REQUESTS` requests: one 5xx among three night-time requests is no outage;
   the Lambda error alarms still catch it).
-- ``lambda-errors-{fn}`` / ``lambda-throttles-{fn}``: any, per function.
+- ``unhandled-errors``: ``UnhandledError`` at least once in 5 minutes. The handler's
+  catch-all answers an unexpected exception with a 500, so Lambda's ``Errors`` stays 0
+  and a lone 500 is below the rate alarm's floor: the catch-all counts it, and one is a
+  bug (the log line ``unhandled error`` has the traceback).
+- ``authorizer-failed``: ``AuthorizerFailed`` at least once in 5 minutes: the authorizer
+  could not decide (DynamoDB or Secrets Manager unreachable, a tenant without a
+  usage-plan key, a bug) and API Gateway answered 500. The authorizer has **no**
+  ``lambda-errors`` alarm: a refusal (401) must raise ``Unauthorized``, a Lambda function
+  error, so its ``Errors`` counts every bad key and unknown tenant; refusals are counted
+  apart as ``AuthorizerRefused`` (on the dashboard, not alarmed).
+- ``lambda-errors-{fn}`` / ``lambda-throttles-{fn}``: any, per function (no errors alarm
+  for the authorizer, above).
 - ``api-throttled``: sustained HTTP 429s. API Gateway REST has no throttling metric (a 429
   is folded into 4XXError with every 401 and 404), so a metric filter on the stage's
   access log counts ``status = 429``: usage-plan rate and quota, stage throttling, the
@@ -78,6 +89,9 @@ POLLS_FAILED_PERCENT = 25.0
 MIN_POLLS = 20
 NO_THROTTLES_ALARM = frozenset({"poller"})
 """Functions throttled by design (reserved concurrency 1 under a one-minute schedule)."""
+NO_ERRORS_ALARM = frozenset({"authorizer"})
+"""Functions whose Lambda ``Errors`` include normal answers (the authorizer's 401s): they
+count their own failures instead (:func:`failure_alarm_specs`)."""
 APP_NAMESPACE = "Waybill"
 Query = aws.cloudwatch.MetricAlarmMetricQueryArgs
 
@@ -167,6 +181,7 @@ def alarm_specs(
             0,
             metric=(APP_NAMESPACE, "EndpointsDisabled", app),
         ),
+        **failure_alarm_specs(app),
         **poll_alarm_specs(app),
     }
     for key, function in sorted(functions.functions.items()):
@@ -174,12 +189,33 @@ def alarm_specs(
         for metric in ("Errors", "Throttles"):
             if metric == "Throttles" and key in NO_THROTTLES_ALARM:
                 continue
+            if metric == "Errors" and key in NO_ERRORS_ALARM:
+                continue
             specs[f"lambda-{metric.lower()}-{key}"] = AlarmSpec(
                 f"the {key} function reported {metric.lower()}",
                 0,
                 metric=("AWS/Lambda", metric, dimensions),
             )
     return specs
+
+
+def failure_alarm_specs(app: dict[str, Any]) -> dict[str, AlarmSpec]:
+    """Failures that Lambda's ``Errors`` misses or misreads, counted by the code itself."""
+    return {
+        "unhandled-errors": AlarmSpec(
+            "the API answered an unexpected exception with a 500 (one is a bug: see the "
+            "'unhandled error' log line for the traceback)",
+            0,
+            metric=(APP_NAMESPACE, "UnhandledError", app),
+        ),
+        "authorizer-failed": AlarmSpec(
+            "the authorizer failed to decide and API Gateway answered 500 (DynamoDB or "
+            "Secrets Manager unreachable, a tenant without a plan key, a bug); "
+            "refusals (401) are AuthorizerRefused, not alarmed",
+            0,
+            metric=(APP_NAMESPACE, "AuthorizerFailed", app),
+        ),
+    }
 
 
 def poll_alarm_specs(app: dict[str, Any]) -> dict[str, AlarmSpec]:

@@ -46,6 +46,10 @@ POLLER = "poller"
 DAY, FIVE_MINUTES = 86_400, 300
 
 
+FAILURES = ("UnhandledError", "AuthorizerFailed", "AuthorizerRefused")
+"""The catch-all's 500s, the authorizer's own failures (both alarmed) and its 401s."""
+
+
 def throttled_metric(stack: str) -> tuple[str, str]:
     """Namespace and name of the access-log metric counting HTTP 429 answers of ``stack``."""
     return f"Waybill/{stack}", "Http429"
@@ -124,6 +128,11 @@ def _widgets(
         ),
         _widget("Outcomes", region, [_app(stack, name) for name in OUTCOMES]),
         _widget("Signature failures", region, [_app(stack, "SignatureFailures")]),
+        _widget(
+            "Failures: unhandled 500s and the authorizer",
+            region,
+            [_app(stack, name) for name in FAILURES],
+        ),
         _widget(
             "API latency (ms)",
             region,

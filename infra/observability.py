@@ -28,6 +28,9 @@ from infra.table import Table
 
 BUDGET_ACTUAL_PERCENT = 80.0
 BUDGET_FORECAST_PERCENT = 100.0
+THROTTLED_PATTERN = '{ $.status = "429" }'
+"""The access log writes ``$context.status`` quoted (:data:`infra.stage.ACCESS_LOG_FORMAT`):
+a string, which a numeric comparison (``= 429``) never matches."""
 
 
 class Observability(pulumi.ComponentResource):
@@ -72,7 +75,7 @@ class Observability(pulumi.ComponentResource):
             f"{name}-http-429",
             name=f"{prefix}-http-429",
             log_group_name=api.access_logs.name,
-            pattern="{ $.status = 429 }",
+            pattern=THROTTLED_PATTERN,
             metric_transformation=aws.cloudwatch.LogMetricFilterMetricTransformationArgs(
                 namespace=throttled[0], name=throttled[1], value="1", default_value="0"
             ),

@@ -23,7 +23,8 @@ stack owns its encryption, recovery window and deletion like every other secret.
 Encryption: the stack's CMK (the table's key), so key use is audited in CloudTrail and
 revocable in one place; every reader needs ``kms:Decrypt`` on it via Secrets Manager
 (the roles in :mod:`infra.roles` have it; an operator running ``waybill secrets`` needs
-``kms:Decrypt`` and ``kms:GenerateDataKey`` on it). Recovery window 7 days, prod 30.
+``kms:Decrypt`` and ``kms:GenerateDataKey`` on it). Recovery window 30 days in prod; none
+elsewhere (forced deletion, so a destroyed dev or staging stack can be re-created at once).
 
 Cost, 100 tenants x 5 carriers (us-east-1 prices: $0.40/secret/month, $0.05/10k calls):
 500 secrets = $200.00/month (+$0.40 the cursor key, +$0.40 per slot created). Calls: a
@@ -64,6 +65,8 @@ API_SLOT = "api"
 """The slot of a carrier's tracking API credentials (``Polling.slot`` of every adapter)."""
 CURSOR_KEY_NAME = "cursor_key"
 CURSOR_KEY_CHARS = 2 * MIN_KEY_BYTES  # gateway.api.cursors keys with the text's own bytes
+PROD_RECOVERY_DAYS = 30
+"""Days a deleted prod secret can be restored; other stacks delete theirs at once."""
 
 
 def adapter_slots(carrier: str) -> tuple[str, ...]:
@@ -114,7 +117,9 @@ class PartnerSecrets(pulumi.ComponentResource):
     ) -> None:
         super().__init__("waybill:infra:PartnerSecrets", name, None, opts)
         self.prefix = settings.prefix
-        recovery_days = 30 if settings.is_prod else 7
+        # Outside prod no recovery window (forced deletion): a stack destroyed and re-created
+        # within the window would find its secrets' names still taken.
+        recovery_days = PROD_RECOVERY_DAYS if settings.is_prod else 0
         self.secret_arns = {}
         for tenant, target in secret_targets(tenants):
             secret_name = secret_id(self.prefix, tenant, target)

@@ -2,8 +2,15 @@
 per-method settings and the account-wide CloudWatch role of API Gateway.
 
 - JSON access logs (:data:`ACCESS_LOG_FORMAT`), X-Ray, throttling for every method
-  (``*/*``), detailed metrics, execution logs at ``ERROR`` and **no** data trace (it
-  would log ``x-api-key``).
+  (``*/*``), execution logs at ``ERROR`` and **no** data trace (it would log
+  ``x-api-key``).
+- **No** detailed (per-method) CloudWatch metrics: they are custom metrics, 45 of them
+  ($13.50 a month per stack); the stage-level ``AWS/ApiGateway`` metrics (``ApiName`` and
+  ``Stage`` dimensions) the alarms and the dashboard read are published without them.
+- An X-Ray sampling rule for the stage (:data:`XRAY_RESERVOIR` a second, then
+  :func:`xray_fixed_rate`) instead of the default 1/s + 5 %. API Gateway makes the
+  sampling decision and the functions it invokes follow it (Lambda's own sampling, for the
+  scheduled and stream functions, cannot be configured).
 - The stage always sets :data:`IDENTITY_STAGE_VARIABLE`, the authorizer's identity source
   (see :mod:`infra.api`).
 
@@ -39,6 +46,10 @@ ACCESS_LOG_FORMAT = {
     "wafResponse": "$context.wafResponseCode",
 }
 """Never ``$context.identity.apiKey``: that is the key's value."""
+XRAY_RESERVOIR = 1
+"""Traced requests a second before the fixed rate applies."""
+XRAY_RULE_PRIORITY = 1000  # below the default rule (10000), so ours applies first
+XRAY_RULE_NAME_MAX = 32
 ASSUMED_BY_API_GATEWAY = json.dumps(
     {
         "Version": "2012-10-17",
@@ -52,6 +63,24 @@ ASSUMED_BY_API_GATEWAY = json.dumps(
     }
 )
 CLOUDWATCH_LOGS_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
+
+
+def xray_fixed_rate(stack: str) -> float:
+    """The share of requests traced beyond the reservoir: 5 % in dev, 1 % elsewhere."""
+    return 0.05 if stack == "dev" else 0.01
+
+
+def xray_service_name(stack: str) -> str:
+    """The X-Ray service name of the stage: ``{rest API name}/{stage}``."""
+    return f"waybill-{stack}/{STAGE}"
+
+
+def xray_rule_name(stack: str) -> str:
+    """``waybill-{stack}``; ``ValueError`` when longer than X-Ray allows (32)."""
+    rule = f"waybill-{stack}"
+    if len(rule) > XRAY_RULE_NAME_MAX:
+        raise ValueError(f"X-Ray sampling rule name {rule!r} is longer than 32 characters")
+    return rule
 
 
 class Staged(NamedTuple):
@@ -69,7 +98,8 @@ def build_stage(
     tags: dict[str, str],
     parent: pulumi.Resource,
 ) -> Staged:
-    """Stage :data:`STAGE` with access logs, X-Ray and per-method throttling and metrics."""
+    """Stage :data:`STAGE` with access logs, X-Ray (and its sampling rule) and per-method
+    throttling."""
     child = pulumi.ResourceOptions(parent=parent)
     role = aws.iam.Role(
         f"{name}-cloudwatch-role",
@@ -120,12 +150,28 @@ def build_stage(
         stage_name=stage.stage_name,
         method_path="*/*",
         settings=aws.apigateway.MethodSettingsSettingsArgs(
-            metrics_enabled=True,
+            metrics_enabled=False,  # per-method metrics cost; stage-level ones remain
             logging_level="ERROR",
             data_trace_enabled=False,
             throttling_rate_limit=settings.stage_rate_limit,
             throttling_burst_limit=settings.stage_burst_limit,
         ),
         opts=pulumi.ResourceOptions(parent=parent, depends_on=[account, execution_logs]),
+    )
+    aws.xray.SamplingRule(
+        f"{name}-xray-sampling",
+        rule_name=xray_rule_name(settings.stack),
+        priority=XRAY_RULE_PRIORITY,
+        version=1,
+        reservoir_size=XRAY_RESERVOIR,
+        fixed_rate=xray_fixed_rate(settings.stack),
+        service_name=xray_service_name(settings.stack),
+        service_type="AWS::ApiGateway::Stage",
+        host="*",
+        http_method="*",
+        url_path="*",
+        resource_arn="*",
+        tags=tags,
+        opts=child,
     )
     return Staged(stage, access_logs)

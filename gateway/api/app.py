@@ -243,6 +243,9 @@ def build_resolver(services: Services) -> APIGatewayRestResolver:
 
     @app.exception_handler(Exception)  # type: ignore[untyped-decorator]
     def unexpected(error: Exception) -> Response[str]:
+        # Answered, so Lambda's Errors stays 0: this count is what the unhandled-errors alarm
+        # watches (one is a bug). ``make_handler``'s ``log_metrics`` flushes it.
+        count("UnhandledError")
         logger.exception("unhandled error", extra={"error_type": type(error).__name__})
         return _json(500, {"error": {"code": "internal_error", "message": "internal error"}})
 

@@ -14,6 +14,14 @@ raises ``Exception("Unauthorized")``, which API Gateway turns into a bare 401; a
 failure of our own (DynamoDB, Secrets Manager, a missing plan key) raises anything
 else, which API Gateway answers with a 500 that carriers retry.
 
+Both are Lambda function errors, so Lambda's ``Errors`` cannot tell a 401 from an
+outage. The handler counts them apart, as EMF metrics in the application's namespace
+with its one ``service`` dimension: ``AuthorizerRefused`` (a 401: normal) and
+``AuthorizerFailed`` (ours: the ``authorizer-failed`` alarm watches it). Each count is
+written as its own EMF line *before* the exception leaves the handler, so it is never
+lost to the raise; and it is written by hand rather than through Powertools, which the
+authorizer does not import (7 to 13 ms more cold start for two counters).
+
 Caching (result TTL in API Gateway) — recommended **0** on both kinds of route:
 
 - webhooks: no identity source carries the path's tenant (``context.resourcePath`` is
@@ -30,8 +38,10 @@ Caching (result TTL in API Gateway) — recommended **0** on both kinds of route
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -45,6 +55,9 @@ API_RESOURCES = paths_with("key")
 
 logger = logging.getLogger("waybill.authorizer")
 
+NAMESPACE = "Waybill"
+""":data:`gateway.observability.NAMESPACE` (a test holds them equal)."""
+
 Tenants = Callable[[str], TenantConfig | None]
 AuthorizerHandler = Callable[[Mapping[str, Any], Any], dict[str, Any]]
 
@@ -54,6 +67,16 @@ class Unauthorized(Exception):
 
     def __init__(self) -> None:
         super().__init__("Unauthorized")
+
+
+def count(name: str) -> None:
+    """One EMF counter, written at once as its own line (what Powertools' ``Metrics`` would
+    flush: namespace ``Waybill``, the single ``service`` dimension, unit ``Count``)."""
+    service = os.environ.get("POWERTOOLS_SERVICE_NAME", "waybill")
+    metrics = [{"Name": name, "Unit": "Count"}]
+    directive = {"Namespace": NAMESPACE, "Dimensions": [["service"]], "Metrics": metrics}
+    document = {"Timestamp": int(time.time() * 1000), "CloudWatchMetrics": [directive]}
+    print(json.dumps({"_aws": document, "service": service, name: 1.0}), flush=True)
 
 
 def _refuse(reason: str, route: str) -> Unauthorized:
@@ -95,6 +118,17 @@ def make_authorizer(
     """
 
     def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
+        try:
+            return decide(event)
+        except Unauthorized:
+            count("AuthorizerRefused")  # a 401: API Gateway's answer, not our failure
+            raise
+        except Exception as error:
+            count("AuthorizerFailed")  # storage unreachable, no plan key, a bug: a 500
+            logger.error("authorizer failed error_type=%s", type(error).__name__)
+            raise
+
+    def decide(event: Mapping[str, Any]) -> dict[str, Any]:
         method_arn = str(event.get("methodArn") or "")
         resource = str(event.get("resource") or "")
         if event.get("type") != "REQUEST" or not method_arn.startswith("arn:"):

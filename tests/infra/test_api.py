@@ -20,7 +20,7 @@ from infra.api import Api
 from infra.functions import Functions
 from infra.secrets import PartnerSecrets
 from infra.settings import StackSettings
-from infra.stage import IDENTITY_STAGE_VARIABLE, STAGE
+from infra.stage import IDENTITY_STAGE_VARIABLE, STAGE, xray_rule_name
 from infra.table import Table
 from tests.infra.helpers import as_json, one, resources_of
 
@@ -227,11 +227,39 @@ def test_stage_throttles_logs_json_and_traces() -> Any:
         assert method_settings["methodPath"] == "*/*"
         values = method_settings["settings"]
         assert values["throttlingRateLimit"] == 42.0 and values["throttlingBurstLimit"] == 84
-        assert values["metricsEnabled"] is True and values["dataTraceEnabled"] is False
+        assert values["loggingLevel"] == "ERROR" and values["dataTraceEnabled"] is False
+        # no detailed (per-method, custom) metrics; the stage-level ones need no setting
+        assert values["metricsEnabled"] is False
         account = one("aws:apigateway/account:Account").inputs
         assert account["cloudwatchRoleArn"].endswith(":api-cloudwatch-role")
 
     return ready(api).apply(check)
+
+
+@pytest.mark.parametrize(("stack", "rate"), [("dev", 0.05), ("staging", 0.01), ("prod", 0.01)])
+@pulumi.runtime.test
+def test_each_stack_samples_its_stage_with_its_own_xray_rule(stack: str, rate: float) -> Any:
+    api, _, _ = build_stack(StackSettings.for_stack(stack))
+
+    def check(_: Any) -> None:
+        rule = one("aws:xray/samplingRule:SamplingRule").inputs
+        assert rule["ruleName"] == f"waybill-{stack}" and len(rule["ruleName"]) <= 32
+        assert rule["reservoirSize"] == 1 and rule["fixedRate"] == rate
+        assert rule["priority"] < 10000  # the default rule's priority: ours applies first
+        # the stage's X-Ray service name is "{rest API name}/{stage}"
+        rest_api = one("aws:apigateway/restApi:RestApi").inputs["name"]
+        assert rule["serviceName"] == f"{rest_api}/{STAGE}"
+        assert rule["serviceType"] == "AWS::ApiGateway::Stage"
+        for key in ("host", "httpMethod", "urlPath", "resourceArn"):
+            assert rule[key] == "*", key
+        assert rule["version"] == 1
+
+    return ready(api).apply(check)
+
+
+def test_a_stack_name_too_long_for_an_xray_rule_is_refused() -> None:
+    with pytest.raises(ValueError, match="32"):
+        xray_rule_name("a-very-long-stack-name-for-xray")
 
 
 @pulumi.runtime.test

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 from fnmatch import fnmatchcase
 from typing import Any
 
 import pulumi
+import pytest
 
 from infra import dashboard
 from infra.alarms import API_5XX_PERCENT, POLLS_FAILED_PERCENT, THROTTLED_PER_5_MIN
@@ -18,6 +20,7 @@ from infra.observability import Observability
 from infra.settings import REPO_ROOT, StackSettings
 from infra.stage import STAGE
 from tests.infra.helpers import as_json, one, resources_of
+from tests.infra.log_filters import matches, render_access_log
 from tests.infra.test_api import build_stack
 
 ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
@@ -64,8 +67,11 @@ def test_every_alarm_exists_with_its_threshold_and_notifies_the_topic() -> Any:
             "poll-budget-exhausted": (0, {"PollBudgetExhausted"}),
             "polls-failed-rate": (POLLS_FAILED_PERCENT, {"PollsMade", "PollsFailed"}),
             "lambda-errors-poller": (0, {"Errors"}),  # throttled by design: no such alarm
+            "unhandled-errors": (0, {"UnhandledError"}),
+            "authorizer-failed": (0, {"AuthorizerFailed"}),
+            "lambda-throttles-authorizer": (0, {"Throttles"}),  # its Errors include every 401
         }
-        for function in ("ingest", "query", "authorizer", "notify", "sweeper"):
+        for function in ("ingest", "query", "notify", "sweeper"):
             expected[f"lambda-errors-{function}"] = (0, {"Errors"})
             expected[f"lambda-throttles-{function}"] = (0, {"Throttles"})
         assert set(found) == set(expected)
@@ -104,11 +110,17 @@ def test_app_alarms_read_the_powertools_namespace_and_lambda_alarms_each_functio
 
     def check(_: Any) -> None:
         found = alarms()
-        for key in ("parked", "hard-cap", "endpoints-disabled"):
+        for key in (
+            "parked",
+            "hard-cap",
+            "endpoints-disabled",
+            "unhandled-errors",
+            "authorizer-failed",
+        ):
             assert found[key]["namespace"] == "Waybill"
             assert found[key]["dimensions"] == {"service": "waybill-dev"}  # per stack
             assert (found[key]["statistic"], found[key]["period"]) == ("Sum", 300)
-        for function in ("ingest", "query", "authorizer", "notify", "sweeper", "poller"):
+        for function in ("ingest", "query", "notify", "sweeper", "poller"):
             dimensions = found[f"lambda-errors-{function}"]["dimensions"]
             assert dimensions == {"FunctionName": f"waybill-dev-{function}"}
 
@@ -122,7 +134,7 @@ def test_throttling_is_counted_from_the_access_log_429s() -> Any:
     def check(_: Any) -> None:
         log_filter = one("aws:cloudwatch/logMetricFilter:LogMetricFilter").inputs
         assert log_filter["logGroupName"] == "/aws/apigateway/waybill-dev/access"
-        assert log_filter["pattern"] == "{ $.status = 429 }"
+        assert log_filter["pattern"] == '{ $.status = "429" }'
         namespace, name = dashboard.throttled_metric("dev")
         transformation = log_filter["metricTransformation"]
         assert (transformation["namespace"], transformation["name"]) == (namespace, name)
@@ -131,6 +143,96 @@ def test_throttling_is_counted_from_the_access_log_429s() -> Any:
         assert alarm["evaluationPeriods"] == alarm["datapointsToAlarm"] == 3
 
     return ready(obs).apply(check)
+
+
+EXAMPLE_CONTEXT = {
+    "$context.requestId": "c0ffee00-1111-2222-3333-444455556666",
+    "$context.identity.sourceIp": "203.0.113.7",
+    "$context.httpMethod": "POST",
+    "$context.path": "/api/webhooks/acme/easypost",
+    "$context.resourcePath": "/webhooks/{tenant}/{carrier}",
+    "$context.responseLatency": "12",
+    "$context.integrationLatency": "9",
+    "$context.authorizer.tenant": "acme",
+    "$context.identity.apiKeyId": "k1a2b3",
+    "$context.error.message": "Too Many Requests",
+}
+"""Example values of the access log's variables (the others are written ``-``)."""
+
+
+def access_line(log_format: str, status: int) -> str:
+    line = render_access_log(log_format, {**EXAMPLE_CONTEXT, "$context.status": str(status)})
+    assert json.loads(line)["status"] in (status, str(status))  # the status really is in it
+    return line
+
+
+@pulumi.runtime.test
+def test_every_access_log_filter_matches_the_lines_the_stage_writes() -> Any:
+    settings = StackSettings.for_stack("dev")
+    api, functions, table = build_stack(settings)
+    notify = Notify("notify", settings, table, functions)
+    obs = Observability("obs", settings, api, functions, table, notify)
+
+    def check(_: Any) -> None:
+        log_format = one("aws:apigateway/stage:Stage").inputs["accessLogSettings"]["format"]
+        log_group = "/aws/apigateway/waybill-dev/access"
+        filters = [
+            f.inputs
+            for f in resources_of("aws:cloudwatch/logMetricFilter:LogMetricFilter")
+            if f.inputs["logGroupName"] == log_group
+        ]
+        assert filters, "no metric filter over the access log"
+        for log_filter in filters:
+            found = re.search(r"http-(\d{3})$", log_filter["name"])
+            assert found, f"{log_filter['name']}: which status does it count?"
+            status = int(found.group(1))
+            pattern = log_filter["pattern"]
+            assert matches(pattern, access_line(log_format, status)), (pattern, status)
+            for other in (200, 202, 401, 403, 404, 500, 503):
+                if other != status:
+                    assert not matches(pattern, access_line(log_format, other)), (pattern, other)
+
+    return pulumi.Output.all(ready(obs), api.stage.id, api.access_logs.id).apply(check)
+
+
+@pytest.mark.parametrize(
+    ("pattern", "line", "expected"),
+    [
+        ("{ $.status = 429 }", '{"status":429}', True),
+        ("{ $.status = 429 }", '{"status":"429"}', False),  # a number never equals a string
+        ('{ $.status = "429" }', '{"status":"429"}', True),
+        ('{ $.status = "429" }', '{"status":429}', False),
+        ('{ $.status = "4*" }', '{"status":"404"}', True),
+        ('{ $.status = "4*" }', '{"status":"500"}', False),
+        ("{ $.status = * }", '{"status":"500"}', True),
+        ("{ $.status = * }", '{"code":"500"}', False),
+        ('{ $.status != "429" }', '{"status":"200"}', True),
+        ('{ $.status != "429" }', '{"code":"200"}', False),
+        ('{ $.status = "429" && $.tenant = "acme" }', '{"status":"429","tenant":"acme"}', True),
+        ('{ $.status = "429" && $.tenant = "acme" }', '{"status":"429","tenant":"-"}', False),
+        ('{ $.status = "429" || $.status = "503" }', '{"status":"503"}', True),
+        ('{ ($.a = 1 || $.b = 2) && $.c = "x" }', '{"a":1,"c":"y"}', False),
+        ('{ $.a = 1 || $.b = 2 && $.c = "x" }', '{"a":1,"c":"y"}', True),  # && first
+        ('{ $.a.b = "x" }', '{"a":{"b":"x"}}', True),
+        ('{ $.status = "429" }', "not json", False),
+    ],
+)
+def test_the_filter_evaluator_follows_cloudwatch_types(
+    pattern: str, line: str, expected: bool
+) -> None:
+    assert matches(pattern, line) is expected
+
+
+@pytest.mark.parametrize("pattern", ["$.status = 429", "{ $.status > 429 }", "{ $.s = x }", "{}"])
+def test_the_filter_evaluator_refuses_what_it_does_not_know(pattern: str) -> None:
+    with pytest.raises(ValueError):
+        matches(pattern, '{"status":"429"}')
+
+
+def test_a_quoted_variable_renders_as_a_string_and_a_bare_one_as_a_number() -> None:
+    quoted = render_access_log('{"status":"$context.status"}', {"$context.status": "429"})
+    bare = render_access_log('{"status":$context.status}', {"$context.status": "429"})
+    assert json.loads(quoted) == {"status": "429"} and json.loads(bare) == {"status": 429}
 
 
 @pulumi.runtime.test
@@ -315,7 +417,14 @@ def test_every_application_alarm_watches_a_metric_the_code_emits() -> Any:
     def check(_: Any) -> None:
         found = alarms()
         watched = {key: app_metrics(alarm) for key, alarm in found.items()}
-        for key in ("trackers-overdue", "poll-budget-exhausted", "polls-failed-rate", "parked"):
+        for key in (
+            "trackers-overdue",
+            "poll-budget-exhausted",
+            "polls-failed-rate",
+            "parked",
+            "unhandled-errors",
+            "authorizer-failed",
+        ):
             assert watched[key], key  # these read the application's own metrics
         for key, names in watched.items():
             for name in names:

@@ -6,6 +6,7 @@ from typing import Any
 
 import pulumi
 import pulumi_aws as aws
+import pytest
 from pulumi.runtime.rpc import is_rpc_secret
 
 from gateway.api.cursors import MIN_KEY_BYTES
@@ -86,33 +87,26 @@ def test_cursor_key_value_is_a_pulumi_secret() -> Any:
     return secrets.cursor_key_version.id.apply(check)
 
 
+@pytest.mark.parametrize(("stack", "days"), [("dev", 0), ("staging", 0), ("prod", 30)])
 @pulumi.runtime.test
-def test_every_secret_uses_the_cmk_and_the_stack_recovery_window() -> Any:
+def test_every_secret_uses_the_cmk_and_only_prod_keeps_a_recovery_window(
+    stack: str, days: int
+) -> Any:
+    """Outside prod, 0 (forced deletion): a destroyed stack can be re-created at once."""
     key = aws.kms.Key("key")
-    secrets = PartnerSecrets("s", StackSettings.for_stack("dev"), TENANTS, key)
+    secrets = PartnerSecrets("s", StackSettings.for_stack(stack), TENANTS, key)
 
     def check(arns: list[str]) -> None:
-        assert len(resources_of(SECRET)) == 7
+        assert len(resources_of(SECRET)) == 7  # six partner secrets and the cursor key
         for secret in resources_of(SECRET):
             assert secret.inputs["kmsKeyId"] == arns[0]
-            assert secret.inputs["recoveryWindowInDays"] == 7
+            assert secret.inputs["recoveryWindowInDays"] == days, secret.name
+            assert secret.inputs["name"].startswith(f"waybill/{stack}/")
+        assert named(SECRET, "s-cursor-key").inputs["recoveryWindowInDays"] == days
 
     return pulumi.Output.all(
         key.arn, secrets.cursor_key_secret.arn, *secrets.secret_arns.values()
     ).apply(check)
-
-
-@pulumi.runtime.test
-def test_prod_secrets_can_be_recovered_for_30_days() -> Any:
-    secrets = build("prod")
-
-    def check(_: Any) -> None:
-        assert {s.inputs["recoveryWindowInDays"] for s in resources_of(SECRET)} == {30}
-        assert all(s.inputs["name"].startswith("waybill/prod/") for s in resources_of(SECRET))
-
-    return pulumi.Output.all(secrets.cursor_key_secret.arn, *secrets.secret_arns.values()).apply(
-        check
-    )
 
 
 @pulumi.runtime.test

@@ -19,6 +19,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from gateway import observability
 from gateway.aws.api_keys import KEY_CACHE_SECONDS, DynamoApiKeys, PlanKeys, api_key_item
 from gateway.aws.authorizer import AuthorizerHandler, authorizer_from_environment, make_authorizer
 from gateway.aws.secrets import plan_key_secret_id, stack_prefix
@@ -282,3 +283,55 @@ def test_no_key_value_ever_reaches_the_logs(
     assert "refused route=v1 reason=unknown_api_key" in logged
     for value in (*plan_keys.values(), *keys.values()):
         assert value not in logged
+
+
+# --- what it counts: refusals apart from its own failures (EMF, written before the raise) ---
+
+
+def emitted(capsys: pytest.CaptureFixture[str]) -> list[str]:
+    """The EMF metric names written to stdout since the last read, checking their shape."""
+    names = []
+    for line in capsys.readouterr().out.splitlines():
+        blob = json.loads(line) if line.startswith("{") else {}
+        for directive in blob.get("_aws", {}).get("CloudWatchMetrics", ()):
+            assert directive["Namespace"] == observability.NAMESPACE  # "Waybill"
+            assert directive["Dimensions"] == [["service"]]  # like every other metric
+            assert blob["service"] == observability.SERVICE
+            for metric in directive["Metrics"]:
+                assert (metric["Unit"], blob[metric["Name"]]) == ("Count", 1)
+                names.append(metric["Name"])
+    return names
+
+
+def test_a_refusal_counts_authorizer_refused_not_failed(
+    edge: Edge, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+    refused(edge, webhook_for("nosuchtenant"))
+    refused(edge, load("v1_shipment_get", "wb_not_a_key"))
+    assert emitted(capsys) == ["AuthorizerRefused", "AuthorizerRefused"]
+    edge.authorize(load("webhook_easypost"), None)
+    assert emitted(capsys) == []  # an allowed request counts nothing
+
+
+def test_storage_unreachable_counts_authorizer_failed(
+    edge: Edge, capsys: pytest.CaptureFixture[str]
+) -> None:
+    edge.ddb.delete_table(TableName=TABLE)  # the key lookup fails: a 500, not a 401
+    capsys.readouterr()
+    with pytest.raises(Exception) as info:
+        edge.authorize(load("v1_shipment_get", edge.keys["demo"]), None)
+    assert str(info.value) != "Unauthorized"
+    assert emitted(capsys) == ["AuthorizerFailed"]
+
+
+def test_a_missing_plan_key_counts_authorizer_failed(
+    edge: Edge, capsys: pytest.CaptureFixture[str]
+) -> None:
+    edge.sm.delete_secret(
+        SecretId=plan_key_secret_id(PREFIX, "other"), ForceDeleteWithoutRecovery=True
+    )
+    capsys.readouterr()
+    with pytest.raises(RuntimeError):
+        edge.authorize(webhook_for("other"), None)
+    assert emitted(capsys) == ["AuthorizerFailed"]
