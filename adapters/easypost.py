@@ -239,7 +239,7 @@ def poll_read(targets: Sequence[PollTarget], exchanges: Sequence[Exchange]) -> P
             findings.unknown.add(number)  # created, but the carrier has said nothing yet
             continue
         findings.read(number, partial(read_tracker, tracker))
-    return findings.result(ParseResult)
+    return findings.result()
 
 
 POLLING = Polling(

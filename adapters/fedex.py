@@ -320,7 +320,7 @@ def poll_read(targets: Sequence[PollTarget], exchanges: Sequence[Exchange]) -> P
             )
         for i, group in enumerate(groups):
             _read_group(group, f"completeTrackResults[{i}]", wanted, findings)
-    return findings.result(ParseResult)
+    return findings.result()
 
 
 POLLING = Polling(

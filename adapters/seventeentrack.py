@@ -382,7 +382,7 @@ def poll_read(targets: Sequence[PollTarget], exchanges: Sequence[Exchange]) -> P
             else:
                 failure = ITEM_ERRORS.get(code, "carrier_refused")
                 findings.fail(target.tracking_number, failure, f"rejected with code {code or '?'}")
-    return findings.result(ParseResult)
+    return findings.result()
 
 
 def _registered(target: PollTarget, findings: Findings) -> None:

@@ -248,7 +248,7 @@ def poll_read(targets: Sequence[PollTarget], exchanges: Sequence[Exchange]) -> P
                 findings.unknown.add(number)
             else:
                 findings.read(number, partial(_tracking, raw, f"data.trackings[{i}]"))
-    return findings.result(ParseResult)
+    return findings.result()
 
 
 POLLING = Polling(

@@ -368,7 +368,7 @@ def poll_read(targets: Sequence[PollTarget], exchanges: Sequence[Exchange]) -> P
             findings.fail(number, BAD_ANSWER, "trackResponse has no package and no TW0001")
         else:
             findings.read(number, partial(_package_events, packages, number))
-    return findings.result(ParseResult)
+    return findings.result()
 
 
 POLLING = Polling(

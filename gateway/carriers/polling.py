@@ -433,13 +433,11 @@ class Findings:
         if why:
             self.failures.setdefault(number, []).append(why)
 
-    def result(self, make: Callable[..., ParseResult]) -> PollResult:
-        """The :class:`PollResult`, each found number's ``make(events=…)`` (the adapter passes
-        ``ParseResult``: this module must not import the adapter module, which imports it).
-        A found number without events says why in ``ignored``; its unreadable parts are its
-        ``failures``."""
+    def result(self) -> PollResult:
+        """The :class:`PollResult`. A found number without events says why in ``ignored``;
+        its unreadable parts are its ``failures``."""
         found = {
-            number: make(
+            number: ParseResult(
                 events=tuple(events),
                 ignored=None if events else "; ".join(self.ignored.get(number, ())) or None,
                 ignored_items=tuple(self.ignored.get(number, ())) if events else (),
