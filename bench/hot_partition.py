@@ -5,7 +5,7 @@ active shipments, plus a carrier's bulk push (``burst_shipments`` full histories
 POSTs of ``burst_batch``, FedEx/17TRACK style) every ``burst_every`` seconds, status
 searches and shipment GETs. Every key comes from gateway itself: ``shipment_pk``
 (events, states), ``index_keys``/``index_partition`` (the sharded status index), and the
-real :class:`~gateway.tenancy.limits.HardCap`, :class:`~gateway.audit.windows.DynamoAudit`
+real :class:`~gateway.tenancy.limits.UsageLimits`, :class:`~gateway.audit.windows.DynamoAudit`
 (fed by ``delivery_outcomes``: every outcome, accepted included, counted in minute
 windows, so the audit's units follow containers x outcome kinds, not the delivery rate)
 and :class:`~gateway.store.parked.ParkingLot`, one per simulated Lambda container,
@@ -47,7 +47,7 @@ SCENARIOS = {
 FAMILIES = (
     ("table", "S#", "shipment"),
     ("table", "A#", "audit"),
-    ("table", "L#", "hard-cap counter"),
+    ("table", "L#", "quota and hard-cap counter"),
     ("table", "P#", "parked"),
     (INDEX_NAME, "", INDEX_NAME),
 )

@@ -33,7 +33,7 @@ from gateway.services import build_services
 from gateway.signing.spec import split_signed
 from gateway.store.capacity import item_bytes
 from gateway.store.table import ensure_table
-from gateway.tenancy.limits import HardCap
+from gateway.tenancy.limits import UsageLimits
 from gateway.tenancy.plans import plan_of
 from gateway.testkit.capacity import IndexCapacity
 from gateway.testkit.harness import TENANTS_DIR, DictSecrets, Harness
@@ -103,7 +103,7 @@ class _Run:
         )  # fmt: skip
         plans = plan_of(services.pipeline.tenants)
         never = 10**9  # counted in process (its CPU is measured), never flushed: its units
-        cap = HardCap(self.meter, TABLE, plans, flush_every=never, flush_seconds=never)
+        cap = UsageLimits(self.meter, TABLE, plans, flush_every=never, flush_seconds=never)
         services = replace(services, limits=cap)  # are modeled (1 WRU per 50 requests)
         self.gw = Harness(make_handler(services), services, secrets, {})
         self.logs = io.StringIO()

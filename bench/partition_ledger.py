@@ -97,11 +97,12 @@ class Recorder:
         return {}
 
     def update_item(self, Key: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
-        """The hard-cap counter's ``ADD``: a tiny item, 1 unit."""
+        """The usage counter's ``ADD`` to the month and the day: a tiny item, 1 unit."""
         pk = Key["pk"]["S"]
         self.counters[pk] += int(kwargs["ExpressionAttributeValues"][":n"]["N"])
         self.ledger.add("write", "table", pk, 1.0)
-        return {"Attributes": {"n": {"N": str(self.counters[pk])}}}
+        total = {"N": str(self.counters[pk])}  # one day per run: the day's count is the month's
+        return {"Attributes": dict.fromkeys(kwargs["ExpressionAttributeNames"].values(), total)}
 
     def get_item(self, Key: dict[str, Any], **_: Any) -> dict[str, Any]:
         """A strongly consistent read of a small item: 1 unit; finds nothing."""

@@ -3,7 +3,7 @@
 See :mod:`bench.hot_partition` for what it models and reports. Each request goes
 through gateway's own key functions and classes (``shipment_pk``, ``index_keys``,
 ``delivery_outcomes`` into :class:`~gateway.audit.windows.DynamoAudit`,
-:class:`~gateway.tenancy.limits.HardCap`, :class:`~gateway.store.parked.ParkingLot`), which
+:class:`~gateway.tenancy.limits.UsageLimits`, :class:`~gateway.store.parked.ParkingLot`), which
 write to a :class:`~bench.partition_ledger.Recorder` instead of DynamoDB.
 
 Example:
@@ -27,7 +27,7 @@ from gateway.store.codec import event_item
 from gateway.store.index import INDEX_NAME, INDEX_PK, SEARCH_SHARDS, index_keys, index_partition
 from gateway.store.keys import shipment_pk
 from gateway.store.parked import ParkedDelivery, ParkingLot
-from gateway.tenancy.limits import HardCap
+from gateway.tenancy.limits import UsageLimits
 from gateway.tenancy.plans import Plan
 from gateway.tenancy.tenants import CarrierOptions, TenantConfig
 from gateway.testkit.events import make_event
@@ -83,7 +83,7 @@ class Simulation:
         )
         self.audits = [self._audit(config, n) for n in range(work.containers)]
         self.caps = [
-            HardCap(self.db, "t", lambda _: PLAN, clock=lambda: self.now.timestamp())
+            UsageLimits(self.db, "t", lambda _: PLAN, clock=lambda: self.now.timestamp())
             for _ in range(work.containers)
         ]
         self.parking = ParkingLot(self.db, "t", CapacityMeter())
@@ -100,7 +100,7 @@ class Simulation:
     def run(self) -> Ledger:
         """Every simulated second: bulk push, single deliveries, reads."""
         state = random.getstate()
-        random.seed(self.work.seed)  # HardCap picks its counter shard with ``random``
+        random.seed(self.work.seed)  # UsageLimits picks its counter shard with ``random``
         try:
             for second in range(self.work.seconds):
                 self.ledger.second = second

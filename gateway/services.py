@@ -26,7 +26,7 @@ from gateway.store.dynamo import DynamoStore
 from gateway.store.parked import ParkingLot
 from gateway.tenancy.directory import TenantDirectory
 from gateway.tenancy.keysets import SecretsProvider
-from gateway.tenancy.limits import HardCap
+from gateway.tenancy.limits import UsageLimits
 
 if TYPE_CHECKING:  # built on first use, not at a cold start (a webhook needs neither)
     from gateway.notify.service import Notifications
@@ -58,7 +58,7 @@ class Services:
     clock: Callable[[], datetime]
     build_notifications: Callable[[], Notifications] = field(repr=False)
     build_trackers: Callable[[], Trackers] = field(repr=False)
-    limits: HardCap | None = None  # the daily hard cap (on AWS); None: not enforced here
+    limits: UsageLimits | None = None  # quota and hard cap in code (AWS); None: the edge does it
     cursor_key: bytes = PROCESS_KEY  # signs page cursors (gateway/api/cursors.py)
 
     @property

@@ -3,9 +3,11 @@
 Every alarm treats missing data as not breaching (the counters below are absent, not
 zero, when nothing happens):
 
-- ``api-5xx-rate``: 5XXError / Count of the stage over 5 min above 5 % (with at least
-  :data:`MIN_REQUESTS` requests: one 5xx among three night-time requests is no outage;
-  the Lambda error alarms still catch it).
+- ``api-5xx-rate``: 5XXError / Count of the REST stage (``/v1``) over 5 min above 5 %
+  (with at least :data:`MIN_REQUESTS` requests: one 5xx among three night-time requests
+  is no outage; the Lambda error alarms still catch it).
+- ``webhooks-5xx-rate``: the same for the webhook edge's HTTP API (``5xx`` / ``Count``,
+  dimensions ``ApiId`` and ``Stage``): ingest could not store, or failed.
 - ``unhandled-errors``: ``UnhandledError`` at least once in 5 minutes. The handler's
   catch-all answers an unexpected exception with a 500, so Lambda's ``Errors`` stays 0
   and a lone 500 is below the rate alarm's floor: the catch-all counts it, and one is a
@@ -18,11 +20,12 @@ zero, when nothing happens):
   apart as ``AuthorizerRefused`` (on the dashboard, not alarmed).
 - ``lambda-errors-{fn}`` / ``lambda-throttles-{fn}``: any, per function (no errors alarm
   for the authorizer, above).
-- ``api-throttled``: sustained HTTP 429s. API Gateway REST has no throttling metric (a 429
-  is folded into 4XXError with every 401 and 404), so a metric filter on the stage's
-  access log counts ``status = 429``: usage-plan rate and quota, stage throttling, the
-  WAF and the app's hard cap alike. Alarm when above :data:`THROTTLED_PER_5_MIN` for 15
-  minutes: a single burst is the plan working; sustained, a tenant has outgrown its tier.
+- ``api-throttled``: sustained HTTP 429s. API Gateway has no throttling metric (a 429
+  is folded into 4XXError with every 401 and 404), so a metric filter on each edge's
+  access log counts ``status = 429``: usage-plan rate and quota, route and stage
+  throttling, the WAF and the app's quota and hard cap alike. Alarm when above
+  :data:`THROTTLED_PER_5_MIN` for 15 minutes: a single burst is the plan working;
+  sustained, a tenant has outgrown its tier.
 - ``hard-cap``: ``Rejected_hard_cap_reached`` (the handler counts each refused error
   code): the daily hard cap fired, i.e. the usage plan leaked or a client runs away.
 - ``parked``: ``DeliveriesParked`` > 0. Deliveries go through **no SQS queue and so no
@@ -78,6 +81,8 @@ from infra.notify import Notify
 from infra.settings import StackSettings
 from infra.stage import STAGE
 from infra.table import Table
+from infra.webhook_edge import STAGE as WEBHOOK_STAGE
+from infra.webhook_edge import WebhookEdge
 
 PERIOD = 300
 MIN_REQUESTS = 10
@@ -121,13 +126,15 @@ def _metric(qid: str, namespace: str, name: str, dimensions: Any) -> Query:
 def alarm_specs(
     settings: StackSettings,
     api: Api,
+    webhooks: WebhookEdge,
     functions: Functions,
     table: Table,
     throttled: tuple[str, str],
     notify: Notify,
 ) -> dict[str, AlarmSpec]:
-    """Every alarm of the stack by key; ``throttled`` is the access log's 429 metric."""
+    """Every alarm of the stack by key; ``throttled`` is the access logs' 429 metric."""
     stage = {"ApiName": api.rest_api.name, "Stage": STAGE}
+    webhook_stage = {"ApiId": webhooks.http_api.id, "Stage": WEBHOOK_STAGE}
     app = {"service": settings.service}  # the handler's Powertools service, per stack
     rate = f"IF(requests >= {MIN_REQUESTS}, 100 * errors / requests, 0)"
     specs = {
@@ -137,6 +144,15 @@ def alarm_specs(
             queries=(
                 _metric("errors", "AWS/ApiGateway", "5XXError", stage),
                 _metric("requests", "AWS/ApiGateway", "Count", stage),
+                Query(id="rate", expression=rate, label="5xx %", return_data=True),
+            ),
+        ),
+        "webhooks-5xx-rate": AlarmSpec(
+            f"more than {API_5XX_PERCENT:g} % of webhook deliveries answered 5xx over 5 minutes",
+            API_5XX_PERCENT,
+            queries=(
+                _metric("errors", "AWS/ApiGateway", "5xx", webhook_stage),
+                _metric("requests", "AWS/ApiGateway", "Count", webhook_stage),
                 Query(id="rate", expression=rate, label="5xx %", return_data=True),
             ),
         ),

@@ -1,19 +1,27 @@
-"""The edge: API Gateway REST (regional), its authorizer, stage, usage plans and optional WAF.
+"""The tenant edge: API Gateway REST (regional) for ``/v1``, its authorizer, stage, usage
+plans and optional WAF.
+
+Only the routes tenants call with ``x-api-key`` (and the public ``/healthz`` and
+``/openapi.json``) are here; carrier webhooks and the OAuth token endpoint are on the
+webhook edge (:mod:`infra.webhook_edge`, an HTTP API with no authorizer).
 
 - Key source ``AUTHORIZER``: the REQUEST authorizer returns the tenant's plan key as
-  ``usageIdentifierKey``, so carrier traffic is metered under the tenant's plan too.
-- Authorizer result TTL **0** (see :mod:`gateway.aws.authorizer`). API Gateway accepts a REQUEST
-  authorizer with *no* identity source when caching is off (API reference, ``Authorizer.
-  identitySource``: "When the authorization caching is not enabled, this property is
-  optional"), but the Terraform-bridged provider cannot send one: ``identity_source``
-  has the schema default ``method.request.header.Authorization`` and an empty string
-  counts as unset (terraform-provider-aws#12069). That default would 401 every webhook
-  and every ``/v1`` call without invoking the authorizer, so the identity source is a
-  stage variable the stage always sets (:data:`infra.stage.IDENTITY_STAGE_VARIABLE`):
-  present on every request, and with TTL 0 it keys no cache.
-- Stage ``api`` with its logs and API Gateway's CloudWatch role: :mod:`infra.stage`.
+  ``usageIdentifierKey``, so every ``/v1`` call is metered under the tenant's plan.
+- The authorizer's identity source is :data:`IDENTITY_SOURCE` (``x-api-key``), its
+  result cached :data:`AUTHORIZER_TTL_SECONDS`: the answer depends on the key only (its
+  policy allows every ``/v1`` method of the stage), so one Lambda invocation serves a
+  key's calls for five minutes. A request without the header is refused 401 by API
+  Gateway without invoking anything. :func:`check_authorizer_cache` refuses a cache on an
+  identity source that does not carry the tenant (a path template, a stage variable):
+  it would serve one tenant's answer to another.
+- Stage ``api`` with its logs: :mod:`infra.stage`; the account-level CloudWatch role of
+  API Gateway is the bootstrap stack's (:mod:`infra.account`).
 - One usage plan per tier of ``plans.toml``; a web ACL with a per-IP rate rule when
-  ``waf_rate_limit`` is set (:func:`infra.edge_guards.build_waf`).
+  ``waf_rate_limit`` is set (:func:`infra.edge_guards.build_waf`): on this edge only, so
+  a carrier posting for many tenants from a few addresses is never blocked by it.
+- The deployment is re-made whenever anything it serves changes: the routes and gateway
+  responses, the authorizer's inputs and the integrations' targets
+  (:func:`deployment_triggers`).
 """
 
 from __future__ import annotations
@@ -28,22 +36,62 @@ from gateway.tenancy.tenants import TenantConfig
 from infra import edge_guards, routes
 from infra.functions import Functions
 from infra.settings import StackSettings
-from infra.stage import IDENTITY_STAGE_VARIABLE, build_stage
+from infra.stage import build_stage
 
-IDENTITY_SOURCE = f"stageVariables.{IDENTITY_STAGE_VARIABLE}"
+IDENTITY_SOURCE = "method.request.header.x-api-key"
+AUTHORIZER_TTL_SECONDS = 300
+TENANT_IDENTITY_SOURCES = frozenset({IDENTITY_SOURCE})
+"""Identity sources whose value determines the tenant: the only ones a cache may key on."""
 FIRST_METHOD = {"ingest": "POST", "query": "GET"}
 """The method whose invoke permission keeps the function's plain name (``…-invoke-ingest``);
 another method's is ``…-invoke-ingest-delete``: renaming a permission would replace it,
 and the API would be refused by its function during the deployment."""
 
 
+def check_authorizer_cache(identity_source: str, ttl_seconds: int) -> None:
+    """``ValueError`` when an authorizer would cache its answers under a key that does not
+    carry the tenant: a cached allow for tenant A would then admit (and meter) tenant B.
+
+    >>> check_authorizer_cache("method.request.header.x-api-key", 300)
+    >>> check_authorizer_cache("context.resourcePath", 300)
+    Traceback (most recent call last):
+    ...
+    ValueError: authorizer cache keyed on 'context.resourcePath', which does not carry the tenant
+    """
+    sources = {s.strip() for s in identity_source.split(",") if s.strip()}
+    if ttl_seconds > 0 and not sources & TENANT_IDENTITY_SOURCES:
+        raise ValueError(
+            f"authorizer cache keyed on {identity_source!r}, which does not carry the tenant"
+        )
+
+
 def route_methods() -> list[tuple[str, str]]:
-    """(function, HTTP method) of every route, once each: what each alias is invoked for."""
+    """(function, HTTP method) of every REST route, once each: what each alias is invoked for."""
     return sorted({(routes.function_of(r), r.method) for r in routes.ROUTES})
 
 
+def deployment_triggers(
+    authorizer: aws.apigateway.Authorizer, aliases: Mapping[str, aws.lambda_.Alias]
+) -> dict[str, pulumi.Input[str]]:
+    """What a deployment renders: a change to any of them makes a new one."""
+    return {
+        "routes": routes.fingerprint(),
+        "authorizer": pulumi.Output.json_dumps(
+            [
+                authorizer.authorizer_uri,
+                authorizer.identity_source,
+                authorizer.authorizer_result_ttl_in_seconds,
+                authorizer.type,
+            ]
+        ),
+        "integrations": pulumi.Output.json_dumps(
+            {function: alias.invoke_arn for function, alias in sorted(aliases.items())}
+        ),
+    }
+
+
 class Api(pulumi.ComponentResource):
-    """The REST API and everything between a request and the Lambda aliases."""
+    """The REST API and everything between a ``/v1`` request and the Lambda aliases."""
 
     rest_api: aws.apigateway.RestApi
     stage: aws.apigateway.Stage
@@ -70,7 +118,7 @@ class Api(pulumi.ComponentResource):
         self.rest_api = aws.apigateway.RestApi(
             f"{name}-rest",
             name=f"waybill-{settings.stack}",
-            description=f"Waybill {settings.stack}: carrier webhooks and the tenant API",
+            description=f"Waybill {settings.stack}: the tenant API",
             api_key_source="AUTHORIZER",
             endpoint_configuration=aws.apigateway.RestApiEndpointConfigurationArgs(
                 types="REGIONAL"
@@ -78,30 +126,26 @@ class Api(pulumi.ComponentResource):
             tags=tags,
             opts=child,
         )
+        check_authorizer_cache(IDENTITY_SOURCE, AUTHORIZER_TTL_SECONDS)
         authorizer = aws.apigateway.Authorizer(
             f"{name}-authorizer",
             name=f"waybill-{settings.stack}-tenant",
             rest_api=self.rest_api.id,
             type="REQUEST",
             authorizer_uri=functions.authorizer.invoke_arn,
-            authorizer_result_ttl_in_seconds=0,
+            authorizer_result_ttl_in_seconds=AUTHORIZER_TTL_SECONDS,
             identity_source=IDENTITY_SOURCE,
             opts=child,
         )
+        aliases = {"ingest": functions.ingest, "query": functions.query}
         self._permissions(name, functions, authorizer)
-        built = routes.build_routes(
-            name,
-            self.rest_api,
-            authorizer,
-            {"ingest": functions.ingest, "query": functions.query},
-            self,
-        )
+        built = routes.build_routes(name, self.rest_api, authorizer, aliases, self)
         built += edge_guards.build_gateway_responses(name, self.rest_api, self)
         deployment = aws.apigateway.Deployment(
             f"{name}-deployment",
             rest_api=self.rest_api.id,
             description=f"routes {routes.fingerprint()[:12]}",
-            triggers={"routes": routes.fingerprint(), "identity": IDENTITY_SOURCE},
+            triggers=deployment_triggers(authorizer, aliases),
             opts=pulumi.ResourceOptions(parent=self, depends_on=built),
         )
         self.stage, self.access_logs = build_stage(

@@ -1,13 +1,15 @@
 """Alarms, the dashboard and the monthly budget, all reporting to one SNS topic.
 
 Every alarm (specified in :mod:`infra.alarms`) has the topic as alarm *and* OK action; the
-``api-throttled`` alarm reads a metric filter on the stage's access log, created here.
+``api-throttled`` alarm reads a metric filter on both edges' access logs (the REST
+stage's and the webhook HTTP API's), created here.
 
 The topic is not KMS-encrypted: CloudWatch alarms cannot publish to a topic under the
 AWS-managed SNS key, and alarm messages carry no secret. An e-mail subscription (when
-``alarm_email`` is set) must be confirmed from the mail. The budget is the account's
-whole cost (a tag filter only works once the tag is activated for cost allocation, and
-silently sees nothing before): run a stack per account, or read it as an upper bound.
+``alarm_email`` is set) must be confirmed from the mail. The budget counts the costs
+tagged ``waybill:stack`` = this stack (``waybill:budgetScope`` ``stack``, the default):
+the tag must be activated as a cost allocation tag once per account, or the budget sees
+nothing (``docs/deploy.md``, first deployment); ``account`` counts the whole account.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from infra.functions import Functions
 from infra.notify import Notify
 from infra.settings import StackSettings
 from infra.table import Table
+from infra.webhook_edge import WebhookEdge
 
 BUDGET_ACTUAL_PERCENT = 80.0
 BUDGET_FORECAST_PERCENT = 100.0
@@ -47,6 +50,7 @@ class Observability(pulumi.ComponentResource):
         name: str,
         settings: StackSettings,
         api: Api,
+        webhooks: WebhookEdge,
         functions: Functions,
         table: Table,
         notify: Notify,
@@ -71,20 +75,19 @@ class Observability(pulumi.ComponentResource):
                 opts=child,
             )
         throttled = dashboard.throttled_metric(settings.stack)
-        aws.cloudwatch.LogMetricFilter(
-            f"{name}-http-429",
-            name=f"{prefix}-http-429",
-            log_group_name=api.access_logs.name,
-            pattern=THROTTLED_PATTERN,
-            metric_transformation=aws.cloudwatch.LogMetricFilterMetricTransformationArgs(
-                namespace=throttled[0], name=throttled[1], value="1", default_value="0"
-            ),
-            opts=child,
-        )
-        self.alarms = {
-            key: self._alarm(name, prefix, key, spec)
-            for key, spec in alarm_specs(settings, api, functions, table, throttled, notify).items()
-        }
+        for edge, logs in (("", api.access_logs), ("webhooks-", webhooks.access_logs)):
+            aws.cloudwatch.LogMetricFilter(
+                f"{name}-{edge}http-429",
+                name=f"{prefix}-{edge}http-429",
+                log_group_name=logs.name,
+                pattern=THROTTLED_PATTERN,
+                metric_transformation=aws.cloudwatch.LogMetricFilterMetricTransformationArgs(
+                    namespace=throttled[0], name=throttled[1], value="1", default_value="0"
+                ),
+                opts=child,
+            )
+        specs = alarm_specs(settings, api, webhooks, functions, table, throttled, notify)
+        self.alarms = {key: self._alarm(name, prefix, key, spec) for key, spec in specs.items()}
         self.dashboard = aws.cloudwatch.Dashboard(
             f"{name}-dashboard",
             dashboard_name=prefix,
@@ -138,6 +141,7 @@ class Observability(pulumi.ComponentResource):
             time_unit="MONTHLY",
             limit_amount=f"{settings.monthly_budget_usd:.2f}",
             limit_unit="USD",
+            cost_filters=budget_filters(settings),
             notifications=[
                 aws.budgets.BudgetNotificationArgs(
                     comparison_operator="GREATER_THAN",
@@ -154,6 +158,14 @@ class Observability(pulumi.ComponentResource):
             ],
             opts=pulumi.ResourceOptions(parent=self),
         )
+
+
+def budget_filters(settings: StackSettings) -> list[aws.budgets.BudgetCostFilterArgs] | None:
+    """The stack's own costs (its ``waybill:stack`` tag), unless the scope is the account."""
+    if settings.budget_scope == "account":
+        return None
+    tag = f"user:waybill:stack${settings.stack}"
+    return [aws.budgets.BudgetCostFilterArgs(name="TagKeyValue", values=[tag])]
 
 
 def _topic_policy(topic: aws.sns.Topic) -> pulumi.Output[str]:

@@ -1,12 +1,12 @@
 """The REST API's surface: its routes, and the fingerprint that redeploys the stage.
 
 :data:`ROUTES` is the gateway's own route table (:mod:`gateway.routes`, also read by the
-handler's resolver, the local edge and the OpenAPI document): a write goes to the ingest
-alias, a read to the query alias. A route is *public* (no
-authorizer, no API key) only when the authorizer has no tenant for it
-(:mod:`gateway.aws.authorizer`: webhooks and OAuth by path, ``/v1`` by ``x-api-key``): the
-others require the REQUEST authorizer and an API key, which API Gateway takes from the
-authorizer's ``usageIdentifierKey`` (key source ``AUTHORIZER``) to apply the tenant's plan.
+handler's resolver, the local edge and the OpenAPI document) without the carriers'
+routes, which the webhook edge serves (:mod:`infra.webhook_edge`): a write goes to the
+ingest alias, a read to the query alias. A route is *public* (no authorizer, no API key)
+when it names no tenant (``/healthz``, ``/openapi.json``): the others require the REQUEST
+authorizer and an API key, which API Gateway takes from the authorizer's
+``usageIdentifierKey`` (key source ``AUTHORIZER``) to apply the tenant's plan.
 
 API Gateway's own answers and the WAF rule are in :mod:`infra.edge_guards`.
 """
@@ -25,12 +25,12 @@ from gateway.routes import ROUTES as GATEWAY_ROUTES
 from gateway.routes import Endpoint
 from infra.edge_guards import GATEWAY_RESPONSES
 
-ROUTES: tuple[Endpoint, ...] = GATEWAY_ROUTES
-"""The HTTP surface's one route table (``gateway/routes.py``), deployed as it is."""
+ROUTES: tuple[Endpoint, ...] = tuple(r for r in GATEWAY_ROUTES if r.auth != "carrier")
+"""The HTTP surface's one route table (``gateway/routes.py``) less the carriers' routes."""
 
 
 def is_public(route: Endpoint) -> bool:
-    """No authorizer and no API key: only where the authorizer has no tenant to find."""
+    """No authorizer and no API key: only where no tenant is named."""
     return route.auth == "public"
 
 

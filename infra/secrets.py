@@ -65,7 +65,6 @@ API_SLOT = "api"
 """The slot of a carrier's tracking API credentials (``Polling.slot`` of every adapter)."""
 CURSOR_KEY_NAME = "cursor_key"
 CURSOR_KEY_CHARS = 2 * MIN_KEY_BYTES  # gateway.api.cursors keys with the text's own bytes
-PROD_RECOVERY_DAYS = 30
 """Days a deleted prod secret can be restored; other stacks delete theirs at once."""
 
 
@@ -117,9 +116,9 @@ class PartnerSecrets(pulumi.ComponentResource):
     ) -> None:
         super().__init__("waybill:infra:PartnerSecrets", name, None, opts)
         self.prefix = settings.prefix
-        # Outside prod no recovery window (forced deletion): a stack destroyed and re-created
-        # within the window would find its secrets' names still taken.
-        recovery_days = PROD_RECOVERY_DAYS if settings.is_prod else 0
+        # Outside prod no recovery window by default (forced deletion): a stack destroyed
+        # and re-created within the window would find its secrets' names still taken.
+        recovery_days = settings.secret_recovery_days
         self.secret_arns = {}
         for tenant, target in secret_targets(tenants):
             secret_name = secret_id(self.prefix, tenant, target)

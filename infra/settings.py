@@ -44,6 +44,11 @@ LOG_RETENTION_DAYS = frozenset(
 """The retention periods CloudWatch Logs accepts."""
 _T = TypeVar("_T")
 _LABEL = re.compile(r"[a-z0-9-]*")
+_ACCOUNT_ID = re.compile(r"[0-9]{12}")
+BUDGET_SCOPES = frozenset({"stack", "account"})
+"""``stack``: the budget counts costs tagged ``waybill:stack`` with this stack's name (the
+tag must be activated for cost allocation, docs/deploy.md); ``account``: the whole account."""
+PROD_SECRET_RECOVERY_DAYS = 30
 
 
 def notify_dlq_name(stack: str) -> str:
@@ -91,6 +96,10 @@ class StackSettings:
     monthly_budget_usd: float = 50.0
     log_retention_days: int = 30
     deletion_protection: bool = False
+    protect: bool = False
+    secret_recovery_days: int = 0
+    allowed_account_ids: tuple[str, ...] = ()
+    budget_scope: str = "stack"
     waf_rate_limit: int | None = None
     stage_rate_limit: float = 200.0
     stage_burst_limit: int = 400
@@ -130,6 +139,16 @@ class StackSettings:
                     f"waybill:apiKeyLabels.{tenant}: labels must be distinct [a-z0-9-]"
                 )
         self._check_positive()
+        self._check_account()
+
+    def _check_account(self) -> None:
+        bad = [a for a in self.allowed_account_ids if not _ACCOUNT_ID.fullmatch(a)]
+        if bad:
+            raise ValueError(f"aws:allowedAccountIds: not 12-digit account ids: {bad}")
+        if self.budget_scope not in BUDGET_SCOPES:
+            raise ValueError(f"waybill:budgetScope: one of {sorted(BUDGET_SCOPES)}")
+        if self.secret_recovery_days != 0 and not 7 <= self.secret_recovery_days <= 30:
+            raise ValueError("waybill:secretRecoveryDays: 0 (forced deletion) or 7 to 30")
 
     def _check_positive(self) -> None:
         checks = {
@@ -190,28 +209,53 @@ class StackSettings:
 
     @classmethod
     def for_stack(cls, stack: str, **overrides: Any) -> StackSettings:
-        """Defaults for ``stack`` (deletion protection on in prod), with ``overrides``."""
-        values: dict[str, Any] = {"deletion_protection": stack == "prod", **overrides}
+        """Defaults for ``stack`` (deletion protection, ``protect`` and a secret recovery
+        window in prod), with ``overrides``."""
+        prod = stack == "prod"
+        values: dict[str, Any] = {
+            "deletion_protection": prod,
+            "protect": prod,
+            "secret_recovery_days": PROD_SECRET_RECOVERY_DAYS if prod else 0,
+            **overrides,
+        }
         if "api_key_labels" in values:
             values["api_key_labels"] = _frozen_labels(values["api_key_labels"])
         return cls(stack=stack, **values)
 
     @classmethod
     def from_config(cls, config: pulumi.Config | None = None) -> StackSettings:
-        """Read the ``waybill:*`` (and ``aws:region``) config of the current stack."""
+        """Read the ``waybill:*`` (and ``aws:region``, ``aws:allowedAccountIds``) config of
+        the current stack. ``aws:allowedAccountIds`` is required: the AWS provider then
+        refuses to touch any other account, and the program checks it too."""
         config = config or pulumi.Config("waybill")
         stack = pulumi.get_stack()
+        aws_config = pulumi.Config("aws")
+        accounts = aws_config.get_object("allowedAccountIds")
+        if not accounts or not isinstance(accounts, list):
+            raise ValueError(
+                "aws:allowedAccountIds: required, the account(s) this stack may deploy to "
+                "(pulumi config set --path 'aws:allowedAccountIds[0]' 123456789012)"
+            )
+        prod = stack == "prod"
         deletion = config.get_bool("deletionProtection")
+        protect = config.get_bool("protect")
+        recovery = config.get_int("secretRecoveryDays")
         labels = config.get_object("apiKeyLabels")
         if labels is not None and not isinstance(labels, Mapping):
             raise ValueError("waybill:apiKeyLabels: must be a map of tenant -> [labels]")
         return cls.for_stack(
             stack,
-            region=pulumi.Config("aws").get("region") or DEFAULT_REGION,
+            region=aws_config.get("region") or DEFAULT_REGION,
+            allowed_account_ids=tuple(str(a) for a in accounts),
+            protect=prod if protect is None else protect,
+            secret_recovery_days=(PROD_SECRET_RECOVERY_DAYS if prod else 0)
+            if recovery is None
+            else recovery,
+            budget_scope=config.get("budgetScope") or "stack",
             alarm_email=config.get("alarmEmail") or None,
             monthly_budget_usd=_default(config.get_float("monthlyBudgetUsd"), 50.0),
             log_retention_days=_default(config.get_int("logRetentionDays"), 30),
-            deletion_protection=stack == "prod" if deletion is None else deletion,
+            deletion_protection=prod if deletion is None else deletion,
             waf_rate_limit=config.get_int("wafRateLimit"),
             stage_rate_limit=_default(config.get_float("stageRateLimit"), 200.0),
             stage_burst_limit=_default(config.get_int("stageBurstLimit"), 400),

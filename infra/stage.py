@@ -1,5 +1,6 @@
-"""Stage ``api`` of the REST API and its logging: the access and execution log groups, the
-per-method settings and the account-wide CloudWatch role of API Gateway.
+"""Stage ``api`` of the REST API and its logging: the access and execution log groups and
+the per-method settings. API Gateway writes the logs with the account's CloudWatch role,
+which the bootstrap stack sets once per account and region (:mod:`infra.account`).
 
 - JSON access logs (:data:`ACCESS_LOG_FORMAT`), X-Ray, throttling for every method
   (``*/*``), execution logs at ``ERROR`` and **no** data trace (it would log
@@ -11,8 +12,6 @@ per-method settings and the account-wide CloudWatch role of API Gateway.
   :func:`xray_fixed_rate`) instead of the default 1/s + 5 %. API Gateway makes the
   sampling decision and the functions it invokes follow it (Lambda's own sampling, for the
   scheduled and stream functions, cannot be configured).
-- The stage always sets :data:`IDENTITY_STAGE_VARIABLE`, the authorizer's identity source
-  (see :mod:`infra.api`).
 
 Every resource is a child of ``parent``, the :class:`infra.api.Api` component.
 """
@@ -28,7 +27,6 @@ import pulumi_aws as aws
 from infra.settings import StackSettings
 
 STAGE = "api"  # URLs: …/api/webhooks/…, …/api/v1/shipments
-IDENTITY_STAGE_VARIABLE = "authorizer"
 ACCESS_LOG_FORMAT = {
     "requestId": "$context.requestId",
     "ip": "$context.identity.sourceIp",
@@ -50,19 +48,6 @@ XRAY_RESERVOIR = 1
 """Traced requests a second before the fixed rate applies."""
 XRAY_RULE_PRIORITY = 1000  # below the default rule (10000), so ours applies first
 XRAY_RULE_NAME_MAX = 32
-ASSUMED_BY_API_GATEWAY = json.dumps(
-    {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Service": "apigateway.amazonaws.com"},
-                "Action": "sts:AssumeRole",
-            }
-        ],
-    }
-)
-CLOUDWATCH_LOGS_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
 
 
 def xray_fixed_rate(stack: str) -> float:
@@ -101,21 +86,6 @@ def build_stage(
     """Stage :data:`STAGE` with access logs, X-Ray (and its sampling rule) and per-method
     throttling."""
     child = pulumi.ResourceOptions(parent=parent)
-    role = aws.iam.Role(
-        f"{name}-cloudwatch-role",
-        assume_role_policy=ASSUMED_BY_API_GATEWAY,
-        tags=tags,
-        opts=child,
-    )
-    attached = aws.iam.RolePolicyAttachment(
-        f"{name}-cloudwatch-logs", role=role.name, policy_arn=CLOUDWATCH_LOGS_POLICY, opts=child
-    )
-    # A per-region account setting: every stack in the account sets the same kind of role.
-    account = aws.apigateway.Account(
-        f"{name}-account",
-        cloudwatch_role_arn=role.arn,
-        opts=pulumi.ResourceOptions(parent=parent, depends_on=[attached]),
-    )
     access_logs = aws.cloudwatch.LogGroup(
         f"{name}-access-logs",
         name=f"/aws/apigateway/waybill-{settings.stack}/access",
@@ -136,13 +106,12 @@ def build_stage(
         deployment=deployment.id,
         stage_name=STAGE,
         xray_tracing_enabled=True,
-        variables={IDENTITY_STAGE_VARIABLE: "request"},
         access_log_settings=aws.apigateway.StageAccessLogSettingsArgs(
             destination_arn=access_logs.arn,
             format=json.dumps(ACCESS_LOG_FORMAT, separators=(",", ":")),
         ),
         tags=tags,
-        opts=pulumi.ResourceOptions(parent=parent, depends_on=[account]),
+        opts=child,
     )
     aws.apigateway.MethodSettings(
         f"{name}-method-settings",
@@ -156,7 +125,7 @@ def build_stage(
             throttling_rate_limit=settings.stage_rate_limit,
             throttling_burst_limit=settings.stage_burst_limit,
         ),
-        opts=pulumi.ResourceOptions(parent=parent, depends_on=[account, execution_logs]),
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=[execution_logs]),
     )
     aws.xray.SamplingRule(
         f"{name}-xray-sampling",

@@ -73,7 +73,7 @@ class Table(pulumi.ComponentResource):
             description=f"Waybill {settings.stack}: table, partner and endpoint secrets",
             enable_key_rotation=True,
             deletion_window_in_days=KEY_DELETION_WINDOW_DAYS,
-            opts=pulumi.ResourceOptions(parent=self, protect=settings.is_prod),
+            opts=pulumi.ResourceOptions(parent=self, protect=settings.protect),
         )
         aws.kms.Alias(
             f"{name}-key-alias",
@@ -100,7 +100,7 @@ class Table(pulumi.ComponentResource):
                 enabled=True, kms_key_arn=self.kms_key.arn
             ),
             deletion_protection_enabled=settings.deletion_protection,
-            opts=pulumi.ResourceOptions(parent=self, protect=settings.is_prod),
+            opts=pulumi.ResourceOptions(parent=self, protect=settings.protect),
         )
         self.name = self.table.name
         self.arn = self.table.arn

@@ -218,7 +218,7 @@ def operations(app: APIGatewayRestResolver, services: Services) -> dict[str, Ope
 def build_resolver(services: Services) -> APIGatewayRestResolver:
     """The routes of :data:`~gateway.routes.ROUTES`, bound to ``services``."""
     app = _Resolver()
-    if services.limits is not None:  # the daily hard cap of /v1 requests (keyed tenants)
+    if services.limits is not None:  # quota and hard cap of /v1 requests (keyed tenants)
         app.use(middlewares=[services.limits.middleware])
     bound = operations(app, services)
     for route in ROUTES:

@@ -1,18 +1,19 @@
-"""The edge on AWS: an API Gateway REST Lambda REQUEST authorizer that resolves the tenant.
+"""The tenant edge on AWS: the REST API's Lambda REQUEST authorizer that resolves the tenant.
 
-- ``/webhooks/{tenant}/{carrier}`` and ``/oauth/{tenant}/{carrier}/token``: the tenant
-  is ``pathParameters.tenant`` and must be known; the carrier's own signature is
-  verified later by the ingest Lambda.
-- ``/v1/*``: the tenant owns the ``x-api-key`` presented, looked up by its SHA-256
-  digest (:class:`~gateway.aws.api_keys.DynamoApiKeys`); unknown or revoked: refused.
+Only ``/v1/*`` reaches it: the tenant owns the ``x-api-key`` presented, looked up by its
+SHA-256 digest (:class:`~gateway.aws.api_keys.DynamoApiKeys`); unknown or revoked:
+refused. Carrier webhooks and the OAuth token endpoint are on the webhook edge (an HTTP
+API with no authorizer: the carrier's signature is the authentication, checked by
+ingest); a request for any other resource is refused.
 
-The answer allows the request, names the tenant as ``principalId`` and in the
-context (``requestContext.authorizer.tenant`` for the Lambda behind), and returns the
-tenant's usage-plan key as ``usageIdentifierKey`` (API key source ``AUTHORIZER``), so
-carrier traffic is metered and throttled under the tenant's plan too. A refusal
-raises ``Exception("Unauthorized")``, which API Gateway turns into a bare 401; a
-failure of our own (DynamoDB, Secrets Manager, a missing plan key) raises anything
-else, which API Gateway answers with a 500 that carriers retry.
+The answer allows every ``/v1`` method of the stage (``…/{stage}/*/v1/*``: it does not
+depend on the route), names the tenant as ``principalId`` and in the context
+(``requestContext.authorizer.tenant`` for the Lambda behind), and returns the tenant's
+usage-plan key as ``usageIdentifierKey`` (API key source ``AUTHORIZER``), so the call is
+metered and throttled under the tenant's plan. A refusal raises
+``Exception("Unauthorized")``, which API Gateway turns into a bare 401; a failure of our
+own (DynamoDB, Secrets Manager, a missing plan key) raises anything else, which API
+Gateway answers with a 500.
 
 Both are Lambda function errors, so Lambda's ``Errors`` cannot tell a 401 from an
 outage. The handler counts them apart, as EMF metrics in the application's namespace
@@ -22,18 +23,12 @@ written as its own EMF line *before* the exception leaves the handler, so it is 
 lost to the raise; and it is written by hand rather than through Powertools, which the
 authorizer does not import (7 to 13 ms more cold start for two counters).
 
-Caching (result TTL in API Gateway) — recommended **0** on both kinds of route:
-
-- webhooks: no identity source carries the path's tenant (``context.resourcePath`` is
-  the template, the same for every tenant), so a cached answer could meter tenant B
-  under tenant A's plan. The policy names the exact ``methodArn``, so even a
-  mistakenly cached answer would be refused (403) on another tenant's path.
-- ``/v1``: revocation should hold at once. Our own cache of a key lookup lasts
-  :data:`~gateway.aws.api_keys.KEY_CACHE_SECONDS` (5 s); the plan key
-  :data:`~gateway.aws.api_keys.PLAN_KEY_CACHE_SECONDS`. The policy allows every
-  ``/v1`` method of the stage (``…/{stage}/*/v1/*``), so a separate ``/v1``
-  authorizer *may* cache by ``method.request.header.x-api-key`` for up to 60 s (the
-  answer does not depend on the route); revocation then lags by that TTL.
+Caching: API Gateway caches the answer per ``x-api-key`` value for
+:data:`infra.api.AUTHORIZER_TTL_SECONDS` (300 s; the identity source carries the
+tenant, so a cached answer never serves another tenant). A revoked key is therefore
+refused within 300 s plus our own lookup cache
+(:data:`~gateway.aws.api_keys.KEY_CACHE_SECONDS`, 5 s); ``docs/runbook.md`` says so
+where it describes revocation.
 """
 
 from __future__ import annotations
@@ -50,7 +45,6 @@ from gateway.api.http import request_headers
 from gateway.routes import paths_with
 from gateway.tenancy.tenants import TenantConfig
 
-WEBHOOK_RESOURCES = paths_with("carrier")
 API_RESOURCES = paths_with("key")
 
 logger = logging.getLogger("waybill.authorizer")
@@ -133,17 +127,13 @@ def make_authorizer(
         resource = str(event.get("resource") or "")
         if event.get("type") != "REQUEST" or not method_arn.startswith("arn:"):
             raise _refuse("not_a_request_authorization", "other")
-        if resource in WEBHOOK_RESOURCES:
-            route, allowed = "webhook", method_arn
-            tenant = str((event.get("pathParameters") or {}).get("tenant") or "")
-        elif resource in API_RESOURCES:
-            route, allowed = "v1", _v1_resource(method_arn)
-            tenant = api_keys(_api_key(event)) or ""
-            if not tenant:
-                raise _refuse("unknown_api_key", route)
-        else:
+        if resource not in API_RESOURCES:
             raise _refuse("no_tenant_route", "other")
-        if not tenant or tenants(tenant) is None:
+        route, allowed = "v1", _v1_resource(method_arn)
+        tenant = api_keys(_api_key(event)) or ""
+        if not tenant:
+            raise _refuse("unknown_api_key", route)
+        if tenants(tenant) is None:
             raise _refuse("unknown_tenant", route)
         plan_key = plan_keys(tenant)
         if plan_key is None:

@@ -21,7 +21,7 @@ from gateway.notify.addresses import AddressPolicy
 from gateway.notify.sealing import Sealer, SealError, kms_data_key
 from gateway.observability import count
 from gateway.services import PACKAGED_TENANTS_DIR, Services, build_services, dynamodb_client
-from gateway.tenancy.limits import HardCap
+from gateway.tenancy.limits import UsageLimits
 from gateway.tenancy.plans import plan_of
 
 
@@ -48,7 +48,7 @@ def services_from_environment() -> Services:
         ),
     )
     plans = plan_of(services.pipeline.tenants)
-    limits = HardCap(client, services.store.table, plans, meter=services.store.meter)
+    limits = UsageLimits(client, services.store.table, plans, meter=services.store.meter)
     pipeline = replace(services.pipeline, usage=limits.admit)  # verified deliveries
     return replace(services, pipeline=pipeline, limits=limits)
 

@@ -65,6 +65,9 @@ class Mocks(pulumi.runtime.Mocks):
         if args.typ == "aws:apigateway/restApi:RestApi":
             state["rootResourceId"] = "root-id"
             state["executionArn"] = f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{resource_id}"
+        if args.typ == "aws:apigatewayv2/api:Api":
+            state["executionArn"] = f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{resource_id}"
+            state["apiEndpoint"] = f"https://{resource_id}.execute-api.{REGION}.amazonaws.com"
         if args.typ == "aws:dynamodb/table:Table":
             state["streamArn"] = f"{state['arn']}/stream/2026-01-01T00:00:00.000"
         if args.typ == "aws:sqs/queue:Queue":

@@ -1,4 +1,5 @@
-"""Edge policies: every app route exists behind the right alias and authorizer, plans apply."""
+"""Tenant edge policies: every ``/v1`` route exists behind the right alias and authorizer,
+plans apply; the carriers' routes are the webhook edge's (``test_webhook_edge.py``)."""
 
 from __future__ import annotations
 
@@ -11,16 +12,18 @@ import pulumi
 import pytest
 
 from gateway.api.app import build_resolver
-from gateway.aws.authorizer import API_RESOURCES, WEBHOOK_RESOURCES
+from gateway.aws.authorizer import API_RESOURCES
+from gateway.routes import ROUTES as GATEWAY_ROUTES
 from gateway.routes import Endpoint
 from gateway.tenancy.plans import load_plans, plans_file
 from gateway.tenancy.tenants import TenantConfig
+from infra import api as api_module
 from infra import routes
 from infra.api import Api
 from infra.functions import Functions
 from infra.secrets import PartnerSecrets
 from infra.settings import StackSettings
-from infra.stage import IDENTITY_STAGE_VARIABLE, STAGE, xray_rule_name
+from infra.stage import STAGE, xray_rule_name
 from infra.table import Table
 from tests.infra.helpers import as_json, one, resources_of
 
@@ -76,14 +79,23 @@ def deployed_methods() -> dict[tuple[str, str], Any]:
     return {(m.inputs["httpMethod"], path(m.inputs["resourceId"])): m for m in resources_of(METHOD)}
 
 
-def test_infra_routes_are_exactly_the_routes_of_the_lambda() -> None:
-    assert {(r.method, r.path) for r in routes.ROUTES} == app_routes()
+def rest_app_routes() -> set[tuple[str, str]]:
+    """The resolver's routes less the carriers' (which the webhook edge serves)."""
+    carriers = {(r.method, r.path) for r in GATEWAY_ROUTES if r.auth == "carrier"}
+    assert carriers == {
+        ("POST", "/webhooks/{tenant}/{carrier}"),
+        ("POST", "/oauth/{tenant}/{carrier}/token"),
+    }
+    return app_routes() - carriers
+
+
+def test_infra_routes_are_the_routes_of_the_lambda_but_the_carriers() -> None:
+    assert {(r.method, r.path) for r in routes.ROUTES} == rest_app_routes()
 
 
 def test_only_routes_the_authorizer_has_no_tenant_for_are_public() -> None:
     for route in routes.ROUTES:
-        has_tenant = route.path in WEBHOOK_RESOURCES or route.path in API_RESOURCES
-        assert routes.is_public(route) is not has_tenant, route
+        assert routes.is_public(route) is not (route.path in API_RESOURCES), route
     assert {r.path for r in routes.ROUTES if routes.is_public(r)} == {"/healthz", "/openapi.json"}
 
 
@@ -94,7 +106,7 @@ def test_every_route_is_deployed_and_integrated_with_its_alias() -> Any:
     def check(values: list[Any]) -> None:
         ingest, query = values[-2:]
         methods = deployed_methods()
-        assert set(methods) == app_routes()
+        assert set(methods) == rest_app_routes()
         integrations = {
             (i.inputs["resourceId"], i.inputs["httpMethod"]): i for i in resources_of(INTEGRATION)
         }
@@ -128,7 +140,7 @@ def test_every_method_but_the_public_ones_needs_the_authorizer_and_an_api_key() 
 
 
 @pulumi.runtime.test
-def test_keys_come_from_a_request_authorizer_that_caches_nothing() -> Any:
+def test_keys_come_from_a_request_authorizer_cached_on_the_api_key() -> Any:
     api, functions, _ = build_stack()
 
     def check(values: list[Any]) -> None:
@@ -137,14 +149,27 @@ def test_keys_come_from_a_request_authorizer_that_caches_nothing() -> Any:
         assert rest["endpointConfiguration"]["types"] == "REGIONAL"
         authorizer = one("aws:apigateway/authorizer:Authorizer").inputs
         assert authorizer["type"] == "REQUEST"
-        assert authorizer["authorizerResultTtlInSeconds"] == 0
+        assert authorizer["authorizerResultTtlInSeconds"] == 300
         assert authorizer["authorizerUri"] == values[-1]
-        # the one identity source is a stage variable every request of the stage carries
-        assert authorizer["identitySource"] == f"stageVariables.{IDENTITY_STAGE_VARIABLE}"
-        stage = one("aws:apigateway/stage:Stage").inputs
-        assert stage["variables"][IDENTITY_STAGE_VARIABLE]
+        # the cache key is the API key, which carries the tenant
+        assert authorizer["identitySource"] == "method.request.header.x-api-key"
+        assert "variables" not in one("aws:apigateway/stage:Stage").inputs
 
     return ready(api, functions.authorizer.invoke_arn).apply(check)
+
+
+@pytest.mark.parametrize(
+    "source", ["context.resourcePath", "stageVariables.authorizer", "method.request.path.tenant"]
+)
+def test_a_cache_on_an_identity_source_without_the_tenant_is_refused(
+    monkeypatch: pytest.MonkeyPatch, source: str
+) -> None:
+    """A cached allow keyed on something every tenant shares would admit (and meter)
+    another tenant's request: the program refuses to build such an authorizer."""
+    monkeypatch.setattr(api_module, "IDENTITY_SOURCE", source)
+    with pytest.raises(ValueError, match="does not carry the tenant"):
+        build_stack()
+    api_module.check_authorizer_cache(source, 0)  # no cache: any source is harmless
 
 
 @pulumi.runtime.test
@@ -230,8 +255,8 @@ def test_stage_throttles_logs_json_and_traces() -> Any:
         assert values["loggingLevel"] == "ERROR" and values["dataTraceEnabled"] is False
         # no detailed (per-method, custom) metrics; the stage-level ones need no setting
         assert values["metricsEnabled"] is False
-        account = one("aws:apigateway/account:Account").inputs
-        assert account["cloudwatchRoleArn"].endswith(":api-cloudwatch-role")
+        # the account's CloudWatch role is the bootstrap stack's, never an app stack's
+        assert resources_of("aws:apigateway/account:Account") == []
 
     return ready(api).apply(check)
 
@@ -336,12 +361,21 @@ def test_gateway_refusals_and_throttling_answer_json_like_the_app() -> Any:
 
 @pulumi.runtime.test
 def test_the_deployment_is_replaced_when_the_routes_change(monkeypatch: pytest.MonkeyPatch) -> Any:
-    api, _, _ = build_stack()
+    api, functions, _ = build_stack()
     before = routes.fingerprint()
 
-    def check(_: Any) -> None:
+    def check(values: list[Any]) -> None:
         triggers = one("aws:apigateway/deployment:Deployment").inputs["triggers"]
         assert triggers["routes"] == before
+        # the authorizer's inputs and the integrations' targets are fingerprinted too
+        uri, ingest, query = values[-3:]
+        assert json.loads(triggers["authorizer"]) == [
+            uri,
+            "method.request.header.x-api-key",
+            300,
+            "REQUEST",
+        ]
+        assert json.loads(triggers["integrations"]) == {"ingest": ingest, "query": query}
         monkeypatch.setattr(
             routes,
             "ROUTES",
@@ -349,7 +383,8 @@ def test_the_deployment_is_replaced_when_the_routes_change(monkeypatch: pytest.M
         )
         assert routes.fingerprint() != before
 
-    return ready(api).apply(check)
+    invoked = (functions.authorizer.invoke_arn, functions.ingest.invoke_arn)
+    return ready(api, *invoked, functions.query.invoke_arn).apply(check)
 
 
 @pulumi.runtime.test

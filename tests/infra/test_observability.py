@@ -12,6 +12,7 @@ from typing import Any
 import pulumi
 import pytest
 
+from gateway.tenancy.plans import load_plans, plans_file
 from infra import dashboard
 from infra.alarms import API_5XX_PERCENT, POLLS_FAILED_PERCENT, THROTTLED_PER_5_MIN
 from infra.functions import SPECS
@@ -19,17 +20,19 @@ from infra.notify import Notify
 from infra.observability import Observability
 from infra.settings import REPO_ROOT, StackSettings
 from infra.stage import STAGE
+from infra.webhook_edge import WebhookEdge
 from tests.infra.helpers import as_json, one, resources_of
 from tests.infra.log_filters import matches, render_access_log
-from tests.infra.test_api import build_stack
+from tests.infra.test_api import TENANTS, build_stack
 
 ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 
 
 def build(settings: StackSettings) -> Observability:
     api, functions, table = build_stack(settings)
+    webhooks = WebhookEdge("webhooks", settings, functions, TENANTS, load_plans(plans_file()))
     notify = Notify("notify", settings, table, functions)
-    return Observability("obs", settings, api, functions, table, notify)
+    return Observability("obs", settings, api, webhooks, functions, table, notify)
 
 
 def ready(obs: Observability) -> pulumi.Output[list[Any]]:
@@ -57,6 +60,7 @@ def test_every_alarm_exists_with_its_threshold_and_notifies_the_topic() -> Any:
         found = alarms()
         expected = {
             "api-5xx-rate": (API_5XX_PERCENT, {"5XXError", "Count"}),
+            "webhooks-5xx-rate": (API_5XX_PERCENT, {"5xx", "Count"}),
             "api-throttled": (THROTTLED_PER_5_MIN, {"Http429"}),
             "hard-cap": (0, {"Rejected_hard_cap_reached"}),
             "parked": (0, {"DeliveriesParked"}),
@@ -132,12 +136,19 @@ def test_throttling_is_counted_from_the_access_log_429s() -> Any:
     obs = build(StackSettings.for_stack("dev"))
 
     def check(_: Any) -> None:
-        log_filter = one("aws:cloudwatch/logMetricFilter:LogMetricFilter").inputs
-        assert log_filter["logGroupName"] == "/aws/apigateway/waybill-dev/access"
-        assert log_filter["pattern"] == '{ $.status = "429" }'
+        filters = {
+            f.inputs["logGroupName"]: f.inputs
+            for f in resources_of("aws:cloudwatch/logMetricFilter:LogMetricFilter")
+        }
+        assert set(filters) == {  # both edges' access logs count into one metric
+            "/aws/apigateway/waybill-dev/access",
+            "/aws/apigateway/waybill-dev/webhooks",
+        }
         namespace, name = dashboard.throttled_metric("dev")
-        transformation = log_filter["metricTransformation"]
-        assert (transformation["namespace"], transformation["name"]) == (namespace, name)
+        for log_filter in filters.values():
+            assert log_filter["pattern"] == '{ $.status = "429" }'
+            transformation = log_filter["metricTransformation"]
+            assert (transformation["namespace"], transformation["name"]) == (namespace, name)
         alarm = alarms()["api-throttled"]
         assert (alarm["namespace"], alarm["metricName"]) == (namespace, name)
         assert alarm["evaluationPeriods"] == alarm["datapointsToAlarm"] == 3
@@ -156,6 +167,8 @@ EXAMPLE_CONTEXT = {
     "$context.authorizer.tenant": "acme",
     "$context.identity.apiKeyId": "k1a2b3",
     "$context.error.message": "Too Many Requests",
+    "$context.routeKey": "POST /webhooks/acme/{carrier}",
+    "$context.integrationErrorMessage": "-",
 }
 """Example values of the access log's variables (the others are written ``-``)."""
 
@@ -166,16 +179,25 @@ def access_line(log_format: str, status: int) -> str:
     return line
 
 
+@pytest.mark.parametrize(
+    ("stage_type", "log_group"),
+    [
+        ("aws:apigateway/stage:Stage", "/aws/apigateway/waybill-dev/access"),
+        ("aws:apigatewayv2/stage:Stage", "/aws/apigateway/waybill-dev/webhooks"),
+    ],
+)
 @pulumi.runtime.test
-def test_every_access_log_filter_matches_the_lines_the_stage_writes() -> Any:
+def test_every_access_log_filter_matches_the_lines_the_stage_writes(
+    stage_type: str, log_group: str
+) -> Any:
     settings = StackSettings.for_stack("dev")
     api, functions, table = build_stack(settings)
+    webhooks = WebhookEdge("webhooks", settings, functions, TENANTS, load_plans(plans_file()))
     notify = Notify("notify", settings, table, functions)
-    obs = Observability("obs", settings, api, functions, table, notify)
+    obs = Observability("obs", settings, api, webhooks, functions, table, notify)
 
     def check(_: Any) -> None:
-        log_format = one("aws:apigateway/stage:Stage").inputs["accessLogSettings"]["format"]
-        log_group = "/aws/apigateway/waybill-dev/access"
+        log_format = one(stage_type).inputs["accessLogSettings"]["format"]
         filters = [
             f.inputs
             for f in resources_of("aws:cloudwatch/logMetricFilter:LogMetricFilter")
@@ -192,7 +214,7 @@ def test_every_access_log_filter_matches_the_lines_the_stage_writes() -> Any:
                 if other != status:
                     assert not matches(pattern, access_line(log_format, other)), (pattern, other)
 
-    return pulumi.Output.all(ready(obs), api.stage.id, api.access_logs.id).apply(check)
+    return pulumi.Output.all(ready(obs), api.stage.id, webhooks.stage.id).apply(check)
 
 
 @pytest.mark.parametrize(

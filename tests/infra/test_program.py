@@ -26,13 +26,16 @@ COMPONENTS = {
     "PartnerSecrets",
     "Functions",
     "Api",
+    "WebhookEdge",
     "TenantKeys",
     "Notify",
     "Poll",
     "Observability",
 }
 OUTPUTS = {
+    "account",
     "base_url",
+    "webhook_base_url",
     "webhook_urls",
     "api_key_ids",
     "api_key_values",
@@ -111,7 +114,8 @@ def test_webhook_urls_list_enabled_webhook_carriers_not_the_canonical_submit(
 
     def check(outputs: list[Any]) -> None:
         by_name = {name: value for name, _, value in outputs}
-        base, urls = by_name["base_url"], by_name["webhook_urls"]
+        base, urls = by_name["webhook_base_url"], by_name["webhook_urls"]
+        assert base != by_name["base_url"]  # webhooks have an edge of their own
         assert "canonical" in demo.enabled_carriers()
         expected = {c: f"{base}/webhooks/demo/{c}" for c in demo.enabled_carriers()}
         del expected["canonical"]
@@ -175,16 +179,18 @@ RUNNER = textwrap.dedent(
         def new_resource(self, args):
             arn = f"arn:aws:x:us-west-2:123456789012:{args.name}"
             computed = ("arn", "executionArn", "invokeArn", "invokeUrl", "rootResourceId",
-                        "streamArn", "url", "uuid")
+                        "streamArn", "url", "uuid", "apiEndpoint")
             state = {**dict.fromkeys(computed, arn), **args.inputs, "version": "1"}
             if args.typ == "random:index/randomPassword:RandomPassword":
                 state["result"] = "x" * 43
             return f"{args.name}-id", state
 
         def call(self, args):
-            return {"accountId": "1", "partition": "aws", "region": "us-west-2"}, []
+            return {"accountId": "123456789012", "partition": "aws", "region": "us-west-2"}, []
 
     pulumi.runtime.set_mocks(Mocks(), project="waybill", stack="dev", preview=False)
+    # what ops set before a first `pulumi up` (docs/deploy.md)
+    pulumi.runtime.set_all_config({"aws:allowedAccountIds": '["123456789012"]'})
     fake = types.ModuleType("infra.package")  # the real one builds the Lambda zip with pip
     fake.lambda_archive = lambda: pulumi.AssetArchive({})
     sys.modules["infra.package"] = fake

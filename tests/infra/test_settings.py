@@ -11,14 +11,19 @@ from pulumi.runtime.config import CONFIG
 
 from infra.settings import REPO_ROOT, StackSettings
 
+ACCOUNTS = '["123456789012"]'
+
 
 @pytest.fixture
 def config() -> Iterator[Any]:
     """Set ``waybill:*`` config for one test, then restore what was there."""
     saved = dict(CONFIG.get())
 
-    def set_config(**values: str) -> None:
-        pulumi.runtime.set_all_config({f"waybill:{k}": v for k, v in values.items()})
+    def set_config(*, accounts: str | None = ACCOUNTS, **values: str) -> None:
+        found = {f"waybill:{k}": v for k, v in values.items()}
+        if accounts is not None:
+            found["aws:allowedAccountIds"] = accounts
+        pulumi.runtime.set_all_config(found)
 
     yield set_config
     pulumi.runtime.set_all_config(saved)
@@ -41,6 +46,29 @@ def test_defaults_from_an_empty_config(config: Any) -> None:
     assert settings.labels_for("acme") == ("",)  # one unlabelled key per tenant
     assert settings.tenants_dir == REPO_ROOT / "tenants"
     assert settings.prefix == "waybill/dev/"
+    assert settings.allowed_account_ids == ("123456789012",)
+    assert (settings.protect, settings.secret_recovery_days) == (False, 0)
+    assert settings.budget_scope == "stack"
+
+
+@pytest.mark.parametrize("accounts", [None, "[]"])
+def test_a_stack_without_its_allowed_accounts_is_refused(config: Any, accounts: str | None) -> None:
+    """Without ``aws:allowedAccountIds`` a stack could be deployed into whatever account
+    the operator's credentials name."""
+    config(accounts=accounts)
+    with pytest.raises(ValueError, match="aws:allowedAccountIds"):
+        StackSettings.from_config()
+
+
+def test_protect_and_the_secret_recovery_window_come_from_config_not_the_name(
+    config: Any,
+) -> None:
+    config(protect="true", secretRecoveryDays="7", budgetScope="account")
+    settings = StackSettings.from_config()  # the mocks' stack is dev
+    assert (settings.protect, settings.secret_recovery_days) == (True, 7)
+    assert settings.budget_scope == "account"
+    prod = StackSettings.for_stack("prod")
+    assert (prod.protect, prod.secret_recovery_days) == (True, 30)
 
 
 def test_config_values_are_read_and_typed(config: Any) -> None:
@@ -100,6 +128,9 @@ def test_stable_version_per_function() -> None:
         ({"log_retention_days": 31}, "waybill:logRetentionDays"),
         ({"lambda_memory_mb": 64}, "waybill:lambdaMemoryMb"),
         ({"waf_rate_limit": 0}, "waybill:wafRateLimit"),
+        ({"allowed_account_ids": ("12345",)}, "aws:allowedAccountIds"),
+        ({"budget_scope": "org"}, "waybill:budgetScope"),
+        ({"secret_recovery_days": 3}, "waybill:secretRecoveryDays"),
     ],
 )
 def test_invalid_settings_are_refused_naming_the_key(overrides: dict[str, Any], key: str) -> None:

@@ -1,7 +1,8 @@
-"""The hard cap's counter logic on an in-memory fake DynamoDB: flushing, windows, failures.
+"""The usage counters' decisions without storage: which limit refuses, when it lifts, and
+which requests are counted at all.
 
-The real engine (atomic ADDs under threads, measured write units) is in
-``tests/integration/test_hard_cap_dynamodb_local.py``.
+Counting itself (flushes, windows, failures, atomic ADDs under threads, measured write
+units) runs on DynamoDB Local: ``tests/integration/test_hard_cap_dynamodb_local.py``.
 """
 
 from __future__ import annotations
@@ -10,146 +11,57 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from botocore.exceptions import ClientError
 
-from gateway.errors import ThrottledError
-from gateway.tenancy.limits import HardCap, keyed_tenant
-from gateway.tenancy.plans import Plan
+from gateway.tenancy.limits import UsageLimits, _Window, keyed_tenant
+from gateway.tenancy.plans import Plan, day_window, month_window
 
 START = datetime(2026, 11, 22, 23, 59, 0, tzinfo=UTC).timestamp()  # a minute to midnight
 
 
-class FakeDynamo:
-    """UpdateItem ADD and BatchGetItem over a dict; can fail, can leave keys unprocessed."""
+class Untouchable:
+    """A client that must not be called: nothing is counted, so nothing is stored."""
 
-    def __init__(self) -> None:
-        self.items: dict[str, int] = {}
-        self.writes: list[tuple[str, int]] = []
-        self.reads = 0
-        self.fail = False
-        self.unprocessed_once = False
-
-    def update_item(self, **request: Any) -> dict[str, Any]:
-        if self.fail:
-            raise ClientError({"Error": {"Code": "InternalServerError"}}, "UpdateItem")
-        pk, add = request["Key"]["pk"]["S"], int(request["ExpressionAttributeValues"][":n"]["N"])
-        self.items[pk] = self.items.get(pk, 0) + add
-        self.writes.append((pk, add))
-        return {"Attributes": {"n": {"N": str(self.items[pk])}}}
-
-    def batch_get_item(self, RequestItems: dict[str, Any], **_: Any) -> dict[str, Any]:
-        if self.fail:
-            raise ClientError({"Error": {"Code": "InternalServerError"}}, "BatchGetItem")
-        self.reads += 1
-        ((table, request),) = RequestItems.items()
-        keys = request["Keys"]
-        later = keys[1:] if self.unprocessed_once else []
-        self.unprocessed_once = False
-        found = [
-            {"pk": key["pk"], "n": {"N": str(self.items[key["pk"]["S"]])}}
-            for key in keys[: len(keys) - len(later)]
-            if key["pk"]["S"] in self.items
-        ]
-        unprocessed = {table: {"Keys": later}} if later else {}
-        return {"Responses": {table: found}, "UnprocessedKeys": unprocessed}
+    def __getattr__(self, name: str) -> Any:
+        raise AssertionError(f"DynamoDB called ({name}) for a request that counts nothing")
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = START
-
-    def __call__(self) -> float:
-        return self.now
-
-
-CAP = Plan(rate=100, burst=10, quota=10, quota_period="day", hard_cap=10)
+def window(day_total: int, month_total: int, now: float = START) -> _Window:
+    day, day_ends = day_window(now)
+    month, month_ends = month_window(now)
+    found = _Window(day, day_ends, month, month_ends)
+    found.days, found.months = {0: day_total}, {0: month_total}
+    return found
 
 
-def cap(db: FakeDynamo, clock: Clock, **settings: Any) -> HardCap:
-    return HardCap(db, "t", {"acme": CAP}.get, clock=clock, **settings)
+DAILY = Plan(rate=100, burst=10, quota=10, quota_period="day", hard_cap=20)
+MONTHLY = Plan(rate=100, burst=10, quota=100, quota_period="month", hard_cap=20)
 
 
-def test_counts_are_flushed_every_n_requests_as_one_add() -> None:
-    db, clock = FakeDynamo(), Clock()
-    counter = cap(db, clock, flush_every=4, shards=1)
-    for _ in range(8):
-        counter.admit("acme")
-    assert db.writes == [("L#acme#2026-11-22#0", 4), ("L#acme#2026-11-22#0", 4)]
-    assert db.reads == 1  # cached: one read for the first request only
-
-
-def test_a_quiet_tenant_is_flushed_after_flush_seconds() -> None:
-    db, clock = FakeDynamo(), Clock()
-    counter = cap(db, clock, flush_every=100, flush_seconds=10, shards=1)
-    counter.admit("acme")
-    counter.admit("acme")
-    assert db.writes == []
-    clock.now += 10
-    counter.admit("acme")
-    assert db.writes == [("L#acme#2026-11-22#0", 3)]
-
-
-def test_the_cap_counts_what_others_flushed_and_refusal_flushes_our_own() -> None:
-    db, clock = FakeDynamo(), Clock()
-    db.items["L#acme#2026-11-22#2"] = 7  # other containers' flushes
-    counter = cap(db, clock, flush_every=50, shards=4)
-    for _ in range(3):
-        counter.admit("acme")
-    with pytest.raises(ThrottledError) as caught:
-        counter.admit("acme")
-    assert (caught.value.code, caught.value.retry_after) == ("hard_cap_reached", 60)
-    assert sum(db.items.values()) == 10  # our 3 were written when we refused
-    reads = db.reads
-    for _ in range(5):
-        clock.now += 10
-        with pytest.raises(ThrottledError):
-            counter.admit("acme")
-    assert db.reads == reads  # once full, the day stays full: no more reads
-
-
-def test_the_next_utc_day_starts_from_zero_and_yesterdays_tail_is_kept() -> None:
-    db, clock = FakeDynamo(), Clock()
-    counter = cap(db, clock, flush_every=50, shards=1)
-    for _ in range(10):
-        counter.admit("acme")
-    assert db.writes == []
-    clock.now += 60  # 00:00:00 UTC
-    counter.admit("acme")
-    assert db.items == {"L#acme#2026-11-22#0": 10}  # flushed to yesterday's counter
-    counter.flush()
-    assert db.items["L#acme#2026-11-23#0"] == 1
-
-
-def test_dynamodb_errors_fail_open_and_lose_no_count() -> None:
-    db, clock = FakeDynamo(), Clock()
-    counter = cap(db, clock, flush_every=2, shards=1)
-    db.fail = True
-    for _ in range(5):
-        counter.admit("acme")  # admitted: the cap is a safety net, not a single point
-    db.fail = False
-    counter.flush()
-    assert db.items == {"L#acme#2026-11-22#0": 5}
-
-
-def test_unprocessed_keys_are_read_again() -> None:
-    db, clock = FakeDynamo(), Clock()
-    db.items = {f"L#acme#2026-11-22#{shard}": 2 for shard in range(4)}  # 8 of 10
-    db.unprocessed_once = True
-    counter = cap(db, clock, shards=4)
-    counter.admit("acme")
-    counter.admit("acme")
-    with pytest.raises(ThrottledError):
-        counter.admit("acme")
-    assert db.reads == 2
+@pytest.mark.parametrize(
+    ("plan", "day_total", "month_total", "code", "retry_after"),
+    [
+        (DAILY, 9, 9, None, None),
+        (DAILY, 10, 10, "quota_exceeded", 60),  # a daily quota lifts at midnight
+        (MONTHLY, 19, 99, None, None),
+        (MONTHLY, 20, 50, "hard_cap_reached", 60),  # the day's cap, whatever the month
+        (MONTHLY, 5, 100, "quota_exceeded", 8 * 86_400 + 60),  # the month ends Dec 1st
+        (DAILY, 20, 20, "hard_cap_reached", 60),  # the cap is named before the quota
+    ],
+)
+def test_the_window_refuses_at_the_quota_of_its_period_and_the_days_hard_cap(
+    plan: Plan, day_total: int, month_total: int, code: str | None, retry_after: int | None
+) -> None:
+    refused = window(day_total, month_total).refusal(plan, START)
+    assert (refused and (refused.code, refused.retry_after)) == (
+        (code, retry_after) if code else None
+    )
 
 
 def test_unknown_tenants_and_requests_without_a_tenant_are_not_counted() -> None:
-    db, clock = FakeDynamo(), Clock()
-    counter = cap(db, clock)
+    counter = UsageLimits(Untouchable(), "t", {"acme": DAILY}.get, clock=lambda: START)
     counter.admit("nobody")
     counter.admit(None)
     counter.flush()
-    assert (db.reads, db.writes) == (0, [])
 
 
 @pytest.mark.parametrize(
