@@ -33,6 +33,7 @@ from gateway.services import build_services
 from gateway.signing.spec import split_signed
 from gateway.store.capacity import item_bytes
 from gateway.store.table import ensure_table
+from gateway.audit.outcomes import OutcomeLog
 from gateway.tenancy.limits import UsageLimits
 from gateway.tenancy.plans import plan_of
 from gateway.testkit.capacity import IndexCapacity
@@ -104,7 +105,10 @@ class _Run:
         plans = plan_of(services.pipeline.tenants)
         never = 10**9  # counted in process (its CPU is measured), never flushed: its units
         cap = UsageLimits(self.meter, TABLE, plans, flush_every=never, flush_seconds=never)
-        services = replace(services, limits=cap)  # are modeled (1 WRU per 50 requests)
+        # as gateway/aws/handler.py: verified deliveries counted, one outcome line logged
+        audit = OutcomeLog(services.pipeline.audit)
+        pipeline = replace(services.pipeline, usage=cap.admit, audit=audit)
+        services = replace(services, limits=cap, pipeline=pipeline)  # units modeled: 1/50
         self.gw = Harness(make_handler(services), services, secrets, {})
         self.logs = io.StringIO()
 

@@ -1,7 +1,9 @@
-"""The cost arithmetic of :mod:`bench.cost_model`: prices, assumptions, dollars per request.
+"""From measured profiles to priced units: the bench side of :mod:`gateway.costs`.
 
-Prices: ``bench/prices.toml`` (us-west-2, on-demand, dated). Measured inputs come as a
-:class:`~bench.ingest_profile.Profile` per request kind; everything not measured is an
+Prices: the one table, ``gateway/costs/prices.toml`` (us-west-2, on-demand, dated).
+Measured inputs come as a :class:`Profile` per request kind; :func:`unit_of` turns one
+into the :class:`~gateway.costs.model.Unit` the shared arithmetic prices
+(:func:`~gateway.costs.model.request_dollars`). Everything not measured is an
 :class:`Assumptions` field, stated with its reason.
 
 Lambda billed ms = (CPU ms here x ``cpu_scale`` + DynamoDB calls x ``rtt_ms``) x
@@ -11,20 +13,21 @@ and each DynamoDB call waits a network round trip that loopback does not have.
 Example:
     >>> p = Profile(wru=2, rru=1, calls=2, cpu_ms=2, wall_ms=9, log_bytes=200,
     ...             response_bytes=100, accepted=1)
-    >>> cost = request_cost("new", p, STORED, AUTH, load_prices(), Assumptions())
-    >>> round(cost["DynamoDB writes"] * 1e6, 4)  # (2 + 1/50 hard cap) x $0.625 per million
-    1.2625
+    >>> cost = request_cost("new", p, STORED, AUTH, load_prices(), Assumptions(), NEW_EDGE)
+    >>> round(cost["DynamoDB writes"] * 1e6, 4)  # (2 + 2/50 counters) x $0.625 per million
+    1.275
 """
 
 from __future__ import annotations
 
-import tomllib
+import math
 from collections.abc import Mapping
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, field
 
-PRICES = Path(__file__).with_name("prices.toml")
-Prices = Mapping[str, Mapping[str, float]]
+from gateway.costs.model import NEW_EDGE, Edge, Terms, Unit, request_dollars
+from gateway.costs.prices import Prices, load_prices
+
+__all__ = ["NEW_EDGE", "Prices", "load_prices"]  # the other benches read prices from here
 
 
 @dataclass(frozen=True)
@@ -52,7 +55,6 @@ AUTH = Profile(0, 0, 0, cpu_ms=0.05, wall_ms=0.05, log_bytes=110, response_bytes
 class Assumptions:
     """What is not measured here, each with its reason."""
 
-    memory_gb: float = 0.5  # 512 MB arm64, infra's default (infra/settings.py)
     cpu_scale: float = 1769 / 512  # Lambda gives 1 vCPU at 1,769 MB, in proportion below
     rtt_ms: float = 6.0  # one DynamoDB call from Lambda in-region (p50 ~3-6 ms)
     safety: float = 1.2  # tail latency, GC, SDK retries, Graviton vs this CPU
@@ -61,27 +63,11 @@ class Assumptions:
     # Lambda's START/END/REPORT lines (~330 bytes) are INFO system logs, which the stack
     # filters out (infra/functions.py: JSON format, system log level WARN).
     platform_log_bytes: float = 0.0
-    access_log_bytes: float = 300.0  # one API Gateway JSON access-log line per request
-    log_months: float = 1.0  # log retention 30 days (infra/settings.py)
-    retention_months: float = 90 / 30.4  # tenant retention (TenantConfig default, 90 days)
     item_overhead: float = 100.0  # DynamoDB bills 100 bytes per item stored
     index_entry_bytes: float = 110.0  # a KEYS_ONLY status index entry (docs/queries.md)
-    hard_cap_wru: float = 1 / 50  # one ADD per 50 requests (gateway/tenancy/limits.py)
-    hard_cap_rru_s: float = 2 / 5  # 4 shards, 0.5 each, per busy container every 5 s
-    key_sets_per_container: float = 10.0  # partner key sets + plan keys it refreshes
-    refresh_s: float = 300.0  # secrets cache (gateway/aws/secrets.py CACHE_SECONDS)
+    counter_rru_s: float = 2 / 5  # 4 shards, 0.5 each, per busy container every 5 s
     response_overhead: float = 250.0  # response headers, bytes
-    monthly_requests: float = 100e6  # the volume fixed costs are spread over
-    secrets: int = 25  # partner key sets, plan keys, the cursor key
-    metrics: int = 25  # EMF metric names (dimension: service only)
-    alarms: int = 10
-    cmk_keys: int = 1  # the table's customer managed key
-
-
-def load_prices(path: Path = PRICES) -> Prices:
-    """The price table, every section but ``meta``, as floats."""
-    data = tomllib.loads(path.read_text())
-    return {s: {k: float(v) for k, v in vals.items()} for s, vals in data.items() if s != "meta"}
+    terms: Terms = field(default_factory=Terms)  # memory, access log, retention (gateway)
 
 
 def billed_ms(p: Profile, a: Assumptions) -> float:
@@ -105,6 +91,28 @@ def stored_bytes(kind: str, p: Profile, stored: Mapping[str, float], a: Assumpti
     )
 
 
+def unit_of(kind: str, p: Profile, stored: Mapping[str, float], a: Assumptions) -> Unit:
+    """What one request of ``kind`` uses as billed: its measured units, modeled
+    milliseconds, log and response bytes, and the counters' reads for its busy time."""
+    ms = billed_ms(p, a)
+    return Unit(
+        wru=p.wru,
+        rru=p.rru + a.counter_rru_s * ms / 1000,
+        lambda_ms=ms,
+        log_bytes=p.log_bytes + a.platform_log_bytes,
+        stored_bytes=stored_bytes(kind, p, stored, a),
+        response_bytes=p.response_bytes + a.response_overhead,
+    )
+
+
+def terms_of(auth: Profile, a: Assumptions) -> Terms:
+    """``a.terms`` with the authorizer's measured milliseconds (billed per started ms) and
+    log bytes."""
+    ms = max(1.0, float(math.ceil(billed_ms(auth, a))))
+    log = auth.log_bytes + a.platform_log_bytes
+    return Terms(**{**a.terms.__dict__, "authorizer_ms": ms, "authorizer_log_bytes": log})
+
+
 def request_cost(
     kind: str,
     p: Profile,
@@ -112,43 +120,13 @@ def request_cost(
     auth: Profile,
     prices: Prices,
     a: Assumptions,
+    edge: Edge,
+    monthly_requests: float = 100e6,
 ) -> dict[str, float]:
-    """Dollars per request of one kind, by service (fixed monthly costs excluded)."""
-    lam, ddb, cw = prices["lambda"], prices["dynamodb"], prices["cloudwatch"]
-    ms = billed_ms(p, a)
-    auth_ms = max(1.0, billed_ms(auth, a))  # billed per started millisecond
-    busy_s = ms / 1000  # container-seconds per request: its share of the warm containers
-    stored_gb = stored_bytes(kind, p, stored, a) / 1e9
-    logs_gb = (p.log_bytes + auth.log_bytes + 2 * a.platform_log_bytes + a.access_log_bytes) / 1e9
-    refreshes = a.key_sets_per_container / a.refresh_s * busy_s  # GetSecretValue calls
-    return {
-        "API Gateway REST": prices["api_gateway"]["rest_per_million"] / 1e6,
-        "Lambda requests (2)": 2 * lam["per_million_requests"] / 1e6,
-        "Lambda duration": a.memory_gb * (ms + auth_ms) / 1000 * lam["arm_gb_second"],
-        "DynamoDB writes": (p.wru + a.hard_cap_wru) * ddb["wru_per_million"] / 1e6,
-        "DynamoDB reads": (p.rru + a.hard_cap_rru_s * busy_s) * ddb["rru_per_million"] / 1e6,
-        "DynamoDB storage + PITR": stored_gb
-        * a.retention_months
-        * (ddb["storage_gb_month"] + ddb["pitr_gb_month"]),
-        "CloudWatch Logs": logs_gb
-        * (cw["logs_ingest_gb"] + cw["logs_store_gb_month"] * a.log_months),
-        "Secrets Manager + KMS calls": refreshes
-        * (prices["secrets_manager"]["per_10k_calls"] + prices["kms"]["per_10k_requests"])
-        / 1e4,
-        "Data transfer out": (p.response_bytes + a.response_overhead)
-        / 1e9
-        * prices["data_transfer"]["out_gb"],
-    }
-
-
-def fixed_monthly(prices: Prices, a: Assumptions) -> float:
-    """Dollars a month whatever the traffic: secrets, metrics, alarms, keys."""
-    return (
-        a.secrets * prices["secrets_manager"]["secret_month"]
-        + a.metrics * prices["cloudwatch"]["metric_month"]
-        + a.alarms * prices["cloudwatch"]["alarm_month"]
-        + a.cmk_keys * prices["kms"]["key_month"]
-    )
+    """Dollars per request of one kind through ``edge``, by service (shared monthly costs
+    excluded)."""
+    unit = unit_of(kind, p, stored, a)
+    return request_dollars(unit, prices, edge, terms_of(auth, a), monthly_requests)
 
 
 def mix_cost(

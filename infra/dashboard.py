@@ -2,10 +2,16 @@
 polling and modeled cost.
 
 Modeled cost is metric math over the day: request counts, Lambda GB-seconds and DynamoDB
-capacity units times the per-unit prices below (on-demand list prices, us-west-2, read
-on :data:`PRICES_AS_OF`; free tiers ignored). They are this module's own constants on
-purpose (``bench/prices.toml`` may hold the benchmark's copy): change them here when AWS
-changes its prices. Storage, logs, X-Ray, Secrets Manager and KMS are not modeled.
+capacity units times the per-unit prices of the one price table
+(``gateway/costs/prices.toml``, dated :data:`PRICES_AS_OF`; free tiers ignored).
+Storage, logs, X-Ray, Secrets Manager and KMS are not in that widget.
+
+"Top tenants by modeled cost" is a Logs Insights query over the ingest and query
+functions' log groups: requests per tenant and outcome (the fields :data:`TENANT_FIELD`
+and :data:`OUTCOME_FIELD` of a request's log line), each weighted by what one request of
+that outcome costs on the deployed edge (:func:`gateway.costs.attribution.outcome_weights`,
+from the cost shape and the price table), summed, top 10. ``waybill costs`` attributes
+the same month from the counted windows, with shared and fixed costs.
 """
 
 from __future__ import annotations
@@ -15,6 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 import pulumi
 
+from gateway.costs.attribution import outcome_weights
+from gateway.costs.prices import load_price_table
 from infra.settings import StackSettings
 from infra.stage import STAGE
 
@@ -24,12 +32,17 @@ if TYPE_CHECKING:
     from infra.notify import Notify
     from infra.table import Table
 
-PRICES_AS_OF = "2025-06-01"
-API_REQUEST_USD = 3.50 / 1e6  # REST API, first 333 M requests a month
-LAMBDA_REQUEST_USD = 0.20 / 1e6
-LAMBDA_GB_SECOND_USD = 0.0000133334  # arm64
-DYNAMODB_WRITE_UNIT_USD = 0.625 / 1e6  # on-demand write request unit
-DYNAMODB_READ_UNIT_USD = 0.125 / 1e6  # on-demand read request unit
+_TABLE = load_price_table()
+PRICES_AS_OF = _TABLE.as_of
+API_REQUEST_USD = _TABLE.price("api_gateway", "rest_per_million") / 1e6  # first tier
+LAMBDA_REQUEST_USD = _TABLE.price("lambda", "per_million_requests") / 1e6
+LAMBDA_GB_SECOND_USD = _TABLE.price("lambda", "arm_gb_second")  # arm64
+DYNAMODB_WRITE_UNIT_USD = _TABLE.price("dynamodb", "wru_per_million") / 1e6  # on-demand
+DYNAMODB_READ_UNIT_USD = _TABLE.price("dynamodb", "rru_per_million") / 1e6
+TENANT_FIELD, OUTCOME_FIELD = "tenant", "outcome"
+"""The fields of a request's structured log line the top-tenants query reads."""
+COST_LOG_FUNCTIONS = ("ingest", "query")
+TOP_TENANTS = 10
 OUTCOMES = (
     "EventsAccepted",
     "EventsDuplicate",
@@ -68,6 +81,37 @@ def _widget(title: str, region: str, metrics: list[list[Any]], **options: Any) -
 def _app(stack: str, name: str, *options: dict[str, Any]) -> list[Any]:
     """An application metric (Powertools EMF: namespace ``Waybill``, ``service`` per stack)."""
     return ["Waybill", name, "service", StackSettings.for_stack(stack).service, *options]
+
+
+def top_tenants_query(log_groups: list[str], weights: dict[str, float]) -> str:
+    """Logs Insights: requests and modeled USD per tenant, most expensive first.
+
+    ``strcontains`` is 1 or 0 and no outcome name contains another, so the weighted sum
+    picks each line's own weight.
+    """
+    sources = " | ".join(f"SOURCE '{group}'" for group in log_groups)
+    usd = " + ".join(
+        f'strcontains({OUTCOME_FIELD}, "{outcome}") * {weight:.12f}'
+        for outcome, weight in weights.items()
+    )
+    return (
+        f"{sources} | fields {TENANT_FIELD}, {usd} as usd"
+        f" | filter ispresent({TENANT_FIELD}) and ispresent({OUTCOME_FIELD})"
+        f" | stats count(*) as requests, sum(usd) as modeled_usd by {TENANT_FIELD}"
+        f" | sort modeled_usd desc | limit {TOP_TENANTS}"
+    )
+
+
+def _top_tenants(region: str, functions: dict[str, tuple[str, int]]) -> dict[str, Any]:
+    groups = [f"/aws/lambda/{functions[n][0]}" for n in COST_LOG_FUNCTIONS if n in functions]
+    query = top_tenants_query(groups, outcome_weights(_TABLE.prices))
+    title = f"Top {TOP_TENANTS} tenants by modeled cost, USD (list prices of {PRICES_AS_OF})"
+    return {
+        "type": "log",
+        "width": 12,
+        "height": 6,
+        "properties": {"title": title, "region": region, "query": query, "view": "table"},
+    }
 
 
 def _hidden(qid: str) -> dict[str, Any]:
@@ -167,6 +211,7 @@ def _widgets(
             period=DAY,
             view="bar",
         ),
+        _top_tenants(region, functions),
     ]
 
 

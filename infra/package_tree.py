@@ -35,6 +35,8 @@ EXCLUDED = frozenset(
     }
 )
 NEVER = frozenset({"__pycache__", "tests", "fixtures"})  # at any depth
+PACKAGE_DATA = (Path("gateway/costs/prices.toml"),)
+"""Non-Python files of the packages that ship (pyproject.toml ``package-data``)."""
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 FILE_MODE = 0o100644
 DIR_MODE = 0o040755
@@ -48,14 +50,15 @@ def _walk(root: Path, directory: Path) -> Iterator[Path]:
             continue
         if path.is_dir():
             yield from _walk(root, path)
-        elif path.suffix == ".py":
+        elif path.suffix == ".py" or relative in PACKAGE_DATA:
             yield relative
 
 
 def app_files(root: Path) -> list[Path]:
     """The app sources that ship, relative to ``root``, sorted.
 
-    ``gateway/`` and ``adapters/`` (``.py`` only, minus :data:`EXCLUDED`), the tenant
+    ``gateway/`` and ``adapters/`` (``.py`` only, minus :data:`EXCLUDED`, plus
+    :data:`PACKAGE_DATA`), the tenant
     files ``tenants/*.toml`` and ``plans.toml``: the code finds the last two next to
     the ``gateway`` package (``Path(gateway.__file__).parent.parent``).
     """

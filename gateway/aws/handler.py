@@ -16,6 +16,7 @@ from typing import Any
 
 from gateway.api.app import LambdaHandler, make_handler
 from gateway.api.cursors import cursor_key_from_environment
+from gateway.audit.outcomes import OutcomeLog
 from gateway.aws.secrets import SecretsManagerProvider
 from gateway.notify.addresses import AddressPolicy
 from gateway.notify.sealing import Sealer, SealError, kms_data_key
@@ -49,7 +50,8 @@ def services_from_environment() -> Services:
     )
     plans = plan_of(services.pipeline.tenants)
     limits = UsageLimits(client, services.store.table, plans, meter=services.store.meter)
-    pipeline = replace(services.pipeline, usage=limits.admit)  # verified deliveries
+    audit = OutcomeLog(services.pipeline.audit)  # one line per outcome: the cost widget's
+    pipeline = replace(services.pipeline, usage=limits.admit, audit=audit)  # verified only
     return replace(services, pipeline=pipeline, limits=limits)
 
 

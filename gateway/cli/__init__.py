@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "pollers",
     "listen",
     "audit",
+    "costs",
     "erase",
     "adapters",
     "carrier_api",
