@@ -62,11 +62,13 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from gateway.aws.functions import ALIAS as ALIAS  # infra.notify and infra.poll read it here
+from gateway.aws.functions import FUNCTIONS, function_name
 from gateway.notify.sweeper import LEASE
 from gateway.tenancy.tenants import TenantConfig
 from infra.roles import Scope, lambda_role, policy_document
 from infra.secrets import PartnerSecrets
-from infra.settings import BACKGROUND_FUNCTIONS, FUNCTIONS, StackSettings
+from infra.settings import StackSettings
 from infra.table import Table
 
 RUNTIME = "python3.12"
@@ -78,7 +80,6 @@ RUNTIME_ENVIRONMENT = {
     "PYDANTIC_DISABLE_PLUGINS": "__all__",
 }
 """The stack-independent environment of every function (bench/cold_init.py uses it too)."""
-ALIAS = "live"
 AUTHORIZER_MEMORY_MB = 256
 TRACING = True
 SERVICE_HANDLER = "gateway.aws.handler.lambda_handler"
@@ -123,12 +124,7 @@ SPECS: dict[str, FunctionSpec] = {
         reserved_concurrency=POLLER_CONCURRENCY,
     ),
 }
-assert tuple(SPECS) == FUNCTIONS + BACKGROUND_FUNCTIONS
-
-
-def function_name(stack: str, function: str) -> str:
-    """The deployed name of a function: ``waybill-{stack}-{function}``."""
-    return f"waybill-{stack}-{function}"
+assert tuple(SPECS) == FUNCTIONS
 
 
 class Functions(pulumi.ComponentResource):

@@ -20,19 +20,12 @@ from typing import Any, TypeVar
 
 import pulumi
 
+from gateway.aws.functions import API_FUNCTIONS
 from gateway.aws.secrets import stack_prefix
 from gateway.tenancy.tenants import is_tenant_id
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_REGION = "us-west-2"
-FUNCTIONS = ("ingest", "query", "authorizer")
-"""The functions behind API Gateway: each has its own role, log group and ``live`` alias,
-which ``waybill:stableVersion`` and ``waybill:canaryWeight`` steer."""
-BACKGROUND_FUNCTIONS = ("notify", "sweeper", "poller")
-"""The functions no request reaches: the table stream's notifier, the retry sweeper and
-the trackers' poller. Each has its own role and log group; their ``live`` alias always
-follows the version a deployment publishes (a canary would split stream batches and
-scheduled passes, not requests)."""
 SAFE_STACKS = frozenset({"dev", "staging", "prod"})
 """Stacks that may never allow http or private-address notification endpoints."""
 DEFAULT_LABELS: tuple[str, ...] = ("",)
@@ -76,12 +69,12 @@ def _parse_versions(text: str) -> dict[str, str]:
     '8'
     """
     if text.isdigit():
-        return dict.fromkeys(FUNCTIONS, text)
+        return dict.fromkeys(API_FUNCTIONS, text)
     pairs = dict(part.strip().partition("=")[::2] for part in text.split(","))
-    if sorted(pairs) != sorted(FUNCTIONS) or not all(v.isdigit() for v in pairs.values()):
+    if sorted(pairs) != sorted(API_FUNCTIONS) or not all(v.isdigit() for v in pairs.values()):
         raise ValueError(
             "waybill:stableVersion: a version number, or one per function: "
-            + ",".join(f"{name}=N" for name in FUNCTIONS)
+            + ",".join(f"{name}=N" for name in API_FUNCTIONS)
         )
     return pairs
 
@@ -196,10 +189,10 @@ class StackSettings:
 
         Set with a canary weight, the alias keeps it and sends the weight to the new
         version; set alone (weight 0), it pins the alias there: the rollback. Only the
-        :data:`FUNCTIONS` behind API Gateway are steered; the background ones always
-        take the new version.
+        functions behind API Gateway (:data:`~gateway.aws.functions.API_FUNCTIONS`) are
+        steered; the background ones always take the new version.
         """
-        if self.stable_version is None or function not in FUNCTIONS:
+        if self.stable_version is None or function not in API_FUNCTIONS:
             return None
         return _parse_versions(self.stable_version)[function]
 
