@@ -26,6 +26,7 @@ COMMAND_MODULES = (
     "audit",
     "costs",
     "erase",
+    "versions",
     "adapters",
     "carrier_api",
 )
