@@ -26,6 +26,7 @@ from typing import Any
 from adapters.easypost import ADAPTER
 from bench.pricing import Profile
 from gateway.api.app import make_handler
+from gateway.audit.outcomes import OutcomeLog
 from gateway.local.dynamodb_local import DynamoDBLocal
 from gateway.local.wiring import local_dynamodb
 from gateway.observability import count, logger
@@ -33,7 +34,6 @@ from gateway.services import build_services
 from gateway.signing.spec import split_signed
 from gateway.store.capacity import item_bytes
 from gateway.store.table import ensure_table
-from gateway.audit.outcomes import OutcomeLog
 from gateway.tenancy.limits import UsageLimits
 from gateway.tenancy.plans import plan_of
 from gateway.testkit.capacity import IndexCapacity
