@@ -50,6 +50,7 @@ from gateway.carriers.status import ANY, Refine, StatusTable, status_of
 from gateway.carriers.timeparse import parse_instant
 from gateway.errors import ParseError
 from gateway.models import Status
+from gateway.signing.secret_rules import spec_rule
 from gateway.signing.spec import SignatureSpec, sign_spec, verify_spec
 
 HMAC_HEADER = "Shippo-Auth-Signature"
@@ -174,6 +175,7 @@ ADAPTER = Adapter(
     statuses=STATUSES,
     parse=parse,
     verify=verify,
+    secret_slots={HMAC_SLOT: spec_rule(HMAC_SCHEME)},
     confidence="DOC-EXCERPT",
     identity="no stable id (`object_id` changes on every response, no delivery id): each "
     "history entry by content; a retried delivery by its body hash",

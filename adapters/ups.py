@@ -62,7 +62,7 @@ from gateway.carriers.polling import (
 from gateway.carriers.status import ANY, Refine, StatusTable, status_of
 from gateway.errors import ItemIgnored, ParseError
 from gateway.models import Location, Status, TzSource
-from gateway.signing.bearer import issue_token, verify_bearer
+from gateway.signing.bearer import CLIENT_SECRET_RULE, issue_token, verify_bearer
 from gateway.signing.spec import SignatureSpec, verify_spec
 
 ADAPTER_ID = "ups"
@@ -407,4 +407,5 @@ ADAPTER = Adapter(
     "(`OT`), then `type`. Type `U` (new ETA) is stored as `in_transit`/`eta_update`. "
     "One event per POST; blank strings are absent; `deliveryPhoto` is dropped.",
     polling=POLLING,
+    secret_slots={OAUTH_SLOT: CLIENT_SECRET_RULE},
 )

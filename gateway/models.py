@@ -134,6 +134,22 @@ def parse_instant_text(text: str) -> datetime:
     return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
 
 
+def utc_text(value: datetime, *, to_second: bool = False) -> str:
+    """An instant as every API answer, notification and ``--json`` document shows it: UTC,
+    ``Z``, and ``.ffffff`` only when there is a fraction of a second (exactly pydantic's JSON
+    form, so hand-built answers and serialised models agree); ``to_second`` drops the
+    fraction (the CLI's text lines). Keys use the fixed-width :func:`instant_text`.
+
+    >>> utc_text(datetime(2024, 6, 1, 9, 2, tzinfo=UTC))
+    '2024-06-01T09:02:00Z'
+    >>> moment = datetime(2024, 6, 1, 9, 2, 0, 5000, tzinfo=UTC)
+    >>> utc_text(moment), utc_text(moment, to_second=True)
+    ('2024-06-01T09:02:00.005000Z', '2024-06-01T09:02:00Z')
+    """
+    utc = value.astimezone(UTC)
+    return (utc.replace(microsecond=0) if to_second else utc).isoformat().replace("+00:00", "Z")
+
+
 def plausible_time(occurred_at: datetime, received_at: datetime) -> bool:
     """True for an event time a carrier can mean: from 1970 to a few days after receipt.
 

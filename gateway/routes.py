@@ -28,6 +28,10 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
+NO_ROUTE = "no such route"
+"""The message of the 404 ``not_found`` for a path that names no route, answered alike by
+the edge, the resolver, and ingest for an unknown or broken tenant or carrier."""
+
 Auth = Literal["carrier", "key", "public"]
 """Who may call a route: a carrier with its own scheme (checked in ingest, or the OAuth
 client credentials), a tenant with its ``x-api-key`` (checked at the edge), anyone."""

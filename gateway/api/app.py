@@ -31,9 +31,14 @@ from gateway.api.http import (
 )
 from gateway.audit.refusals import audit_error
 from gateway.carriers.adapter import Delivery
-from gateway.errors import AuthenticationError, GatewayError
+from gateway.errors import (
+    AuthenticationError,
+    BadRequestError,
+    GatewayError,
+    MethodNotAllowedError,
+)
 from gateway.observability import count, logger, metrics
-from gateway.routes import ROUTES, route_pattern
+from gateway.routes import NO_ROUTE, ROUTES, match_route, route_pattern
 from gateway.services import Services
 
 LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
@@ -89,7 +94,10 @@ def operations(app: APIGatewayRestResolver, services: Services) -> dict[str, Ope
         return _json(outcome.status, outcome.body.model_dump(mode="json", exclude_none=True))
 
     def issue_carrier_token(tenant: str, carrier: str) -> Response[str]:
-        headers, body = request_headers(event()), raw_body(event())
+        try:
+            headers, body = request_headers(event()), raw_body(event())
+        except BadRequestError as exc:  # a body that is not text: a malformed token request
+            raise oauth.InvalidRequestError(exc.message) from None
         status, answer = oauth.token_endpoint(services, tenant, carrier, headers, body)
         return _json(status, answer, {"Cache-Control": "no-store"})
 
@@ -239,7 +247,18 @@ def build_resolver(services: Services) -> APIGatewayRestResolver:
 
     @app.not_found
     def not_found(_: Exception) -> Response[str]:
-        return _json(404, {"error": {"code": "not_found", "message": "no such route"}})
+        # A real route asked with another method is 405 with Allow, as at the local edge
+        # (and, like there, only once a keyed route's caller has a key: no map for strangers).
+        route = match_route(str(app.current_event.path))
+        if route is None:
+            return _json(404, {"error": {"code": "not_found", "message": NO_ROUTE}})
+        authorizer = app.current_event.request_context.authorizer.raw_event or {}
+        if route.needs_api_key and not authorizer.get("tenant"):
+            refused: GatewayError = AuthenticationError("missing or unknown API key")
+            return _json(refused.status, refused.body())
+        method = app.current_event.http_method
+        refused = MethodNotAllowedError(f"{method} is not allowed here", allow=route.methods)
+        return _json(refused.status, refused.body(), {"Allow": ", ".join(route.methods)})
 
     @app.exception_handler(Exception)  # type: ignore[untyped-decorator]
     def unexpected(error: Exception) -> Response[str]:

@@ -182,6 +182,13 @@ class TokenRequest(_Body):
     grant_type: Literal["client_credentials"]
 
 
+class TokenError(_Body):
+    """A refused token request, as RFC 6749 §5.2 shapes it (not Waybill's error envelope)."""
+
+    error: Literal["invalid_request", "invalid_client", "unsupported_grant_type"]
+    error_description: str
+
+
 class TokenResponse(_Body):
     """A short-lived bearer token for the carrier's webhook calls."""
 

@@ -10,10 +10,12 @@ Enabled per tenant and carrier by the carrier option ``oauth_client_id`` (tenant
 
     grant_type=client_credentials
 
-Answer: 200 ``{"access_token", "token_type": "Bearer", "expires_in": 3600}``. Errors carry
-the RFC 6749 §5.2 codes in Waybill's own shape ``{"error": {"code", "message"}}``: 401
-``invalid_client``; 400 ``invalid_request`` or ``unsupported_grant_type``; 404 when the
-tenant, the carrier, or OAuth for it is unknown.
+Answer: 200 ``{"access_token", "token_type": "Bearer", "expires_in": 3600}``. Refused token
+requests answer in RFC 6749 §5.2's shape ``{"error": "invalid_client", "error_description":
+"…"}``: 401 ``invalid_client`` (with ``WWW-Authenticate: Basic``); 400 ``invalid_request``
+(a body that is not text too) or ``unsupported_grant_type``. What is not a token error keeps
+Waybill's ``{"error": {"code", "message"}}``: 404 when the tenant, the carrier, or OAuth for
+it is unknown; 413, 429, 503.
 
 The tokens themselves (issue and verify) are :mod:`gateway.signing.bearer`. Nothing here
 logs a value.
@@ -30,29 +32,39 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote_plus
 
 from gateway.errors import GatewayError, NotFoundError, StoreUnavailableError
+from gateway.routes import NO_ROUTE
 from gateway.services import Services
 from gateway.signing.bearer import TOKEN_TTL_SECONDS, issue_token
 from gateway.signing.hmacs import any_match
+from gateway.tenancy.directory import visible_tenant
 
 CLIENT_ID_OPTION = "oauth_client_id"
 FORM = "application/x-www-form-urlencoded"
 log = logging.getLogger("waybill.oauth")
 
 
-class InvalidClientError(GatewayError):
+class OAuthError(GatewayError):
+    """A token request refused as RFC 6749 §5.2 says: ``{"error", "error_description"}``."""
+
+    def body(self) -> dict[str, str]:  # type: ignore[override]
+        """The §5.2 error body (no Waybill envelope: OAuth clients parse this shape)."""
+        return {"error": self.code, "error_description": self.message}
+
+
+class InvalidClientError(OAuthError):
     """Client authentication failed (RFC 6749 §5.2 ``invalid_client``)."""
 
     status, code = 401, "invalid_client"
     www_authenticate = 'Basic realm="waybill"'
 
 
-class InvalidRequestError(GatewayError):
+class InvalidRequestError(OAuthError):
     """The token request is malformed (``invalid_request``)."""
 
     status, code = 400, "invalid_request"
 
 
-class UnsupportedGrantTypeError(GatewayError):
+class UnsupportedGrantTypeError(OAuthError):
     """Any grant other than ``client_credentials`` (``unsupported_grant_type``)."""
 
     status, code = 400, "unsupported_grant_type"
@@ -70,10 +82,13 @@ def _header(headers: Mapping[str, tuple[str, ...]], name: str, error: GatewayErr
 
 
 def _client_id(services: Services, tenant: str, carrier: str) -> str:
-    """The client id configured for (tenant, carrier); 404 when OAuth is not enabled."""
-    config = services.pipeline.tenants(tenant)
+    """The client id configured for (tenant, carrier); 404 when OAuth is not enabled.
+
+    An unknown or broken tenant, or a carrier it does not have, is no route (as in ingest).
+    """
+    config = visible_tenant(services.pipeline.tenants, tenant)
     if config is None or not config.carrier_enabled(carrier):
-        raise NotFoundError("unknown tenant or carrier", code="unknown_route")
+        raise NotFoundError(NO_ROUTE)
     client_id = config.carriers[carrier].options.get(CLIENT_ID_OPTION)
     if not isinstance(client_id, str) or not client_id:
         raise NotFoundError("OAuth is not enabled for this carrier", code="oauth_not_enabled")

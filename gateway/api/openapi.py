@@ -50,6 +50,7 @@ RESPONSES: tuple[type[BaseModel], ...] = (
     bodies.WebhookResult,
     WebhookParked,
     bodies.TokenResponse,
+    bodies.TokenError,
     notify.NotificationEndpoint,
     notify.EndpointCreated,
     notify.EndpointList,

@@ -32,9 +32,9 @@ VERIFY = (
     "within 5 minutes of your clock: any Standard Webhooks library does this (e.g. "
     "`standardwebhooks`: `Webhook(secret).verify(body, headers)`). `webhook-id` is the same "
     "on every retry of one message: deduplicate on it. A message may arrive after a newer "
-    "one: compare `data.status_changed_at` with what you hold. Answer 2xx within 15 s; "
-    "anything else is retried (immediately, then after 5 s, 5 min, 30 min, 2 h, 5 h, 10 h "
-    "and 10 h; `Retry-After` is honoured), and 410 disables the endpoint."
+    "one: compare `data.status_changed_at` (as an instant, not as text) with what you hold. "
+    "Answer 2xx within 15 s; anything else is retried (immediately, then after 5 s, 5 min, "
+    "30 min, 2 h, 5 h, 10 h and 10 h; `Retry-After` is honoured), and 410 disables the endpoint."
 )
 
 

@@ -101,7 +101,10 @@ def carrier_operations(params: Mapping[str, list[Json]]) -> Json:
                 ),
                 "400": error("`malformed_body`: the body is not text"),
                 "401": error(f"authentication failed: {SIGNATURE_CODES}"),
-                "404": error("`unknown_route`: unknown tenant, or carrier not enabled" + NO_ROUTE),
+                "404": error(
+                    "`not_found` (no such route): an unknown tenant, one whose configuration is "
+                    "invalid, or a carrier it does not have, answered alike before any check"
+                ),
                 "413": shared("PayloadTooLarge"),
                 "415": shared("UnsupportedMediaType"),
                 "429": shared("Throttled"),
@@ -124,14 +127,18 @@ def carrier_operations(params: Mapping[str, list[Json]]) -> Json:
                     schema("TokenResponse"),
                     {"Cache-Control": header("no-store", const="no-store")},
                 ),
-                "400": error("`invalid_request`, `unsupported_grant_type` or `malformed_body`"),
+                "400": reply(
+                    "RFC 6749 §5.2: `invalid_request` or `unsupported_grant_type`",
+                    schema("TokenError"),
+                ),
                 "401": reply(
-                    "`invalid_client`: client authentication failed",
-                    schema("ErrorResponse"),
+                    "RFC 6749 §5.2: `invalid_client`: client authentication failed",
+                    schema("TokenError"),
                     {"WWW-Authenticate": header("the scheme to use: Basic")},
                 ),
                 "404": error(
-                    "`unknown_route` or `oauth_not_enabled` for this tenant and carrier" + NO_ROUTE
+                    "`oauth_not_enabled` for this tenant and carrier; `not_found` (no such "
+                    "route) for an unknown or invalid tenant or a carrier it does not have"
                 ),
                 "413": shared("PayloadTooLarge"),
                 "429": shared("Throttled"),

@@ -19,7 +19,8 @@ from gateway.api.openapi_paths import (
 
 PAGED = (
     "`invalid_limit` (not 1..500); `invalid_cursor` (not ours, or issued to another tenant "
-    "or for another request); "
+    "or for another request); `unknown_carrier` (`carrier` names none of the tenant's "
+    "carriers); "
 )
 
 

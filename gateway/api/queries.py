@@ -13,9 +13,10 @@ from typing import TYPE_CHECKING, Any
 
 from gateway.api.cursors import CursorCodec
 from gateway.errors import BadRequestError, NotFoundError
-from gateway.models import CanonicalEvent, ShipmentState, normalise_tracking_number
+from gateway.models import CanonicalEvent, ShipmentState, normalise_tracking_number, utc_text
 from gateway.poll.trackers import Tracker, tracker_from_item
 from gateway.store.keys import EVENT_PREFIX
+from gateway.tenancy.tenants import discovered_carriers
 
 if TYPE_CHECKING:
     from gateway.services import Services
@@ -47,6 +48,23 @@ def read_cursor(services: Services, tenant: str, params: Mapping[str, str]) -> d
     return CursorCodec(services.cursor_key).decode(tenant, cursor) if cursor else {}
 
 
+def known_carrier(services: Services, tenant: str, params: Mapping[str, str]) -> str | None:
+    """``carrier`` of the query, ``None`` when absent; 400 ``unknown_carrier`` unless it is
+    one of the tenant's carriers or a discovered adapter (a carrier since removed from the
+    tenant's file keeps its history): a typo is never an empty page nor "no such shipment"."""
+    carrier = params.get("carrier") or None
+    if carrier is None:
+        return None
+    config = services.pipeline.tenants(tenant)
+    theirs = sorted(config.carriers) if config else []
+    if carrier in theirs or carrier in discovered_carriers():
+        return carrier
+    raise BadRequestError(
+        f"carrier names none of the tenant's carriers ({', '.join(theirs) or 'none'})",
+        code="unknown_carrier",
+    )
+
+
 def wrong_cursor() -> BadRequestError:
     """The error for a genuine cursor presented with another request."""
     return BadRequestError("cursor does not belong to this request", code="invalid_cursor")
@@ -59,9 +77,9 @@ def _freshness(state: ShipmentState, tracker: Tracker | None) -> dict[str, Any]:
         checked, source = tracker.last_checked_at, tracker.last_source or "poll"
     polled = tracker is not None and tracker.state != "retired"
     return {
-        "last_checked_at": checked.isoformat(),
+        "last_checked_at": utc_text(checked),
         "source": source,
-        "next_check_at": tracker.next_check_at.isoformat()
+        "next_check_at": utc_text(tracker.next_check_at)
         if polled and tracker and tracker.next_check_at
         else None,
     }
@@ -73,8 +91,8 @@ def _state_json(state: ShipmentState, tracker: Tracker | None) -> dict[str, Any]
         "status": state.status.value,
         "detail": state.detail,
         "estimated_delivery": state.estimated_delivery,
-        "last_event_at": state.last_event_at.isoformat(),
-        "last_received_at": state.last_received_at.isoformat(),
+        "last_event_at": utc_text(state.last_event_at),
+        "last_received_at": utc_text(state.last_received_at),
         "event_count": state.event_count,
         "last_event": state.last_event.model_dump(mode="json", exclude_none=True),
         "freshness": _freshness(state, tracker),
@@ -94,7 +112,7 @@ def shipment(services: Services, tenant: str, tracking_number: str) -> dict[str,
 
 def _location_json(event: CanonicalEvent) -> dict[str, Any]:
     return {
-        "occurred_at": event.occurred_at.isoformat(),
+        "occurred_at": utc_text(event.occurred_at),
         "carrier": event.carrier,
         "status": event.status.value,
         **event.location.model_dump(),
@@ -110,7 +128,7 @@ def _page(
 ) -> tuple[str, list[CanonicalEvent], str | None]:
     """One page of events (``kind``: ``events``, or ``locations`` for located ones)."""
     number = tracking(tracking_number)
-    carrier = params.get("carrier") or None
+    carrier = known_carrier(services, tenant, params)
     limit = page_limit(params)
     cursor = read_cursor(services, tenant, params)
     asked = {"k": kind, "n": number, "c": carrier}

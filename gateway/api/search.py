@@ -4,7 +4,8 @@ Query parameters (all optional):
 
 - ``status``: one canonical status; without it, every status is searched (12 times the
   index partitions read: see docs/queries.md);
-- ``carrier``: only this carrier's shipments;
+- ``carrier``: only this carrier's shipments (400 ``unknown_carrier`` when it names none
+  of the tenant's carriers);
 - ``updated_since``: an ISO 8601 instant with an offset: only shipments whose status
   changed at or after it. "Changed" is when Waybill recorded the event that moved the
   shipment into its current status (``status_changed_at``), not the carrier's event
@@ -24,9 +25,9 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from gateway.api.cursors import CursorCodec
-from gateway.api.queries import page_limit, read_cursor, wrong_cursor
+from gateway.api.queries import known_carrier, page_limit, read_cursor, wrong_cursor
 from gateway.errors import BadRequestError
-from gateway.models import Status, instant_text
+from gateway.models import Status, instant_text, utc_text
 from gateway.store.index import is_position
 from gateway.store.search import SearchHit
 
@@ -70,8 +71,8 @@ def _hit_json(hit: SearchHit) -> dict[str, Any]:
         "carrier": state.carrier,
         "status": state.status.value,
         "detail": state.detail,
-        "last_event_at": state.last_event_at.isoformat(),
-        "status_changed_at": hit.status_changed_at.isoformat(),
+        "last_event_at": utc_text(state.last_event_at),
+        "status_changed_at": utc_text(hit.status_changed_at),
     }
 
 
@@ -84,7 +85,7 @@ def search(services: Services, tenant: str, params: Mapping[str, str]) -> dict[s
     asked = {
         "k": "search",
         "s": status.value if status else None,
-        "c": params.get("carrier") or None,
+        "c": known_carrier(services, tenant, params),
         "u": instant_text(since) if since else None,
     }
     before = cursor.get("a")

@@ -13,6 +13,8 @@ every item was rejected; 400 ``malformed_body`` | ``empty_batch`` | ``batch_too_
 when the body as a whole cannot be read; 415 unless ``application/json``. The edge's
 body limit (256 KiB, 413) applies first. Nothing rejected is parked: the tenant's system
 has the per-item reasons and resends; a resent item is a ``duplicate``, never stored twice.
+Each submission is audited like a webhook delivery (carrier ``canonical``): ``accepted``,
+``duplicate``, or ``rejected`` with ``no_valid_items``.
 
 Reading the body (:mod:`gateway.carriers.canonical_items`) is the canonical adapter's
 own code; this module answers the request.
@@ -24,6 +26,7 @@ import hashlib
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from gateway.audit.outcomes import audit_delivery
 from gateway.carriers.adapter import Adapter
 from gateway.carriers.canonical_format import describe
 from gateway.carriers.canonical_items import parse_item, read_items
@@ -106,8 +109,11 @@ def submit(
     count("UnmappedStatus", sum(1 for e in events if e.status is Status.UNKNOWN))
     if not events:
         error = {"code": "no_valid_items", "message": "every item was rejected"}
-        return 400, {"error": error, "results": results, **totals}
-    return 200, {"results": results, **totals}
+        answered: tuple[int, dict[str, Any]] = (400, {"error": error, "results": results, **totals})
+    else:
+        answered = (200, {"results": results, **totals})
+    audit_delivery(services.pipeline.audit, config.id, CARRIER, answered[1], received_at)
+    return answered
 
 
 _TOTALS = (("accepted", "accepted"), ("duplicate", "duplicates"), ("rejected", "rejected"))

@@ -35,6 +35,7 @@ from gateway.api.params import DEFAULT_TRACKERS, MAX_TRACKERS
 from gateway.api.poll_models import RefreshRequest, TrackerRequest
 from gateway.api.queries import read_cursor, tracking, wrong_cursor
 from gateway.errors import BadRequestError, describe_errors
+from gateway.models import utc_text
 from gateway.poll.budget import utc_day
 from gateway.poll.service import tracker_json
 from gateway.poll.trackers import STATES
@@ -152,7 +153,7 @@ def refresh(
     answer: dict[str, Any] = {
         "events_added": done.check.events_added,
         "status": done.tracker.status.value,
-        "checked_at": done.check.checked_at.isoformat(),
+        "checked_at": utc_text(done.check.checked_at),
         "tracker": tracker_json(done.tracker),
     }
     if done.check.error:

@@ -23,6 +23,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 AUDIT_FILE = "audit.jsonl"
+CHANGE_KINDS = ("endpoint", "key", "secret", "shipment", "tracker")
+"""What a change acts on: the first part of every action (``secret.rotate``); ``waybill
+audit --outcome`` takes a kind or an action, so a kind not listed here is refused."""
 DetailValue = str | int | bool | None
 
 
@@ -44,6 +47,8 @@ def append_audit(
     """Append one audit line (one ``O_APPEND`` write: concurrent writers keep whole lines)."""
     if now.tzinfo is None:
         raise ValueError("the clock must be timezone-aware")
+    if action.partition(".")[0] not in CHANGE_KINDS:
+        raise ValueError(f"an action starts with a kind of CHANGE_KINDS, not {action!r}")
     entry = {
         "at": now.astimezone(UTC).isoformat().replace("+00:00", "Z"),
         "actor": actor,

@@ -114,25 +114,37 @@ class OutcomeLog:
 
 
 def code_of(text: str) -> str:
-    """A short, bounded code from free text (for an adapter's ``ignored`` reason).
+    """A short, bounded code from free text (for an adapter's ``ignored`` reason): at most
+    40 characters, cut after a whole word.
 
     >>> code_of("Event type batch.created is not tracking")
     'event_type_batch.created_is_not_tracking'
+    >>> code_of("Event type batch.created is not a tracking event")
+    'event_type_batch.created_is_not_a'
     """
-    return _CODE.sub("_", text.lower()).strip("_")[:40] or "-"
+    code = _CODE.sub("_", text.lower()).strip("_")
+    if len(code) > 40:
+        code = code[:41].rsplit("_", 1)[0][:40]  # the last whole word (one long word: cut)
+    return code or "-"
 
 
 def delivery_outcomes(
     tenant: str, carrier: str, answer: Mapping[str, Any], at: datetime
 ) -> list[AuditEvent]:
-    """The outcomes of one answered delivery, read from the pipeline's answer.
+    """The outcomes of one answered delivery (a webhook, or a canonical submission), read
+    from its answer; an answer that carries an error body is a refusal (``rejected``).
 
     >>> from datetime import UTC, datetime
     >>> answer = {"accepted": 2, "duplicates": 7, "duplicate_delivery": False}
     >>> [(e.outcome, e.code) for e in delivery_outcomes("acme", "ups", answer, datetime.now(UTC))]
     [('accepted', 'events')]
+    >>> refused = {"error": {"code": "no_valid_items"}, "accepted": 0, "duplicates": 0}
+    >>> [(e.outcome, e.code) for e in delivery_outcomes("acme", "x", refused, datetime.now(UTC))]
+    [('rejected', 'no_valid_items')]
     """
     base = AuditEvent(tenant, "", at, carrier=carrier)
+    if isinstance(error := answer.get("error"), Mapping):  # refused in the answer itself
+        return [replace(base, outcome="rejected", code=code_of(str(error.get("code", ""))))]
     if answer.get("ignored") is not None:
         return [replace(base, outcome="ignored", code=code_of(str(answer["ignored"])))]
     found: list[AuditEvent] = []

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from gateway.models import CanonicalEvent, utc_text
 from gateway.store import codec
 from gateway.store.capacity import CapacityMeter
 from gateway.store.errors import store_errors
@@ -36,8 +37,8 @@ class Provenance:
         body = f"sha256:{self.body_sha256}" if self.body_sha256 else "sha256:-"
         delivery = self.delivery_id or "-"
         return (
-            f"{self.occurred_at.isoformat()}  {self.status:<20} {self.carrier:<18} "
-            f"{self.event_id}  received {self.received_at.isoformat()}  "
+            f"{utc_text(self.occurred_at, to_second=True)}  {self.status:<20} {self.carrier:<18} "
+            f"{self.event_id}  received {utc_text(self.received_at, to_second=True)}  "
             f"delivery {delivery}  body {body}"
         )
 
@@ -53,11 +54,23 @@ def provenance(
 ) -> list[Provenance]:
     """Every unexpired event of one shipment of ``tenant``, in event-time order."""
     return [
-        _provenance(item)
-        for item in _event_items(
-            client, table, tenant, tracking_number, now, meter or CapacityMeter()
-        )
+        found for _, found in history(client, table, tenant, tracking_number, now=now, meter=meter)
     ]
+
+
+def history(
+    client: Any,
+    table: str,
+    tenant: str,
+    tracking_number: str,
+    *,
+    now: datetime,
+    meter: CapacityMeter | None = None,
+) -> list[tuple[CanonicalEvent, Provenance]]:
+    """Every unexpired event of one shipment with its provenance, in event-time order
+    (one read of the history: the ops console's shipment page)."""
+    items = _event_items(client, table, tenant, tracking_number, now, meter or CapacityMeter())
+    return [(codec.event_from_item(item), _provenance(item)) for item in items]
 
 
 def _event_items(

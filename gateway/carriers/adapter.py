@@ -29,6 +29,7 @@ from gateway.carriers.status import StatusTable
 from gateway.carriers.status import map_status as map_status
 from gateway.errors import SignatureError
 from gateway.models import Status
+from gateway.signing.secret_rules import SecretRule
 from gateway.signing.spec import Request, SignatureSpec, sign_spec, verify_spec
 
 
@@ -127,7 +128,9 @@ class Adapter:
     shared webhook suite skips it. ``statuses`` is the status table; ``status_map`` is
     its flat read-only view (or, when only a plain dict is given, that dict). ``polling``
     is the carrier's tracking API, for shipments it does not push
-    (:mod:`gateway.carriers.polling`).
+    (:mod:`gateway.carriers.polling`). ``secret_slots`` names the second kinds of secret
+    its ``verify`` reads (``Secrets.slot(name)``) and what a value must be
+    (:mod:`gateway.carriers.secret_slots` lists every secret an adapter reads).
     """
 
     id: str
@@ -146,6 +149,7 @@ class Adapter:
     statuses: StatusTable = field(default=None, kw_only=True)  # type: ignore[assignment]
     status_map: Mapping[str, Status] = field(default=None, kw_only=True)  # type: ignore[arg-type]
     polling: Polling | None = field(default=None, kw_only=True)
+    secret_slots: Mapping[str, SecretRule] = field(default_factory=dict, kw_only=True)
 
     def __post_init__(self) -> None:
         if self.statuses is None:

@@ -13,6 +13,9 @@ Example:
     >>> check_name("class")
     Traceback (most recent call last):
     gateway.carriers.scaffold.ScaffoldError: 'class' is a Python keyword
+    >>> check_name("x")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    gateway.carriers.scaffold.ScaffoldError: 'x' is too short for an adapter name: ...
 """
 
 from __future__ import annotations
@@ -31,6 +34,8 @@ TARGETS = {
 }
 NAME_PATTERN = re.compile(r"[a-z][a-z0-9_]{0,62}")
 """An adapter id: a module name, a carrier key in tenant files, a URL path segment."""
+MIN_NAME_CHARS = 2
+"""A one-letter id says nothing about the carrier (and is easily a typo)."""
 
 
 def next_steps(name: str) -> str:
@@ -75,6 +80,13 @@ def check_name(name: str) -> None:
             f"{name!r} is not a valid adapter name: lower-case letters, digits and _, "
             "starting with a letter (at most 63 characters)"
         )
+    if len(name) < MIN_NAME_CHARS:
+        raise ScaffoldError(
+            f"{name!r} is too short for an adapter name: at least {MIN_NAME_CHARS} characters, "
+            "the carrier's name as a module (e.g. acme_post)"
+        )
+    if name.endswith("_") or "__" in name:
+        raise ScaffoldError(f"{name!r} is not a valid adapter name: no trailing or double _")
     if keyword.iskeyword(name) or keyword.issoftkeyword(name):
         raise ScaffoldError(f"{name!r} is a Python keyword")
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.cli import CliError
+from gateway.cli.output import add_json_option, print_json
 
 DEFAULT_DOCS = Path("ADAPTERS.md")
 
@@ -21,7 +22,7 @@ def register(subparsers: Any) -> None:
 
     parser: argparse.ArgumentParser = subparsers.add_parser("adapters", help="carrier adapters")
     actions = parser.add_subparsers(dest="action", required=True)
-    actions.add_parser("list", help="list loaded adapters and any that failed to load")
+    add_json_option(actions.add_parser("list", help="list loaded adapters and any that failed"))
     new = actions.add_parser("new", help="scaffold a new adapter, its fixtures and its test")
     new.add_argument("name", help="adapter id and module name, e.g. acme_post")
     new.add_argument("--root", type=Path, default=Path("."), help="repository root (default: .)")
@@ -40,6 +41,18 @@ def run(args: argparse.Namespace) -> int:
     from gateway.carriers.discovery import load_adapters
 
     registry = load_adapters()
+    if args.action == "list" and args.json:
+        adapters = [
+            {
+                "id": a.id,
+                "label": a.label,
+                "scheme": a.scheme.kind if a.webhook else None,
+                "confidence": a.confidence,
+            }
+            for a in sorted(registry.adapters.values(), key=lambda a: a.id)
+        ]
+        print_json({"adapters": adapters, "broken": dict(sorted(registry.broken.items()))})
+        return 1 if registry.broken else 0
     if args.action == "list":
         for adapter in sorted(registry.adapters.values(), key=lambda a: a.id):
             scheme = adapter.scheme.kind if adapter.webhook else "not a webhook"

@@ -18,23 +18,49 @@ Example:
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import re
 import sys
 from datetime import UTC, datetime, timedelta
+from difflib import get_close_matches
 from pathlib import Path
 from typing import Any
 
-from gateway.audit.changes import AUDIT_FILE
+from gateway.audit.changes import AUDIT_FILE, CHANGE_KINDS
 from gateway.audit.outcomes import OUTCOMES
 from gateway.audit.provenance import provenance
 from gateway.audit.query import AuditRecord, read_audit
 from gateway.cli import CliError, add_state_dir, shown_time
-from gateway.cli.tenants_cmd import check_tenant_id
+from gateway.cli.output import add_json_option, print_json
+from gateway.cli.tenants_cmd import add_tenants_dir, check_tenant_id, require_known_tenant
+from gateway.local.runtime import ServerNotRunningError
 from gateway.models import normalise_tracking_number
 
 DEFAULT_SINCE = timedelta(days=7)
-Line = tuple[datetime, str]
+ACTION = re.compile(r"[a-z_]{1,40}")  # after the kind: ``rotate`` of ``secret.rotate``
+Line = tuple[datetime, str, dict[str, Any]]  # when, the text line, the ``--json`` entry
+
+
+def check_outcome(wanted: str) -> str:
+    """An outcome, ``change``, or a change's kind or action (``secret``, ``key.revoke``);
+    :class:`CliError` otherwise (``rejectd`` never reads as "nothing audited").
+
+    >>> check_outcome("secret.rotate")
+    'secret.rotate'
+    """
+    kind, _, action = wanted.partition(".")
+    if wanted in (*OUTCOMES, "change", *CHANGE_KINDS):
+        return wanted
+    if kind in CHANGE_KINDS and ACTION.fullmatch(action):
+        return wanted
+    choices = [*OUTCOMES, "change", *CHANGE_KINDS]
+    close = get_close_matches(wanted, choices, n=1)
+    hint = f"did you mean {close[0]}? " if close else ""
+    raise CliError(
+        f"unknown --outcome {wanted!r}: {hint}(one of {', '.join(choices)}, "
+        "or an action such as secret.rotate)"
+    )
 
 
 def parse_since(text: str, *, now: datetime) -> datetime:
@@ -52,14 +78,13 @@ def parse_since(text: str, *, now: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-def running_table(state_dir: Path) -> tuple[Any, str] | None:
-    """A client and table of the running ``waybill serve`` there, or ``None``."""
-    from gateway.local.runtime import read_runtime
+def running_table(state_dir: Path) -> tuple[Any, str]:
+    """A client and table of the running ``waybill serve`` there (else a
+    :class:`~gateway.local.runtime.ServerNotRunningError`, one line)."""
+    from gateway.local.runtime import running_server
     from gateway.local.wiring import local_dynamodb
 
-    runtime = read_runtime(state_dir)
-    if runtime is None:
-        return None
+    runtime = running_server(state_dir)
     return local_dynamodb(runtime["dynamodb_endpoint"]), runtime["table"]
 
 
@@ -73,7 +98,9 @@ def outcome_line(record: AuditRecord) -> Line:
     for name, value in sorted(record.detail.items()):
         shown = ",".join(map(str, value)) if isinstance(value, list) else value
         text += f" {name}={shown}"
-    return record.at, text
+    entry = {"at": record.at, "kind": "outcome", "outcome": record.outcome}
+    entry |= {"carrier": record.carrier, "code": record.code, "count": record.count}
+    return record.at, text, entry | {"window_s": record.window_s, "detail": record.detail}
 
 
 def change_lines(state_dir: Path, tenant: str, since: datetime, wanted: str | None) -> list[Line]:
@@ -90,11 +117,18 @@ def change_lines(state_dir: Path, tenant: str, since: datetime, wanted: str | No
             continue
         detail = " ".join(f"{k}={v}" for k, v in sorted(entry.get("detail", {}).items()))
         text = f"{shown_time(at)}  {'change':<9}  {action} {entry['target']} by {entry['actor']}"
-        lines.append((at, f"{text} {detail}".rstrip()))
+        fields = {"action": action, "target": entry["target"], "actor": entry["actor"]}
+        as_json = {"at": at, "kind": "change"} | fields | {"detail": entry.get("detail", {})}
+        lines.append((at, f"{text} {detail}".rstrip(), as_json))
     return lines
 
 
-def collect(
+def collect(state_dir: Path, tenant: str, **kwargs: Any) -> list[str]:
+    """The text lines of :func:`collect_entries`."""
+    return [text for _, text, _ in collect_entries(state_dir, tenant, **kwargs)]
+
+
+def collect_entries(
     state_dir: Path,
     tenant: str,
     *,
@@ -103,7 +137,7 @@ def collect(
     outcome: str | None = None,
     limit: int = 100,
     table: tuple[Any, str] | None = None,
-) -> list[str]:
+) -> list[Line]:
     """Both audits of ``tenant`` merged, newest first, at most ``limit`` lines."""
     lines = change_lines(state_dir, tenant, since, outcome)
     if table is not None and (outcome is None or outcome in OUTCOMES):
@@ -113,7 +147,7 @@ def collect(
         )
         lines += [outcome_line(record) for record in records]
     lines.sort(key=lambda line: line[0], reverse=True)
-    return [text for _, text in lines[:limit]]
+    return lines[:limit]
 
 
 def show_provenance(args: argparse.Namespace, table: tuple[Any, str] | None) -> int:
@@ -129,6 +163,11 @@ def show_provenance(args: argparse.Namespace, table: tuple[Any, str] | None) -> 
         raise CliError(f"invalid --tracking-number: {exc}") from None
     client, name = table
     found = provenance(client, name, args.tenant, number, now=datetime.now(UTC))
+    require_known_tenant(args.tenants_dir, args.tenant, found=bool(found))
+    if getattr(args, "json", False):
+        events = [dataclasses.asdict(entry) for entry in found]
+        print_json({"tenant": args.tenant, "tracking_number": number, "events": events})
+        return 0
     if not found:
         print(f"no events stored for {args.tenant} {number}")
     for entry in found:
@@ -139,19 +178,22 @@ def show_provenance(args: argparse.Namespace, table: tuple[Any, str] | None) -> 
 def run(args: argparse.Namespace) -> int:
     """Print the tenant's audit, newest first (or one shipment's provenance)."""
     check_tenant_id(args.tenant)
+    if args.outcome is not None:
+        check_outcome(args.outcome)
     if args.tracking_number:
         return show_provenance(args, running_table(Path(args.state_dir)))
     now = datetime.now(UTC)
     since = parse_since(args.since, now=now) if args.since else now - DEFAULT_SINCE
     state_dir = Path(args.state_dir)
-    table = running_table(state_dir)
-    if table is None:
+    try:
+        table: tuple[Any, str] | None = running_table(state_dir)
+    except ServerNotRunningError as exc:
+        table = None
         print(
-            f"no running `waybill serve` with --state-dir {args.state_dir}: "
-            "delivery outcomes are not shown, only key, secret and erasure changes",
+            f"waybill: {exc}; until then only key, secret and erasure changes are shown",
             file=sys.stderr,
         )
-    lines = collect(
+    lines = collect_entries(
         state_dir,
         args.tenant,
         since=since,
@@ -160,10 +202,14 @@ def run(args: argparse.Namespace) -> int:
         limit=args.limit,
         table=table,
     )
+    require_known_tenant(args.tenants_dir, args.tenant, found=bool(lines))
+    if args.json:
+        print_json({"tenant": args.tenant, "since": since, "entries": [e for *_, e in lines]})
+        return 0
     if not lines:
         print(f"nothing audited for {args.tenant} since {shown_time(since)}")
-    for line in lines:
-        print(line)
+    for _, text, _ in lines:
+        print(text)
     return 0
 
 
@@ -181,4 +227,6 @@ def register(subparsers: Any) -> None:
         help="instead: which delivery (id, body digest, time) brought each event of it",
     )
     add_state_dir(parser)
+    add_tenants_dir(parser)
+    add_json_option(parser)
     parser.set_defaults(func=run)

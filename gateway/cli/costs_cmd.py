@@ -26,16 +26,15 @@ Example:
 from __future__ import annotations
 
 import argparse
-import json
 import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from gateway.cli import CliError, add_state_dir
+from gateway.cli.output import add_json_option, print_json
 from gateway.cli.tenants_cmd import add_tenants_dir
-from gateway.costs.attribution import TenantCost, attribute, tenant_secrets
-from gateway.costs.counts import Counts, month_counts
+from gateway.costs.attribution import TenantCost, month_costs
 from gateway.costs.model import NEW_EDGE
 from gateway.costs.prices import load_price_table
 from gateway.tenancy.tenants import TenantConfigError, load_tenants
@@ -69,14 +68,12 @@ def _table(args: argparse.Namespace) -> tuple[Any, str]:
     if args.stack:
         return stack_table(args.stack)
     from gateway.cli.audit_cmd import running_table
+    from gateway.local.runtime import ServerNotRunningError
 
-    table = running_table(Path(args.state_dir))
-    if table is None:
-        raise CliError(
-            f"no running `waybill serve` with --state-dir {args.state_dir}: the counts are "
-            "read from its DynamoDB Local (or use --stack NAME)"
-        )
-    return table
+    try:
+        return running_table(Path(args.state_dir))
+    except ServerNotRunningError as exc:
+        raise CliError(f"{exc} (or read a deployed stack's with --stack NAME)") from None
 
 
 def kinds(cost: TenantCost) -> dict[str, int]:
@@ -132,11 +129,9 @@ def run(args: argparse.Namespace) -> int:
     except TenantConfigError as exc:
         raise CliError(str(exc)) from None
     client, name = _table(args)
-    counts: dict[str, Counts] = {t: month_counts(client, name, t, month) for t in sorted(tenants)}
-    secrets = {t: tenant_secrets(config) for t, config in tenants.items()}
-    costs = attribute(counts, secrets, load_price_table().prices)
+    costs = month_costs(client, name, tenants, month)
     if args.json:
-        print(json.dumps(as_json(month, costs), indent=2))
+        print_json(as_json(month, costs))
     else:
         print("\n".join(table_lines(month, costs)))
     return 0
@@ -149,7 +144,7 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--month", metavar="YYYY-MM", help="UTC month (default: this one)")
     parser.add_argument("--stack", metavar="NAME", help="read the stack's table on AWS")
-    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    add_json_option(parser)
     add_state_dir(parser)
     add_tenants_dir(parser)
     parser.set_defaults(func=run)

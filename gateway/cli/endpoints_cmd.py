@@ -19,31 +19,31 @@ from __future__ import annotations
 import argparse
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gateway.audit.changes import DetailValue, append_audit, current_actor
 from gateway.cli import CliError, add_state_dir, shown_time
+from gateway.cli.output import add_json_option, print_json
 from gateway.cli.tenants_cmd import add_tenants_dir, require_tenant
 from gateway.errors import GatewayError
 from gateway.notify.endpoints import MESSAGE_TYPES, Endpoint
 from gateway.notify.messages import STATES, Message
 
 if TYPE_CHECKING:
+    from gateway.ops.audit import Auditing
     from gateway.services import Services
 
 MAX_GRACE = "7d"
 
 
 def running(args: argparse.Namespace) -> Services:
-    """The services of the running server of ``--state-dir`` (a CliError when none)."""
+    """The services of the running server of ``--state-dir`` (else a
+    :class:`~gateway.local.runtime.ServerNotRunningError`, one line)."""
     from gateway.local.wiring import running_services
 
-    services = running_services(Path(args.state_dir), Path(args.tenants_dir))
-    if services is None:
-        raise CliError(f"no running `waybill serve` with --state-dir {args.state_dir}")
-    return services
+    return running_services(Path(args.state_dir), Path(args.tenants_dir))
 
 
 @contextmanager
@@ -105,6 +105,12 @@ def _audit(args: argparse.Namespace, action: str, target: str, **detail: DetailV
     )
 
 
+def _auditing(args: argparse.Namespace) -> Auditing:
+    from gateway.ops.audit import Auditing
+
+    return Auditing(Path(args.state_dir), current_actor())
+
+
 def _grace_seconds(text: str) -> int:
     from gateway.cli.secrets_cmd import parse_duration
 
@@ -137,6 +143,9 @@ def _add(args: argparse.Namespace, services: Services) -> int:
 
 def _list(args: argparse.Namespace, services: Services) -> int:
     found = services.notifications.endpoints(args.tenant)
+    if args.json:  # as GET /v1/endpoints answers: never a secret
+        print_json({"tenant": args.tenant, "endpoints": [e.public() for e in found]})
+        return 0
     if not found:
         print(f"no endpoints for {args.tenant}")
     for endpoint in found:
@@ -161,9 +170,12 @@ def _rotate(args: argparse.Namespace, services: Services) -> int:
 
 
 def _toggle(args: argparse.Namespace, services: Services) -> int:
+    from gateway.ops import endpoints
+
     enabled = args.action == "enable"
-    endpoint = services.notifications.set_enabled(args.tenant, args.endpoint, enabled)
-    _audit(args, args.action, endpoint.id)
+    endpoint = endpoints.set_enabled(
+        services.notifications, _auditing(args), args.tenant, args.endpoint, enabled
+    )
     print(endpoint_line(endpoint))
     return 0
 
@@ -174,6 +186,11 @@ def _messages(args: argparse.Namespace, services: Services) -> int:
     found = services.notifications.messages(
         args.tenant, args.endpoint, state=args.status, limit=args.limit, before=args.before
     )
+    if args.json:
+        older = found[-1].id if len(found) == args.limit else None  # for --before
+        messages = [m.public() for m in found]
+        print_json({"endpoint": args.endpoint, "messages": messages, "older": older})
+        return 0
     if not found:
         print(f"no messages for {args.endpoint}")
     for message in found:
@@ -196,12 +213,15 @@ def _recover(args: argparse.Namespace, services: Services) -> int:
     now = datetime.now(UTC)
     since = parse_since(args.since, now=now)
     retention = require_tenant(args.tenants_dir, args.tenant).retention_days
-    if since > now:
-        raise CliError("--since is in the future")
-    if since < now - timedelta(days=retention):
-        raise CliError(f"--since is older than the tenant's retention ({retention} days)")
-    queued = services.notifications.recover(args.tenant, args.endpoint, since)
-    _audit(args, "recover", args.endpoint, since=shown_time(since), queued=queued)
+    from gateway.ops import endpoints
+
+    try:
+        endpoints.check_since(since, now, retention)
+    except GatewayError as exc:
+        raise CliError(f"--{exc.message}") from None
+    queued = endpoints.recover(
+        services.notifications, _auditing(args), args.tenant, args.endpoint, since
+    )
     print(f"queued {queued} failed messages of {args.endpoint} since {shown_time(since)}")
     return 0
 
@@ -253,6 +273,7 @@ def register(subparsers: Any) -> None:
     add.add_argument("--carriers", nargs="+", metavar="CARRIER", help="only these (default: all)")
     subs = [add, actions.add_parser("list", help="the tenant's endpoints (never a secret)")]
     subs[-1].add_argument("tenant", metavar="TENANT")
+    add_json_option(subs[-1])
     helps = {
         "remove": "remove an endpoint; its unsent messages are dropped",
         "rotate": "a new secret (shown once); the old one signs too during --grace",
@@ -273,6 +294,7 @@ def register(subparsers: Any) -> None:
             sub.add_argument("--status", choices=STATES, help="only messages in this state")
             sub.add_argument("--limit", type=int, default=20, help="at most this many (1..100)")
             sub.add_argument("--before", metavar="MESSAGE_ID", help="older than this message")
+            add_json_option(sub)
         elif name == "resend":
             sub.add_argument("message", metavar="MESSAGE_ID")
         elif name == "recover":

@@ -5,6 +5,8 @@ names it (see :mod:`gateway.store.erase`) in the DynamoDB Local of a running ``w
 serve`` (same ``--state-dir``). Afterwards its reads answer 404 and ``waybill parked
 list`` shows no copy. Audited in ``<state_dir>/audit.jsonl``: who, when, the tenant,
 the tracking number and the counts, never any content. ``--dry-run`` counts only.
+Nothing found is said as such and not audited; for a tenant with no tenant file (a
+typo, or a tenant removed and already erased) it is an error (exit 2).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Any
 from gateway.audit.changes import append_audit, current_actor
 from gateway.cli import CliError, add_state_dir
 from gateway.cli.audit_cmd import running_table
-from gateway.cli.tenants_cmd import check_tenant_id
+from gateway.cli.tenants_cmd import add_tenants_dir, check_tenant_id, require_known_tenant
 from gateway.errors import StoreUnavailableError
 from gateway.models import normalise_tracking_number
 from gateway.store.batch import UnprocessedItemsError
@@ -33,16 +35,17 @@ def run(args: argparse.Namespace) -> int:
     except ValueError:
         raise CliError("the tracking number is empty") from None
     state_dir = Path(args.state_dir)
-    table = running_table(state_dir)
-    if table is None:
-        raise CliError(f"no running `waybill serve` with --state-dir {args.state_dir}")
-    client, name = table
+    client, name = running_table(state_dir)
     now = datetime.now(UTC)
     try:
         done = erase_shipment(client, name, args.tenant, number, dry_run=args.dry_run)
     except (StoreUnavailableError, UnprocessedItemsError) as exc:
         _audit(state_dir, args.tenant, number, now, complete=False)
         raise CliError(f"erasure of {number} is incomplete ({exc}); run it again") from None
+    if not done.total:  # nothing erased: nothing audited (and a typo of a tenant is an error)
+        require_known_tenant(args.tenants_dir, args.tenant, found=False)
+        print(f"nothing stored for {args.tenant}/{number}: nothing to erase")
+        return 0
     counts = f"{done.states} state, {done.events} events, {done.parked} parked copies"
     if done.other:
         counts += f", {done.other} other items"
@@ -75,4 +78,5 @@ def register(subparsers: Any) -> None:
     parser.add_argument("tracking_number", metavar="TRACKING_NUMBER")
     parser.add_argument("--dry-run", action="store_true", help="count what would be erased")
     add_state_dir(parser)
+    add_tenants_dir(parser)
     parser.set_defaults(func=run)

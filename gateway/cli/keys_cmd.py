@@ -20,8 +20,14 @@ from gateway.audit.changes import append_audit, current_actor
 from gateway.aws.api_keys import gateway_key_name, tenant_gateway_keys
 from gateway.aws.secrets import stack_prefix
 from gateway.cli import CliError, add_state_dir, shown_time
-from gateway.cli.tenants_cmd import add_tenants_dir, check_tenant_id, require_tenant
-from gateway.tenancy.apikeys import LocalApiKeyStore
+from gateway.cli.output import add_json_option, print_json
+from gateway.cli.tenants_cmd import (
+    add_tenants_dir,
+    check_tenant_id,
+    require_known_tenant,
+    require_tenant,
+)
+from gateway.tenancy.apikeys import DISPLAY_PREFIX_CHARS, LocalApiKeyStore
 from gateway.tenancy.local_secrets import LocalStateError
 
 
@@ -57,6 +63,18 @@ def _list_stack(args: argparse.Namespace) -> int:
         raise CliError(str(exc)) from None
     except (BotoCoreError, ClientError) as exc:
         raise CliError(f"API Gateway: {exc}") from None
+    if args.json:
+        rows = [
+            {
+                "name": key.get("name"),
+                "id": key.get("id"),
+                "created_at": key.get("createdDate"),
+                "enabled": bool(key.get("enabled")),
+            }
+            for key in keys
+        ]
+        print_json({"tenant": args.tenant, "stack": args.stack, "keys": rows})
+        return 0
     if not keys:
         name = gateway_key_name(args.stack, args.tenant)
         print(f"no API keys for {args.tenant} in stack {args.stack} (none named {name})")
@@ -100,6 +118,12 @@ def _list(args: argparse.Namespace) -> int:
         return _list_stack(args)
     with _user_errors():
         records = LocalApiKeyStore(Path(args.state_dir)).list(args.tenant)
+    require_known_tenant(args.tenants_dir, args.tenant, found=bool(records))  # a typo: exit 2
+    if args.json:
+        fields = ("prefix", "created_at", "revoked_at", "active")  # never the digest
+        rows = [{name: getattr(record, name) for name in fields} for record in records]
+        print_json({"tenant": args.tenant, "keys": rows})
+        return 0
     if not records:
         print(f"no API keys for {args.tenant}")
     for record in records:
@@ -110,13 +134,29 @@ def _list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _prefix_of(store: LocalApiKeyStore, tenant: str, given: str) -> str:
+    """The display prefix of ``given``: a prefix as it is, or a full key found by its digest.
+
+    Anything longer than a prefix is taken for a key: it is never echoed, even when unknown.
+    """
+    if len(given) <= DISPLAY_PREFIX_CHARS:
+        return given
+    with _user_errors():
+        record = store.find(given)
+    if record is None or record.tenant != tenant:
+        raise CliError(f"no API key of tenant {tenant!r} matches the key given (not shown)")
+    return record.prefix
+
+
 def _revoke(args: argparse.Namespace) -> int:
     check_tenant_id(args.tenant)
     if args.stack:
         raise _from_stack(args)
     now = datetime.now(UTC)
+    store = LocalApiKeyStore(Path(args.state_dir))
+    args.prefix = _prefix_of(store, args.tenant, args.prefix)
     with _user_errors():
-        revoked = LocalApiKeyStore(Path(args.state_dir)).revoke(args.tenant, args.prefix, now=now)
+        revoked = store.revoke(args.tenant, args.prefix, now=now)
     if not revoked:
         raise CliError(f"no active API key with prefix {args.prefix!r} for tenant {args.tenant!r}")
     append_audit(
@@ -137,13 +177,16 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     actions = parser.add_subparsers(dest="action", required=True)
     issue = actions.add_parser("issue", help="issue a key (shown once)")
     list_parser = actions.add_parser("list", help="a tenant's keys by display prefix")
-    revoke = actions.add_parser("revoke", help="revoke a key by its display prefix")
+    revoke = actions.add_parser("revoke", help="revoke a key by its display prefix or full value")
     for sub in (issue, list_parser, revoke):
         sub.add_argument("tenant", metavar="TENANT")
         add_state_dir(sub)
-        add_tenants_dir(sub)  # only ``issue`` needs the tenant file to exist
+        add_tenants_dir(sub)  # ``issue`` needs the file; ``list`` the file or a key
         sub.add_argument("--stack", metavar="NAME", help="on AWS: the stack's API Gateway keys")
-    revoke.add_argument("prefix", metavar="PREFIX")
+    revoke.add_argument(
+        "prefix", metavar="KEY_OR_PREFIX", help="the display prefix, or the key itself (not echoed)"
+    )
     issue.set_defaults(func=_issue)
     list_parser.set_defaults(func=_list)
     revoke.set_defaults(func=_revoke)
+    add_json_option(list_parser)

@@ -9,11 +9,18 @@ a delivery that still cannot be parsed stays parked.
 from __future__ import annotations
 
 import argparse
+import re
 from pathlib import Path
 from typing import Any
 
-from gateway.cli import CliError, add_state_dir
+from gateway.cli import CliError, add_state_dir, shown_time
+from gateway.cli.output import add_json_option, print_json
 from gateway.cli.tenants_cmd import add_tenants_dir, require_tenant
+from gateway.observability import printable
+from gateway.store.parked import ParkedDelivery
+
+ID = re.compile(r"[0-9a-f]{4,64}")
+"""A parked delivery's id as given: the start of its body's SHA-256 (12 digits listed)."""
 
 
 def register(subparsers: Any) -> None:
@@ -24,6 +31,7 @@ def register(subparsers: Any) -> None:
     actions = parser.add_subparsers(dest="action", required=True)
     listing = actions.add_parser("list", help="list a tenant's parked deliveries")
     listing.add_argument("tenant")
+    add_json_option(listing)
     replay = actions.add_parser("replay", help="parse parked deliveries again and store them")
     replay.add_argument("tenant")
     replay.add_argument("ids", nargs="*", help="body hash prefixes to replay (default: all)")
@@ -34,15 +42,13 @@ def register(subparsers: Any) -> None:
 
 
 def _services(args: argparse.Namespace) -> Any:
-    from gateway.local.runtime import read_runtime
+    from gateway.local.runtime import running_server
     from gateway.local.wiring import local_dynamodb
     from gateway.services import build_services
     from gateway.tenancy.keysets import SecretsProvider
     from gateway.tenancy.local_secrets import LocalSecretStore
 
-    runtime = read_runtime(Path(args.state_dir))
-    if runtime is None:
-        raise CliError(f"no running `waybill serve` with --state-dir {args.state_dir}")
+    runtime = running_server(Path(args.state_dir))
     secrets: SecretsProvider = LocalSecretStore(Path(args.state_dir))
     return build_services(
         dynamodb=local_dynamodb(runtime["dynamodb_endpoint"]),
@@ -53,33 +59,63 @@ def _services(args: argparse.Namespace) -> Any:
     )
 
 
+def _parked_json(item: ParkedDelivery) -> dict[str, Any]:
+    """One parked delivery as ``list --json`` shows it (never its body or headers)."""
+    return {
+        "id": item.body_sha256[:12],
+        "body_sha256": item.body_sha256,
+        "carrier": item.carrier,
+        "received_at": item.received_at,
+        "bytes": len(item.body),
+        "reason": item.reason,
+    }
+
+
+def _check_ids(tenant: str, ids: list[str], parked: list[ParkedDelivery]) -> None:
+    """Each id must be the start of a parked delivery's id (``parked list``): a typo is an
+    error, never "0 replayed"."""
+    for wanted in ids:
+        if not ID.fullmatch(wanted):
+            raise CliError(f"{wanted!r} is not a parked delivery's id (4 to 64 hex digits)")
+        if not any(item.body_sha256.startswith(wanted) for item in parked):
+            raise CliError(
+                f"no parked delivery of {tenant} has an id starting {wanted!r} "
+                f"(see: waybill parked list {tenant})"
+            )
+
+
 def run(args: argparse.Namespace) -> int:
     """List, or replay and report each outcome; exit 1 if any replay failed."""
     require_tenant(args.tenants_dir, args.tenant)
     pipeline = _services(args).pipeline
     parked = pipeline.parking.list(args.tenant)
+    if args.action == "list" and args.json:
+        print_json({"tenant": args.tenant, "parked": [_parked_json(item) for item in parked]})
+        return 0
     if args.action == "list":
         if not parked:
             print(f"no parked deliveries for {args.tenant}")
         for item in parked:
             print(
-                f"{item.body_sha256[:12]}  {item.carrier:<18} {item.received_at.isoformat()}  "
-                f"{len(item.body)} B  {item.reason[:100]}"
+                f"{item.body_sha256[:12]}  {item.carrier:<18} {shown_time(item.received_at)}  "
+                f"{len(item.body)} B  {printable(item.reason, 500)}"  # whole, last: never cut
             )
         return 0
-    chosen = [
-        p for p in parked if not args.ids or any(p.body_sha256.startswith(i) for i in args.ids)
-    ]
+    _check_ids(args.tenant, args.ids, parked)
+    if not parked:
+        print(f"no parked deliveries for {args.tenant}: nothing to replay")
+        return 0
+    from gateway.ops import parked as replaying
+
+    chosen = replaying.choose(parked, args.ids)
     failed = 0
-    for item in chosen:
-        try:
-            outcome = pipeline.replay(item)
-        except Exception as exc:  # report and go on: one bad delivery must not stop the rest
+    for done in replaying.replay(pipeline, chosen):  # the console's replay does the same
+        item = done.parked
+        if done.outcome is None:
             failed += 1
-            print(f"{item.body_sha256[:12]}  still unparseable: {type(exc).__name__}: {exc}"[:300])
+            print(f"{item.body_sha256[:12]}  still unparseable: {printable(done.error or '', 500)}")
             continue
-        print(
-            f"{item.body_sha256[:12]}  replayed: {outcome.body.model_dump_json(exclude_none=True)}"
-        )
+        body = done.outcome.body.model_dump_json(exclude_none=True)
+        print(f"{item.body_sha256[:12]}  replayed: {body}")
     print(f"{len(chosen) - failed} replayed, {failed} still parked")
     return 1 if failed else 0

@@ -15,10 +15,12 @@ Example:
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from typing import TYPE_CHECKING, Any
 
 from gateway.cli import CliError, add_state_dir
 from gateway.cli.endpoints_cmd import running, user_errors
+from gateway.cli.output import add_json_option, print_json
 from gateway.cli.tenants_cmd import add_tenants_dir, require_tenant
 from gateway.cli.trackers_cmd import carrier_id, check_line, tracking_number
 
@@ -50,6 +52,14 @@ def polling_tenants(args: argparse.Namespace) -> list[TenantConfig]:
 
 def _status(args: argparse.Namespace, services: Services) -> int:
     tenants = polling_tenants(args)
+    if args.json:
+        usage = [
+            {"tenant": config.id} | dataclasses.asdict(row)
+            for config in tenants
+            for row in services.trackers.usage(config.id)
+        ]
+        print_json({"carriers": usage})
+        return 0
     if not tenants:
         print(f"no tenant in {args.tenants_dir} polls a carrier")
     for config in tenants:
@@ -83,6 +93,9 @@ def _log(args: argparse.Namespace, services: Services) -> int:
         raise CliError(f"--limit is 1..{MAX_LOG}")
     day = _day(args.day, services)
     checks = services.trackers.log(args.tenant, args.carrier, day, args.number, args.limit)
+    if args.json:
+        print_json({"tenant": args.tenant, "day": day, "checks": [c.as_json() for c in checks]})
+        return 0
     if not checks:
         print(f"no checks of {args.number} {args.carrier} for {args.tenant} on {day}")
     for check in checks:
@@ -122,6 +135,7 @@ def register(subparsers: Any) -> None:
     log.add_argument("--day", help="the UTC day, YYYY-MM-DD (default: today)")
     log.add_argument("--limit", type=int, default=20, help=f"at most this many (1..{MAX_LOG})")
     for sub in (status, log):
+        add_json_option(sub)
         add_state_dir(sub)
         add_tenants_dir(sub)
         sub.set_defaults(func=run)

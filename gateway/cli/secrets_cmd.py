@@ -1,14 +1,15 @@
 """``waybill secrets set|rotate|list|revoke``: partner secrets, local or (``--stack``) on AWS.
 
 Values are printed masked unless ``--reveal`` is given; every change (and every
-reveal) is written to the audit trail, without values. A new value must be usable
-by the carrier's adapter (a ``whsec_`` secret must decode, a ``whpk_`` key must be
-an Ed25519 public key); a refusal names the expected form, never the value.
+reveal) is written to the audit trail, without values.
 
 A target is ``CARRIER`` (the carrier's own key set) or ``CARRIER.SLOT`` (a second kind
-of secret the adapter asks for, e.g. ``shippo.hmac``, ``ups.oauth``). The tenant must
-have the base carrier enabled; only the default slot is checked against the adapter's
-secret form (a slot value is taken as raw text).
+of secret the adapter reads, e.g. ``shippo.hmac``, ``ups.oauth``, ``ups.api``). The tenant
+must have the base carrier enabled, and the adapter must read that key set
+(:mod:`gateway.carriers.secret_slots`: ``shippo.hmc`` or ``canonical`` is refused, naming
+the ones it reads); a value is checked against the rule its scheme declares
+(:mod:`gateway.signing.secret_rules`: a ``whsec_`` of at least 24 bytes, ``CLIENT_ID:SECRET``
+for an OAuth API …). Exit 2, and the value never echoed, when either is wrong.
 
 Example:
     >>> parse_duration("24h"), parse_duration("1d12h")
@@ -25,16 +26,18 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from difflib import get_close_matches
 from pathlib import Path
-from typing import cast
 
 from gateway.audit.changes import DetailValue, append_audit, current_actor
 from gateway.aws.secret_store import SecretsManagerStore, SecretStoreError
+from gateway.carriers.secret_slots import secret_targets
 from gateway.cli import DEFAULT_STATE_DIR, CliError, add_state_dir, shown_time
+from gateway.cli.output import add_json_option, print_json
 from gateway.cli.tenants_cmd import add_tenants_dir, require_carrier, require_tenant
-from gateway.errors import SignatureError
-from gateway.signing.ed25519 import public_key
-from gateway.signing.hmacs import SecretForm, key_bytes
+from gateway.ops.audit import Auditing
+from gateway.ops.secrets import rotate as rotate_secret
+from gateway.signing.secret_rules import SecretRule
 from gateway.tenancy.keysets import KeySet, KeySetError, check_value, generate_secret, mask
 from gateway.tenancy.local_secrets import LocalSecretStore, LocalStateError
 from gateway.tenancy.tenants import TenantConfig
@@ -42,12 +45,6 @@ from gateway.tenancy.tenants import TenantConfig
 DEFAULT_GRACE = "24h"
 _TARGET = re.compile(r"(?P<carrier>[a-z][a-z0-9_]{0,62})(?:\.(?P<slot>[a-z][a-z0-9_]{0,31}))?")
 _UNITS = {"w": "weeks", "d": "days", "h": "hours", "m": "minutes", "s": "seconds"}
-# What each HMAC secret form must look like, as said when a value is refused.
-_HMAC_FORMS: dict[str, str] = {
-    "raw": "non-empty text",
-    "nfkd": "non-empty text",
-    "whsec_base64": "whsec_ followed by base64",
-}
 
 
 def parse_duration(text: str) -> timedelta:
@@ -91,54 +88,55 @@ def _store(args: argparse.Namespace) -> LocalSecretStore | SecretsManagerStore:
     return LocalSecretStore(Path(args.state_dir))
 
 
-def _secret_form(config: TenantConfig, target: str) -> str | None:
-    """The secret form of the target's scheme; ``None`` for a slot or an unknown carrier."""
+def _rule(config: TenantConfig, target: str) -> SecretRule:
+    """What a value of ``target`` must be; :class:`CliError` unless the tenant's adapter (or
+    generic partner) reads that key set, naming the ones it reads (and the closest)."""
     from gateway.carriers.discovery import load_adapters
+    from gateway.carriers.generic import build_adapter
 
-    carrier, slot = split_target(target)
-    if slot is not None:
-        return None  # slots hold raw values (an OAuth client secret, an HMAC key …)
+    carrier = split_target(target)[0]
     adapter = load_adapters().get(carrier)
-    if adapter is not None:
-        return adapter.scheme.secret_form
-    options = config.carriers.get(carrier)
-    generic = options.generic if options else None
-    return generic.signature.secret_form if generic else None
+    generic = config.carriers[carrier].generic
+    if adapter is None and generic is not None:
+        adapter = build_adapter(carrier, generic)
+    targets = secret_targets(adapter) if adapter is not None else {}
+    if target in targets:
+        return targets[target]
+    if not targets:
+        raise CliError(
+            f"{carrier} reads no partner secret (a tenant's own systems use API keys: "
+            f"waybill keys issue {config.id})"
+        )
+    close = get_close_matches(target, targets, n=1)
+    hint = f"; did you mean {close[0]}?" if close else ""
+    raise CliError(f"{carrier} reads no secret {target!r}{hint} (it reads: {', '.join(targets)})")
 
 
-def _require_target(args: argparse.Namespace) -> TenantConfig:
-    """The tenant's config, once the target's base carrier is known to be enabled."""
+def _require_target(args: argparse.Namespace) -> SecretRule:
+    """The target's rule, once the tenant exists, the base carrier is enabled for it and
+    its adapter reads that key set."""
     config = require_tenant(args.tenants_dir, args.tenant)
     require_carrier(config, split_target(args.carrier)[0], args.tenants_dir)
-    return config
+    return _rule(config, args.carrier)
 
 
-def _check_usable(carrier: str, form: str | None, value: str) -> None:
+def _check_usable(target: str, rule: SecretRule, value: str) -> None:
     """Refuse a value the adapter could not verify with; the message names the form only."""
     with _user_errors():
         check_value(value)
-    try:
-        ed25519 = form == "whsec_base64"  # only Standard Webhooks knows whpk_/whsk_ keys
-        if ed25519 and value.startswith("whpk_"):
-            expected = "public keys are whpk_ followed by a base64 32-byte Ed25519 key"
-            public_key(value)
-        elif form in _HMAC_FORMS and not (ed25519 and value.startswith("whsk_")):
-            expected = f"secrets are {_HMAC_FORMS[form]}"
-            key_bytes(value, cast(SecretForm, form))
-    except SignatureError:
-        raise CliError(f"{carrier} {expected}; nothing was stored") from None
+    if (problem := rule.problem(value)) is not None:
+        raise CliError(f"{target} {problem}; nothing was stored")
 
 
-def _new_value(args: argparse.Namespace, config: TenantConfig) -> str:
+def _new_value(args: argparse.Namespace, rule: SecretRule) -> str:
     """The new secret (generated, given or read from stdin), refused unless usable."""
-    form = _secret_form(config, args.carrier)
     if args.generate:
-        value = generate_secret(form or "raw")
+        value = generate_secret(rule.form)
     elif args.value == "-":
         value = sys.stdin.readline().rstrip("\r\n")
     else:
         value = str(args.value)
-    _check_usable(args.carrier, form, value)
+    _check_usable(args.carrier, rule, value)
     return value
 
 
@@ -183,22 +181,25 @@ def _set(args: argparse.Namespace) -> int:
 
 
 def _rotate(args: argparse.Namespace) -> int:
-    config = _require_target(args)
+    rule = _require_target(args)
     grace = parse_duration(args.grace)
-    value, now = _new_value(args, config), datetime.now(UTC)
+    value, now = _new_value(args, rule), datetime.now(UTC)
     store = _store(args)
+    audit = Auditing(Path(args.state_dir), current_actor())
     with _user_errors():
-        keyset = store.rotate(args.tenant, args.carrier, value, now=now, grace=grace)
+        keyset = rotate_secret(
+            store,
+            audit,
+            args.tenant,
+            args.carrier,
+            value,
+            grace=grace,
+            grace_text=args.grace,
+            generated=args.generate,
+            now=now,
+            stack=args.stack,
+        )
     valid_previous = len(keyset.unexpired_previous(now))
-    _audit(
-        args,
-        "secret.rotate",
-        args.carrier,
-        now,
-        generated=args.generate,
-        grace=args.grace,
-        previous_valid=valid_previous,
-    )
     print(
         f"rotated the secret of {args.tenant}/{args.carrier}: current {_shown(value, args.reveal)}"
     )
@@ -221,6 +222,25 @@ def _print_keyset(keyset: KeySet, now: datetime, reveal: bool) -> None:
         print(f"  previous  {_shown(old.value, reveal)}  {state} {shown_time(old.expires_at)}")
 
 
+def _keyset_json(
+    config: TenantConfig, target: str, keyset: KeySet | None, now: datetime, reveal: bool
+) -> dict[str, object]:
+    """One target as ``list --json`` shows it: values masked as the text shows them."""
+    current = previous = None
+    if keyset is not None:
+        current = {
+            "value": _shown(keyset.current.value, reveal),
+            "created_at": keyset.current.created_at,
+        }
+        older = sorted(keyset.previous, key=lambda p: p.created_at, reverse=True)
+        previous = [
+            {"value": _shown(p.value, reveal), "expires_at": p.expires_at, "valid": p.is_valid(now)}
+            for p in older
+        ]
+    enabled = config.carrier_enabled(target.partition(".")[0])
+    return {"target": target, "enabled": enabled, "current": current, "previous": previous or []}
+
+
 def _list(args: argparse.Namespace) -> int:
     config = require_tenant(args.tenants_dir, args.tenant)
     now = datetime.now(UTC)
@@ -228,6 +248,11 @@ def _list(args: argparse.Namespace) -> int:
         stored = dict(_store(args).list(args.tenant))
     if args.reveal and stored:
         _audit(args, "secret.reveal", ",".join(sorted(stored)), now)
+    if args.json:
+        targets = sorted(set(config.enabled_carriers()) | set(stored))
+        rows = [_keyset_json(config, t, stored.get(t), now, args.reveal) for t in targets]
+        print_json({"tenant": args.tenant, "secrets": rows})
+        return 0
     for target in sorted(set(config.enabled_carriers()) | set(stored)):
         enabled = config.carrier_enabled(target.partition(".")[0])
         print(target + ("" if enabled else "  (carrier disabled)"))
@@ -289,8 +314,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     for sub in (set_parser, rotate, list_parser):
         sub.add_argument("--reveal", action="store_true", help="print secret values in full")
     rotate.add_argument(
-        "--grace", default=DEFAULT_GRACE, help="how long the old secret stays valid"
+        "--grace",
+        default=DEFAULT_GRACE,
+        help="how long the old secret stays valid, e.g. 1h, 7d (default: %(default)s)",
     )
+    add_json_option(list_parser)
     set_parser.set_defaults(func=_set)
     rotate.set_defaults(func=_rotate)
     list_parser.set_defaults(func=_list)

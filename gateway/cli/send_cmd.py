@@ -1,8 +1,10 @@
 """``waybill send CARRIER FIXTURE --tenant T``: sign a fixture as the carrier would and post it.
 
 The body is sent byte for byte as stored; the signature headers come from the
-adapter's own ``sign`` with the tenant's current local secret. For demos and
-manual tests against ``waybill serve`` (loopback by default).
+adapter's own ``sign`` with the tenant's current local secret, plus what the tenant has
+set up besides (Shippo's HMAC, UPS v2's OAuth bearer: :mod:`gateway.cli.send_signing`).
+``--list`` names a carrier's fixtures. For demos and manual tests against
+``waybill serve`` (loopback by default).
 
 Example:
     $ waybill send easypost event_tracker_updated_full_history --tenant demo
@@ -33,9 +35,10 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("carrier", help="adapter id, e.g. easypost")
     parser.add_argument(
-        "fixture", help=f"a file, or a fixture name under {FIXTURES_DIR}/<carrier>/"
+        "fixture", nargs="?", help=f"a file, or a fixture name under {FIXTURES_DIR}/<carrier>/"
     )
-    parser.add_argument("--tenant", required=True, help="tenant id (its secret signs)")
+    parser.add_argument("--list", action="store_true", help="list the carrier's fixtures")
+    parser.add_argument("--tenant", help="tenant id (its secrets sign); required to send")
     parser.add_argument("--url", default=DEFAULT_URL, help=f"gateway base URL ({DEFAULT_URL})")
     add_state_dir(parser)
     add_tenants_dir(parser)
@@ -54,27 +57,39 @@ def fixture_path(carrier: str, fixture: str) -> Path:
     raise CliError(f"no fixture {fixture!r} (not a file, nor in {FIXTURES_DIR / carrier})")
 
 
+def fixture_names(carrier: str) -> list[str]:
+    """The fixtures ``send`` can post for ``carrier`` (bodies, not their sidecar files)."""
+    folder = FIXTURES_DIR / carrier
+    sidecars = (".expected.json", ".meta.json", ".headers.json")
+    names = [p.name for p in folder.glob("*") if p.is_file() and not p.name.endswith(sidecars)]
+    return sorted(name.removesuffix(".json") for name in names)
+
+
 def run(args: argparse.Namespace) -> int:
     """Sign and post; print the gateway's status and body. Exit 0 on 2xx."""
     from gateway.carriers.discovery import load_adapters
-    from gateway.signing.spec import split_signed
+    from gateway.cli.send_signing import signed
     from gateway.tenancy.local_secrets import LocalSecretStore
 
-    config = require_tenant(args.tenants_dir, args.tenant)
-    require_carrier(config, args.carrier, args.tenants_dir)
     adapter = load_adapters().get(args.carrier)
     if adapter is None:
         raise CliError(f"no adapter {args.carrier!r} (see `waybill adapters list`)")
+    if args.list:
+        names = fixture_names(adapter.id)
+        print("\n".join(names) if names else f"no fixtures in {FIXTURES_DIR / adapter.id}")
+        return 0
+    if args.fixture is None or args.tenant is None:
+        raise CliError(f"name a FIXTURE and --tenant (fixtures: waybill send {adapter.id} --list)")
+    config = require_tenant(args.tenants_dir, args.tenant)
+    require_carrier(config, args.carrier, args.tenants_dir)
     body = fixture_path(args.carrier, args.fixture).read_bytes()
-    keyset = LocalSecretStore(Path(args.state_dir)).get(config.id, adapter.id)
-    if keyset is None:
-        raise CliError(
-            f"no secret for {config.id}/{adapter.id}: "
-            f"`waybill secrets set {config.id} {adapter.id} --generate` first"
-        )
-    headers, query = split_signed(adapter.sign(body, keyset.current.value, time.time()))
+    store = LocalSecretStore(Path(args.state_dir))
+    base_url = args.url.rstrip("/")
+    headers, query = signed(
+        adapter, config, body, time.time(), base_url, lambda target: store.get(config.id, target)
+    )
     headers.setdefault("Content-Type", adapter.content_types[0])
-    url = f"{args.url.rstrip('/')}/webhooks/{config.id}/{adapter.id}"
+    url = f"{base_url}/webhooks/{config.id}/{adapter.id}"
     if query:
         url += "?" + urllib.parse.urlencode(query)
     request = urllib.request.Request(url, data=body, headers=headers, method="POST")  # noqa: S310

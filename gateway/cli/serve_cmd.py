@@ -7,6 +7,13 @@ Example:
     data in .waybill/dynamodb)
 
 Ctrl-C (or SIGTERM) stops the HTTP server first, then DynamoDB Local.
+
+One server per state dir: ``serve`` holds its lock (:mod:`gateway.local.ownership`) for
+its lifetime, and a second one on the same dir is refused with the first one's pid and
+URL, ``--in-memory`` included (the state dir also holds the secrets, the API keys and
+``serve.json``, which ops commands follow: give a second server its own ``--state-dir``).
+DynamoDB Local dies with the server, even on ``kill -9``; one left by a server that died
+before that guard existed, or elsewhere, is stopped at the next start (logged).
 """
 
 from __future__ import annotations
@@ -16,6 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from gateway.cli import CliError, add_state_dir
+from gateway.cli.console_cmd import console_banner, mount_console
+from gateway.cli.tenants_cmd import refuse_invalid_tenants
 
 
 def register(subparsers: Any) -> None:
@@ -29,7 +38,8 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--in-memory",
         action="store_true",
-        help="keep DynamoDB Local data in memory (lost on exit) instead of the state dir",
+        help="keep DynamoDB Local data in memory (lost on exit) instead of the state dir "
+        "(whose secrets, keys and serve.json are still this server's alone)",
     )
     parser.add_argument(
         "--tenants-dir", default="tenants", help="directory of tenant files (default: tenants)"
@@ -53,23 +63,40 @@ def register(subparsers: Any) -> None:
         metavar="SECONDS",
         help="how often the poller wakes to check the trackers that are due (default 60)",
     )
+    parser.add_argument(
+        "--log-format",
+        choices=("human", "json"),
+        default="human",
+        help="human: one short line per request (default); json: the structured logs and EMF "
+        "metrics the Lambda prints on AWS",
+    )
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Start DynamoDB Local, serve until Ctrl-C or SIGTERM, then stop both in order."""
     from gateway.local.dynamodb_local import DynamoDBLocal, DynamoDBLocalError
-    from gateway.local.runtime import clear_runtime, write_runtime
+    from gateway.local.logs import local_logging
+    from gateway.local.runtime import (
+        DYNAMODB_PID_FILE,
+        claim_state_dir,
+        clear_runtime,
+        write_runtime,
+    )
     from gateway.local.server import build_asgi_app, run_server
     from gateway.local.wiring import background, build_local_gateway
     from gateway.store.table import DEFAULT_TABLE_NAME
 
+    refuse_invalid_tenants(args.tenants_dir)  # before anything starts: file and field named
     state_dir = Path(args.state_dir)
+    owner = claim_state_dir(state_dir)  # held until this process ends
     data_dir = None if args.in_memory else state_dir / "dynamodb"
-    ddb = DynamoDBLocal(in_memory=args.in_memory, data_dir=data_dir)
+    pid_file = state_dir / DYNAMODB_PID_FILE
+    ddb = DynamoDBLocal(in_memory=args.in_memory, data_dir=data_dir, pid_file=pid_file)
     try:
         ddb.start()
     except DynamoDBLocalError as exc:
+        owner.release()
         raise CliError(str(exc)) from None
     try:
         if not 0 < args.retry_scale <= 1:
@@ -90,18 +117,15 @@ def run(args: argparse.Namespace) -> int:
             poll_every=args.poll_interval,
         )
         workers.start()
-        write_runtime(
-            state_dir,
-            dynamodb_endpoint=ddb.endpoint_url,
-            table_name=DEFAULT_TABLE_NAME,
-            allow_insecure_endpoints=not args.https_endpoints_only,
-            retry_scale=args.retry_scale,
+        console, credential = mount_console(
+            gateway.services, state_dir, Path(args.tenants_dir), args.host
         )
         app = build_asgi_app(
             gateway.handler,
             gateway.resolve_api_key,
             admit=gateway.admit,
             admit_route=gateway.admit_route,
+            console=console,
         )
         data = "in memory" if data_dir is None else f"in {data_dir}"
 
@@ -109,13 +133,23 @@ def run(args: argparse.Namespace) -> int:
 
         def announce(url: str) -> None:
             listening.append(url)
+            write_runtime(
+                owner,
+                url=url,
+                dynamodb_endpoint=ddb.endpoint_url,
+                table_name=DEFAULT_TABLE_NAME,
+                allow_insecure_endpoints=not args.https_endpoints_only,
+                retry_scale=args.retry_scale,
+            )
             print(
                 f"Waybill listening on {url} (DynamoDB Local at {ddb.endpoint_url}, data {data})",
                 flush=True,
             )
+            print(console_banner(url, credential, state_dir), flush=True)
 
         try:
-            run_server(app, args.host, args.port, on_ready=announce)
+            with local_logging(args.log_format):
+                run_server(app, args.host, args.port, on_ready=announce)
         except OSError as exc:
             if listening:
                 raise
@@ -124,6 +158,7 @@ def run(args: argparse.Namespace) -> int:
             workers.stop()
             gateway.services.pipeline.audit.flush(final=True)  # the last open count windows
     finally:
-        clear_runtime(state_dir)
+        clear_runtime(owner)
         ddb.stop()
+        owner.release()
     return 0

@@ -18,15 +18,14 @@ from pathlib import Path
 from typing import Any
 
 from gateway.cli import CliError
+from gateway.cli.output import add_json_option, print_json
 from gateway.tenancy.plans import current_plans
+from gateway.tenancy.scan import TenantScan, scan_tenants
 from gateway.tenancy.tenants import (
     TenantConfig,
     TenantConfigError,
     is_tenant_id,
     load_tenant,
-    load_tenant_file,
-    load_tenants,
-    tenant_files,
 )
 
 DEFAULT_TENANTS_DIR = "tenants"
@@ -56,8 +55,21 @@ def require_tenant(tenants_dir: str, tenant_id: str) -> TenantConfig:
     except TenantConfigError as exc:
         raise CliError(str(exc)) from None
     if config is None:
-        raise CliError(f"unknown tenant {tenant_id!r} (no {Path(tenants_dir) / tenant_id}.toml)")
+        raise _unknown_tenant(tenants_dir, tenant_id)
     return config
+
+
+def _unknown_tenant(tenants_dir: str, tenant_id: str, more: str = "") -> CliError:
+    return CliError(f"unknown tenant {tenant_id!r} (no {Path(tenants_dir) / tenant_id}.toml{more})")
+
+
+def require_known_tenant(tenants_dir: str, tenant_id: str, *, found: bool) -> None:
+    """For commands that still reach a removed tenant's data (``erase``, ``audit``, ``keys
+    list``): the tenant is known by its file (valid or not) or by what was ``found`` for
+    it; else :class:`CliError`, so a typo (``dmeo``) never reads as an empty success."""
+    check_tenant_id(tenant_id)
+    if not found and not (Path(tenants_dir) / f"{tenant_id}.toml").is_file():
+        raise _unknown_tenant(tenants_dir, tenant_id, ", and nothing was found for it")
 
 
 def require_carrier(config: TenantConfig, carrier: str, tenants_dir: str) -> str:
@@ -71,11 +83,45 @@ def require_carrier(config: TenantConfig, carrier: str, tenants_dir: str) -> str
     return carrier
 
 
-def _list(args: argparse.Namespace) -> int:
+def _summary(config: TenantConfig) -> dict[str, Any]:
+    """A tenant as ``list --json`` shows it."""
+    fields = ("id", "name", "plan", "retention_days")
+    return {name: getattr(config, name) for name in fields} | {
+        "carriers": config.enabled_carriers()
+    }
+
+
+def scan(tenants_dir: str) -> TenantScan:
+    """Every tenant file read, each invalid one printed to stderr (``invalid  <file>: …``);
+    :class:`CliError` when the directory is missing."""
     try:
-        tenants = load_tenants(Path(args.tenants_dir))
+        found = scan_tenants(Path(tenants_dir))
     except TenantConfigError as exc:
         raise CliError(str(exc)) from None
+    for problem in found.problems:
+        print(f"invalid  {problem}", file=sys.stderr)
+    return found
+
+
+def refuse_invalid_tenants(tenants_dir: str) -> None:
+    """What ``waybill serve`` checks before it starts: every tenant file valid, or a
+    :class:`CliError` after each bad file was named (file and field)."""
+    found = scan(tenants_dir)
+    if not found.ok:
+        raise CliError(
+            f"{len(found.problems)} invalid tenant file(s) in {tenants_dir} (above); "
+            "fix them and start again (check with: waybill tenants validate)"
+        )
+
+
+def _list(args: argparse.Namespace) -> int:
+    """The valid tenants, one line each; exit 1 when a file is invalid (named on stderr)."""
+    found = scan(args.tenants_dir)
+    tenants = {config.id: config for config in found.valid.values()}
+    status = 0 if found.ok else 1
+    if args.json:
+        print_json({"tenants": [_summary(config) for config in tenants.values()]})
+        return status
     if not tenants:
         print(f"no tenants in {args.tenants_dir}")
     for config in tenants.values():
@@ -84,12 +130,16 @@ def _list(args: argparse.Namespace) -> int:
             f"{config.id}  {config.name}  plan={config.plan}  "
             f"retention={config.retention_days}d  carriers={carriers}"
         )
-    return 0
+    return status
 
 
 def _show(args: argparse.Namespace) -> int:
     config = require_tenant(args.tenants_dir, args.tenant)
     data: dict[str, Any] = config.model_dump(mode="json")
+    if args.json:  # the file as validated (no secrets live there), and the plan's limits
+        tier = current_plans().get(config.plan)
+        print_json(data | {"limits": tier.model_dump(mode="json") if tier else None})
+        return 0
     print(f"id:             {data['id']}")
     print(f"name:           {data['name']}")
     print(f"plan:           {data['plan']}")
@@ -108,22 +158,13 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    try:
-        paths = tenant_files(Path(args.tenants_dir))
-    except TenantConfigError as exc:
-        raise CliError(str(exc)) from None
-    failures = 0
-    for path in paths:
-        try:
-            load_tenant_file(path)
-        except TenantConfigError as exc:
-            failures += 1
-            print(f"invalid  {exc}", file=sys.stderr)
-        else:
-            print(f"ok  {path}")
-    if not paths:
+    """Every file: ``ok`` on stdout or ``invalid`` on stderr; exit 1 if any is invalid."""
+    found = scan(args.tenants_dir)
+    for path in found.valid:
+        print(f"ok  {path}")
+    if found.ok and not found.valid:
         print(f"no tenant files in {args.tenants_dir}")
-    return 1 if failures else 0
+    return 0 if found.ok else 1
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -139,3 +180,5 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     validate.set_defaults(func=_validate)
     for sub in (list_parser, show, validate):
         add_tenants_dir(sub)
+    for sub in (list_parser, show):
+        add_json_option(sub)

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from gateway.audit.changes import DetailValue, append_audit, current_actor
 from gateway.cli import CliError, add_state_dir, shown_time
 from gateway.cli.endpoints_cmd import running, user_errors
+from gateway.cli.output import add_json_option, print_json
 from gateway.cli.tenants_cmd import add_tenants_dir, require_tenant
 from gateway.tenancy.tenants import CARRIER_ID_PATTERN
 
@@ -122,6 +123,11 @@ def _list(args: argparse.Namespace, services: Services) -> int:
     page, position = services.trackers.page(
         args.tenant, args.state, args.carrier, args.limit, args.after
     )
+    if args.json:  # as GET /v1/trackers answers; ``after`` continues the listing
+        from gateway.poll.service import tracker_json
+
+        print_json({"trackers": [tracker_json(t) for t in page], "after": position})
+        return 0
     if not page and position is None:
         print(f"no {args.state} trackers for {args.tenant}")
     for tracker in page:
@@ -133,9 +139,14 @@ def _list(args: argparse.Namespace, services: Services) -> int:
 
 def _show(args: argparse.Namespace, services: Services) -> int:
     tracker = services.trackers.get(args.tenant, args.number, args.carrier)
+    checks = services.trackers.recent_checks(tracker)
+    if args.json:
+        from gateway.poll.service import tracker_json
+
+        print_json(tracker_json(tracker) | {"recent_checks": [c.as_json() for c in checks]})
+        return 0
     print(tracker_line(tracker))
     print(f"created {shown_time(tracker.created_at)}")
-    checks = services.trackers.recent_checks(tracker)
     print(f"recent checks ({len(checks)}):" if checks else "no checks yet")
     for check in checks:
         print(f"  {check_line(check)}")
@@ -150,25 +161,26 @@ def _remove(args: argparse.Namespace, services: Services) -> int:
 
 
 def _refresh(args: argparse.Namespace, services: Services) -> int:
+    from gateway.ops import trackers
+    from gateway.ops.audit import Auditing
+    from gateway.poll.service import PollBudgetSpentError
+
     numbers = list(dict.fromkeys(args.numbers))
     if len(numbers) > MAX_REFRESH:
         raise CliError(f"refresh at most {MAX_REFRESH} trackers at once")
-    if len(numbers) > 1:
-        queued = services.trackers.refresh_many(args.tenant, [(n, args.carrier) for n in numbers])
-        _audit(args, "refresh", ",".join(numbers), carrier=args.carrier, queued=len(queued))
-        print(f"queued {len(queued)} trackers first for the next pass:")
-        for tracker in queued:
-            print(f"  {tracker_line(tracker)}")
-        return 0
-    from gateway.poll.service import PollBudgetSpentError
-
+    audit = Auditing(Path(args.state_dir), current_actor())
     try:
-        done = services.trackers.refresh(args.tenant, numbers[0], args.carrier)
+        refreshed = trackers.refresh(services.trackers, audit, args.tenant, numbers, args.carrier)
     except PollBudgetSpentError as exc:
         hours = exc.retry_after / 3600
         message = f"{exc.message} ({exc.code}): it renews at 00:00 UTC, in {hours:.1f}h"
         raise CliError(message) from None
-    _audit(args, "refresh", numbers[0], carrier=args.carrier, checked=done.check is not None)
+    if refreshed.done is None:
+        print(f"queued {len(refreshed.queued)} trackers first for the next pass:")
+        for tracker in refreshed.queued:
+            print(f"  {tracker_line(tracker)}")
+        return 0
+    done = refreshed.done
     if done.check is None:
         print(f"queued first (the carrier cannot answer now): {tracker_line(done.tracker)}")
         return 0
@@ -232,9 +244,12 @@ def register(subparsers: Any) -> None:
     listing.add_argument("--carrier", help="only this carrier's trackers")
     listing.add_argument("--limit", type=int, default=50, help=f"at most this many (1..{MAX_LIST})")
     listing.add_argument("--after", metavar="POSITION", help="continue after this position")
+    show = _one(actions, "show", "one tracker and its recent checks")
+    for sub in (listing, show):
+        add_json_option(sub)
     subs += [
         listing,
-        _one(actions, "show", "one tracker and its recent checks"),
+        show,
         _one(actions, "remove", "stop polling a shipment (its history stays)"),
         _one(
             actions,

@@ -9,11 +9,11 @@ additional version) and the ``--keep`` newest stay; ``$LATEST`` is never touched
 from __future__ import annotations
 
 import argparse
-import json
 
 from gateway.aws.secrets import stack_prefix
 from gateway.aws.versions import DEFAULT_KEEP, Pruned, prune_stack
 from gateway.cli import CliError
+from gateway.cli.output import add_json_option, print_json
 
 
 def _line(pruned: Pruned, dry_run: bool) -> str:
@@ -42,7 +42,7 @@ def _prune(args: argparse.Namespace) -> int:
     except (BotoCoreError, ClientError) as exc:
         raise CliError(f"Lambda: {exc}") from None
     if args.json:
-        print(json.dumps({"dry_run": args.dry_run, "functions": [p.as_json() for p in pruned]}))
+        print_json({"dry_run": args.dry_run, "functions": [p.as_json() for p in pruned]})
     else:
         for one in pruned:
             print(_line(one, args.dry_run))
@@ -65,5 +65,5 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help=f"newest versions kept per function, aliased or not (default: {DEFAULT_KEEP})",
     )
     prune.add_argument("--dry-run", action="store_true", help="list, delete nothing")
-    prune.add_argument("--json", action="store_true", help="print one JSON document")
+    add_json_option(prune)
     prune.set_defaults(func=_prune)

@@ -21,8 +21,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from typing import Any
 
-from gateway.costs.counts import Counts
+from gateway.costs.counts import Counts, month_counts
 from gateway.costs.model import (
     NEW_EDGE,
     TENANT_API,
@@ -33,8 +34,9 @@ from gateway.costs.model import (
     secret_month,
     stack_monthly,
 )
-from gateway.costs.prices import Prices
+from gateway.costs.prices import Prices, load_price_table
 from gateway.costs.shape import REQUEST_OUTCOMES, SHAPE
+from gateway.store.capacity import CapacityMeter
 from gateway.tenancy.tenants import TenantConfig
 
 WEIGHT_VOLUME = 100e6  # the month's deliveries the dashboard's weights assume
@@ -115,6 +117,22 @@ def attribute(
     grand = sum(c.total for c in found) or 1.0
     ranked = sorted(found, key=lambda c: (-c.total, c.tenant))
     return [replace(c, share=c.total / grand) for c in ranked]
+
+
+def month_costs(
+    client: Any,
+    table: str,
+    tenants: Mapping[str, TenantConfig],
+    month: str,
+    *,
+    meter: CapacityMeter | None = None,
+) -> list[TenantCost]:
+    """Every tenant's modeled cost for ``month`` (``YYYY-MM``), read from its counted
+    windows (:func:`~gateway.costs.counts.month_counts`) and priced with the price table:
+    what ``waybill costs`` prints and the console's tenants page shows."""
+    counts = {t: month_counts(client, table, t, month, meter=meter) for t in sorted(tenants)}
+    secrets = {t: tenant_secrets(config) for t, config in tenants.items()}
+    return attribute(counts, secrets, load_price_table().prices)
 
 
 def _requests(counts: Counts, channel: str | None = None) -> int:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import calendar
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from gateway.store.capacity import CapacityMeter
@@ -54,9 +54,21 @@ def month_counts(
 ) -> Counts:
     """The tenant's requests in ``month``, per (outcome, channel), summed over the windows
     every process wrote (a window's item holds its final count)."""
+    return days_counts(client, table, tenant, month_days(month), meter=meter)
+
+
+def days_counts(
+    client: Any,
+    table: str,
+    tenant: str,
+    days: Iterable[str],
+    *,
+    meter: CapacityMeter | None = None,
+) -> Counts:
+    """The tenant's requests on the UTC ``days`` (``YYYY-MM-DD``), as :func:`month_counts`."""
     meter = meter or CapacityMeter()
     counts: Counts = Counter()
-    for day in month_days(month):
+    for day in days:
         for shard in AUDIT_SHARDS:
             request = {
                 "TableName": table,

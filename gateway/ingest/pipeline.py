@@ -46,8 +46,11 @@ from gateway.ingest.answers import (
 )
 from gateway.ingest.normalise import to_canonical
 from gateway.models import CanonicalEvent, Status
+from gateway.observability import printable
+from gateway.routes import NO_ROUTE
 from gateway.store.dynamo import DynamoStore, RecordResult, Source
 from gateway.store.parked import ParkedDelivery, ParkingLot, safe_headers
+from gateway.tenancy.directory import visible_tenant
 from gateway.tenancy.keysets import SecretsProvider
 from gateway.tenancy.tenants import TenantConfig
 
@@ -138,11 +141,16 @@ class Pipeline:
         return tenant, adapter
 
     def route(self, delivery: Delivery) -> tuple[TenantConfig, Adapter]:
-        """The tenant and its enabled adapter named by the path; 404 or 415 otherwise."""
-        tenant = self.tenants(delivery.tenant)
+        """The tenant and its enabled adapter named by the path; 404 or 415 otherwise.
+
+        An unknown tenant, a broken one (its file invalid: the reason is logged) and a
+        carrier it does not have all answer as a path that names no route does (404
+        ``not_found``), before any signature check: a stranger learns nothing from it.
+        """
+        tenant = visible_tenant(self.tenants, delivery.tenant)
         adapter = self.adapter(tenant, delivery.carrier)
         if tenant is None or adapter is None or not tenant.carrier_enabled(adapter.id):
-            raise NotFoundError("unknown tenant or carrier", code="unknown_route")
+            raise NotFoundError(NO_ROUTE)
         content_type = (delivery.header("content-type") or "").split(";")[0].strip().lower()
         if content_type not in adapter.content_types:
             raise UnsupportedMediaTypeError(f"expected {' or '.join(adapter.content_types)}")
@@ -171,7 +179,8 @@ class Pipeline:
             adapter.verify(delivery, secrets, at.timestamp())
         except SignatureError as exc:
             self.count("SignatureFailures")
-            log.info("signature rejected: %s", exc.code)
+            why = printable(exc.message)  # names the failing step, never a value
+            log.info("signature rejected: %s (%s)", exc.code, why, extra={"reason": why})
             raise
 
     def _secrets(self, tenant: str, key: str, at: datetime) -> list[str]:
@@ -284,7 +293,8 @@ class Pipeline:
         )
         fresh = self.parking.park(parked, retention_days=tenant.retention_days)
         self.count("DeliveriesParked" if fresh else "DeliveriesParkedAgain")
-        log.warning("delivery parked: carrier=%s reason=%s", adapter.id, reason)
+        why = printable(reason)  # bounded, control characters escaped; never the body
+        log.warning("delivery parked: carrier=%s reason=%s", adapter.id, why, extra={"reason": why})
         return WebhookParked(parked=True, already_parked=not fresh)
 
     def replay(self, parked: ParkedDelivery) -> IngestResponse:
@@ -296,7 +306,7 @@ class Pipeline:
         tenant = self.tenants(parked.tenant)
         adapter = self.adapter(tenant, parked.carrier)
         if tenant is None or adapter is None:
-            raise NotFoundError("unknown tenant or carrier", code="unknown_route")
+            raise NotFoundError(f"unknown tenant or carrier: {parked.tenant}/{parked.carrier}")
         delivery = Delivery(
             tenant=parked.tenant,
             carrier=parked.carrier,

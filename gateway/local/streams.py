@@ -73,7 +73,7 @@ class StreamReader:
             handled += self._read(arn, shard)
         return handled
 
-    def _shards(self, arn: str) -> list[dict[str, Any]]:
+    def _all_shards(self, arn: str) -> list[dict[str, Any]]:
         shards: list[dict[str, Any]] = []
         request: dict[str, Any] = {"StreamArn": arn}
         while True:
@@ -81,8 +81,11 @@ class StreamReader:
             shards += description.get("Shards", [])
             last = description.get("LastEvaluatedShardId")
             if not last:
-                break
+                return shards
             request["ExclusiveStartShardId"] = last
+
+    def _shards(self, arn: str) -> list[dict[str, Any]]:
+        shards = self._all_shards(arn)
         known = {s["ShardId"] for s in shards}
         ready = []
         for shard in shards:  # a child waits until its parent is read to its end
@@ -128,6 +131,20 @@ class StreamReader:
         if self.iterators[shard_id] is None:
             self.closed.add(shard_id)
         return len(records)
+
+    def skip_to_latest(self) -> None:
+        """Read only what is written from now on (``waybill tail``): every shard open now
+        starts after its newest record; shards opened later are read from their start."""
+        arn = self.dynamodb.describe_table(TableName=self.table)["Table"].get("LatestStreamArn")
+        if not arn:
+            return
+        for shard in self._all_shards(arn):
+            shard_id = shard["ShardId"]
+            if shard.get("SequenceNumberRange", {}).get("EndingSequenceNumber"):
+                self.closed.add(shard_id)  # closed before we started: nothing new in it
+                continue
+            request = {"StreamArn": arn, "ShardId": shard_id, "ShardIteratorType": "LATEST"}
+            self.iterators[shard_id] = self.streams.get_shard_iterator(**request)["ShardIterator"]
 
     def forget_iterators(self) -> None:
         """After a failed batch: read again from the checkpoints."""

@@ -30,6 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from gateway.errors import ThrottledError
+from gateway.tenancy.directory import TenantUnavailableError
 from gateway.tenancy.plans import Plan, day_window, month_window, retry_after
 
 
@@ -82,8 +83,15 @@ class EdgeThrottle:
         self._admit(tenant, bucket="key", counted=True)
 
     def admit_route(self, tenant: str) -> None:
-        """Let one request to ``tenant``'s webhook route through its bucket, or refuse it."""
-        self._admit(tenant, bucket="route", counted=False)
+        """Let one request to ``tenant``'s webhook route through its bucket, or refuse it.
+
+        A tenant whose file is broken has no bucket: the handler answers its route as no
+        route (404) and logs why, as it does for an unknown tenant.
+        """
+        try:
+            self._admit(tenant, bucket="route", counted=False)
+        except TenantUnavailableError:
+            return
 
     def admit_verified(self, tenant: str) -> None:
         """Count one verified delivery of ``tenant`` against its quota and hard cap."""

@@ -20,7 +20,7 @@ from typing import Any
 from gateway.api.app import LambdaHandler, make_handler
 from gateway.api.cursors import local_cursor_key
 from gateway.audit.refusals import audited_admission
-from gateway.local.runtime import read_runtime
+from gateway.local.runtime import running_server
 from gateway.local.streams import Background, Periodic, StreamReader
 from gateway.local.throttle import EdgeThrottle
 from gateway.notify.addresses import AddressPolicy
@@ -113,12 +113,11 @@ def local_services(
     )
 
 
-def running_services(state_dir: Path, tenants_dir: Path) -> Services | None:
+def running_services(state_dir: Path, tenants_dir: Path) -> Services:
     """The services of the ``waybill serve`` running with ``state_dir`` (its DynamoDB
-    Local, table, endpoint address policy and retry scale), or None when none runs."""
-    runtime = read_runtime(state_dir)
-    if runtime is None:
-        return None
+    Local, table, endpoint address policy and retry scale); a
+    :class:`~gateway.local.runtime.ServerNotRunningError` when none runs."""
+    runtime = running_server(state_dir)
     return local_services(
         local_dynamodb(runtime["dynamodb_endpoint"]),
         runtime["table"],

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from gateway.errors import GatewayError, NotFoundError
-from gateway.models import Status, instant_text, parse_instant_text
+from gateway.models import Status, instant_text, parse_instant_text, utc_text
 from gateway.notify.sealing import Sealer
 from gateway.store.capacity import CapacityMeter
 from gateway.store.conditional import conditional_write
@@ -107,7 +107,7 @@ class Endpoint:
             "carriers": list(self.carriers),
             "enabled": self.enabled,
             "disabled_reason": self.disabled_reason,
-            "created_at": instant_text(self.created_at),
+            "created_at": utc_text(self.created_at),
         }
 
 

@@ -26,7 +26,7 @@ from datetime import datetime
 from typing import Any
 
 from gateway.errors import GatewayError, NotFoundError
-from gateway.models import instant_text, parse_instant_text
+from gateway.models import instant_text, parse_instant_text, utc_text
 from gateway.store.capacity import CapacityMeter
 from gateway.store.due_index import (
     DUE_INDEX_NAME,
@@ -84,7 +84,7 @@ class Attempt:
     def public(self) -> dict[str, Any]:
         """As the API shows it."""
         return {
-            "at": instant_text(self.at),
+            "at": utc_text(self.at),
             "status": self.status,
             "latency_ms": self.latency_ms,
             "error": self.error,
@@ -131,7 +131,7 @@ class Message:
             **{name: self.snapshot.get(name) for name in SNAPSHOT_FIELDS},
             "event": json.loads(event_doc),
         }
-        document = {"type": self.type, "timestamp": instant_text(self.timestamp), "data": data}
+        document = {"type": self.type, "timestamp": utc_text(self.timestamp), "data": data}
         return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
 
     def public(self) -> dict[str, Any]:
@@ -143,8 +143,8 @@ class Message:
             "carrier": self.carrier,
             "status": self.snapshot.get("status"),
             "state": self.state,
-            "created_at": instant_text(self.timestamp),
-            "next_attempt_at": instant_text(self.next_at) if self.next_at else None,
+            "created_at": utc_text(self.timestamp),
+            "next_attempt_at": utc_text(self.next_at) if self.next_at else None,
             "attempts": [a.public() for a in self.attempts],
         }
 

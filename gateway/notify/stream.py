@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from gateway.models import CanonicalEvent, EventSummary, Status, instant_text
+from gateway.models import CanonicalEvent, EventSummary, Status, utc_text
 from gateway.notify.delivery import Notifier
 from gateway.notify.endpoints import EVENT_ADDED, STATUS_CHANGED, Endpoint
 from gateway.notify.messages import SNAPSHOT_FIELDS, Message, message_id
@@ -111,7 +111,7 @@ def snapshot(state: Image | None, event: CanonicalEvent) -> dict[str, Any]:
     return {
         "status": text(state, "status"),
         "previous_status": text(state, PREV_STATUS) if text(state, MOVED) == event_id else None,
-        "status_changed_at": instant_text(changed_at(index_sk)) if index_sk else None,
+        "status_changed_at": utc_text(changed_at(index_sk)) if index_sk else None,
         "estimated_delivery": text(state, "eta"),
     }
 

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from gateway.models import instant_text, parse_instant_text
+from gateway.models import instant_text, parse_instant_text, utc_text
 from gateway.store.capacity import CapacityMeter
 from gateway.store.errors import store_errors
 
@@ -44,7 +44,7 @@ class Check:
     def as_json(self) -> dict[str, Any]:
         """The check as the API and the CLI show it."""
         facts = asdict(self)
-        facts["checked_at"] = self.checked_at.isoformat()
+        facts["checked_at"] = utc_text(self.checked_at)
         facts["duration_ms"] = round(self.duration_ms, 1)
         return facts
 

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from gateway.errors import BadRequestError, GatewayError, NotFoundError
-from gateway.models import Status, normalise_tracking_number
+from gateway.models import Status, normalise_tracking_number, utc_text
 from gateway.poll.budget import Budget, next_day
 from gateway.poll.checks import Check, CheckLog, from_entry
 from gateway.poll.poller import OVERDUE_AFTER, Checked, Poller
@@ -209,14 +209,14 @@ def tracker_json(tracker: Tracker) -> dict[str, Any]:
     """A tracker as the API and the CLI show it."""
 
     def at(value: datetime | None) -> str | None:
-        return value.isoformat() if value else None
+        return utc_text(value) if value else None
 
     return {
         "tracking_number": tracker.tracking_number,
         "carrier": tracker.carrier,
         "state": tracker.state,
         "status": tracker.status.value,
-        "created_at": tracker.created_at.isoformat(),
+        "created_at": utc_text(tracker.created_at),
         "last_checked_at": at(tracker.last_checked_at),
         "last_source": tracker.last_source,
         "next_check_at": at(tracker.next_check_at) if tracker.state != "retired" else None,

@@ -42,6 +42,7 @@ from gateway.store.due_index import (
 from gateway.store.errors import condition_failed, store_errors
 from gateway.store.index import INDEX_NAME, INDEX_PK, INDEX_SK
 from gateway.store.keys import shipment_pk, tracker_sk
+from gateway.store.pages import query_pages
 
 TrackerState = Literal["active", "failing", "retired"]
 STATES: tuple[TrackerState, ...] = ("active", "failing", "retired")
@@ -291,7 +292,7 @@ class TrackerStore:
         last = answer.get("LastEvaluatedKey")
         return page, (last[INDEX_SK]["S"] if last else None)
 
-    def count(self, tenant: str, state: TrackerState) -> int:
+    def state_count(self, tenant: str, state: TrackerState) -> int:
         """How many of a tenant's trackers are in ``state`` (keys only, paginated)."""
         request: dict[str, Any] = {
             "TableName": self.table,
@@ -299,18 +300,9 @@ class TrackerStore:
             "KeyConditionExpression": f"{INDEX_PK} = :pk",
             "ExpressionAttributeValues": {":pk": {"S": f"TRK#{tenant}#{state}"}},
             "Select": "COUNT",
-            "ReturnConsumedCapacity": "TOTAL",
         }
-        total = 0
-        for _ in range(10_000):  # bounded: each page covers up to 1 MB of keys
-            with store_errors():
-                answer = self.client.query(**request)
-            self.meter.add_read(answer)
-            total += int(answer.get("Count", 0))
-            if "LastEvaluatedKey" not in answer:
-                break
-            request["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
-        return total
+        pages = query_pages(self.client, request, self.meter, max_pages=10_000)
+        return sum(int(page.get("Count", 0)) for page in pages)
 
     def _many(self, keys: list[dict[str, Any]]) -> Iterator[Tracker]:
         for start in range(0, len(keys), 100):

@@ -23,8 +23,12 @@ from collections.abc import Sequence
 from gateway.errors import SignatureError
 from gateway.signing import b64url
 from gateway.signing.hmacs import any_match
+from gateway.signing.secret_rules import text_rule
 
 TOKEN_TTL_SECONDS = 3600
+CLIENT_SECRET_RULE = text_rule(min_chars=16)
+"""The OAuth client secret keys the tokens' HMAC: one issued token must not let it be
+guessed offline, so a short one is refused when it is set."""
 MAX_TOKEN_CHARS = 2048
 _ALPHABET = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
 

@@ -111,6 +111,12 @@ class LocalApiKeyStore:
             return None
         return record.tenant if record.active else None
 
+    def find(self, plaintext: str) -> ApiKeyRecord | None:
+        """The record of a full key (active or revoked), found by its digest; else ``None``."""
+        if len(plaintext) > _MAX_KEY_CHARS:
+            return None
+        return self._file.load().get(digest(plaintext))
+
     def revoke(self, tenant: str, prefix: str, *, now: datetime) -> bool:
         """Revoke the tenant's active key with this display prefix; False when there is none."""
         with self._file.locked():

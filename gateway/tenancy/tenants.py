@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Collection
+from difflib import get_close_matches
 from functools import cache
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -185,14 +187,10 @@ class TenantConfig(BaseModel):
     def _discovered_or_generic(
         cls, carriers: dict[str, CarrierOptions]
     ) -> dict[str, CarrierOptions]:
-        unknown = sorted(c for c, o in carriers.items() if o.generic is None)
-        unknown = [c for c in unknown if c not in discovered_carriers()]
+        known = discovered_carriers() | {c for c, o in carriers.items() if o.generic}
+        unknown = sorted(set(carriers) - known)
         if unknown:
-            raise ValueError(
-                f"{unknown[0]}: no adapter of that id is discovered ({IN_TREE_PACKAGE}/"
-                f"{unknown[0]}.py or the entry point group {ENTRY_POINT_GROUP}) and no generic "
-                f"partner is declared ([carriers.{unknown[0]}.generic])"
-            )
+            raise ValueError("; ".join(_unknown_carrier(c, known) for c in unknown))
         return carriers
 
     def carrier_enabled(self, carrier_id: str) -> bool:
@@ -208,6 +206,21 @@ class TenantConfig(BaseModel):
     def enabled_carriers(self) -> list[str]:
         """The ids of the enabled carriers, sorted."""
         return sorted(c for c in self.carriers if self.carrier_enabled(c))
+
+
+def _unknown_carrier(carrier: str, known: Collection[str]) -> str:
+    """Why ``carrier`` is refused, with the closest known id and every known one.
+
+    >>> _unknown_carrier("easypst", {"easypost", "ups"}).split("; ")[1]
+    'did you mean easypost? (known: easypost, ups)'
+    """
+    close = get_close_matches(carrier, known, n=1)
+    hint = f"did you mean {close[0]}? " if close else ""
+    return (
+        f"{carrier}: no adapter of that id is discovered ({IN_TREE_PACKAGE}/{carrier}.py or "
+        f"the entry point group {ENTRY_POINT_GROUP}) and no generic partner is declared "
+        f"([carriers.{carrier}.generic]); {hint}(known: {', '.join(sorted(known))})"
+    )
 
 
 def is_tenant_id(value: str) -> bool:

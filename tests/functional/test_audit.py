@@ -30,11 +30,11 @@ from gateway.audit.query import AuditRecord, read_audit
 from gateway.audit.refusals import audit_error, audited_admission
 from gateway.audit.windows import DynamoAudit
 from gateway.carriers.adapter import Delivery, ParseResult
-from gateway.cli import CliError
+from gateway.cli import CliError, shown_time
 from gateway.cli.audit_cmd import collect, show_provenance
 from gateway.errors import ParseError, ThrottledError
 from gateway.store.keys import AUDIT_SHARDS
-from gateway.testkit.harness import Harness, moto_harness
+from gateway.testkit.harness import TENANTS_DIR, Harness, moto_harness
 
 NOW = datetime(2024, 6, 3, 17, 0, 30, tzinfo=UTC)
 SECRET = "whsec_" + base64.b64encode(b"audit-test-secret-of-32-bytes-!!").decode()
@@ -174,7 +174,7 @@ def test_every_outcome_is_recorded_with_its_code(gw: Harness) -> None:
         ("ignored", "partner.ping_is_not_a_tracking_type", hook): 1,
         ("rejected", "signature_mismatch", hook): 1,
         ("rejected", "signature_missing", hook): 1,
-        ("rejected", "unknown_route", "-"): 1,  # fedex is not a carrier of acme's
+        ("rejected", "not_found", "-"): 1,  # fedex is not a carrier of acme's
         ("rejected", "unsupported_media_type", hook): 1,
         ("rejected", "payload_too_large", hook): 1,
         ("failed", "secrets_unavailable", hook): 1,
@@ -494,16 +494,18 @@ def test_the_cli_prints_provenance_and_needs_a_running_server(
     store = gw.services.store
     (event,) = gw.call("GET", "/v1/shipments/1ZCLIPROV/events", tenant="acme").body["events"]
     event_id = event["event_id"]
-    args = argparse.Namespace(tenant="acme", tracking_number=" 1zcliprov ", state_dir=tmp_path)
+    args = argparse.Namespace(
+        tenant="acme", tracking_number=" 1zcliprov ", state_dir=tmp_path, tenants_dir=TENANTS_DIR
+    )
     assert show_provenance(args, (store.client, store.table)) == 0
     (line,) = capsys.readouterr().out.splitlines()
     assert line.split() == [
-        "2024-06-01T10:00:00+00:00",
+        "2024-06-01T10:00:00Z",
         "in_transit",
         "standard_webhooks",
         event_id,
         "received",
-        clock.now.isoformat(),
+        shown_time(clock.now),
         "delivery",
         "msg_cli",
         "body",
@@ -514,3 +516,60 @@ def test_the_cli_prints_provenance_and_needs_a_running_server(
     assert capsys.readouterr().out == "no events stored for globex 1ZCLIPROV\n"
     with pytest.raises(CliError, match="no running `waybill serve`"):
         show_provenance(args, None)
+
+
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (["acme", "--outcome", "rejectd"], "unknown --outcome 'rejectd': did you mean rejected?"),
+        (["acme", "--outcome", "secrets.set"], "unknown --outcome 'secrets.set'"),
+        (["acme", "--outcome", "key."], "unknown --outcome 'key.'"),
+        (["acmee"], "unknown tenant 'acmee' (no "),
+        (["acmee", "--tracking-number", "1Z1"], "unknown tenant 'acmee' (no "),
+    ],
+)
+def test_the_cli_refuses_an_unknown_outcome_or_tenant_instead_of_nothing_audited(
+    gw: Harness,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: Any,
+    argv: list[str],
+    said: str,
+) -> None:
+    from gateway.cli import audit_cmd, main
+
+    store = gw.services.store
+    monkeypatch.setattr(audit_cmd, "running_table", lambda _: (store.client, store.table))
+    common = ["--state-dir", str(tmp_path), "--tenants-dir", str(TENANTS_DIR)]
+    assert main(["audit", *argv, *common]) == 2
+    out, err = capsys.readouterr()
+    assert said in err and out == ""
+    for fine in (["acme", "--outcome", "rejected"], ["acme", "--outcome", "key.revoke"]):
+        assert main(["audit", *fine, *common]) == 0
+        assert "nothing audited for acme" in capsys.readouterr().out
+
+
+def test_canonical_submissions_are_audited_like_deliveries(gw: Harness, tmp_path: Path) -> None:
+    def submit(*items: dict[str, str]) -> int:
+        raw = json.dumps({"events": list(items)}).encode()
+        reply = gw.call("POST", "/v1/events", body=raw, headers=JSON, tenant="submitco")
+        return reply.status
+
+    good = {"tracking_id": "1ZSUBAUDIT", "status": "in_transit", "timestamp": "2024-06-01T10:00Z"}
+    assert submit(good) == 200  # accepted
+    assert submit(good) == 200  # the same item again: a duplicate
+    assert submit({"tracking_id": "1ZSUBAUDIT", "status": "lost"}) == 400  # no_valid_items
+    found = records(gw, "submitco")
+    assert {(r.outcome, r.code, r.carrier): r.count for r in found} == {
+        ("accepted", "events", "canonical"): 1,
+        ("duplicate", "events", "canonical"): 1,
+        ("rejected", "no_valid_items", "canonical"): 1,
+    }
+    audit = audit_of(gw)  # and `waybill audit` shows them
+    since, now = NOW - timedelta(days=1), gw.services.clock()
+    lines = collect(tmp_path, "submitco", since=since, now=now, table=(audit.client, audit.table))
+    assert sorted(line.split()[1:4] for line in lines) == [
+        ["accepted", "canonical", "code=events"],
+        ["duplicate", "canonical", "code=events"],
+        ["rejected", "canonical", "code=no_valid_items"],
+    ]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -130,30 +131,35 @@ def test_without_a_running_server(tmp_path: Path, capsys: pytest.CaptureFixture[
     argv = ["endpoints", "list", "acme", "--state-dir", str(tmp_path)]
     assert main([*argv, "--tenants-dir", str(TENANTS_DIR)]) == 2
     assert capsys.readouterr().err == (
-        f"waybill: no running `waybill serve` with --state-dir {tmp_path}\n"
+        f"waybill: no running `waybill serve` with --state-dir {tmp_path}: start it with "
+        f"`waybill serve --state-dir {tmp_path}` (`make run` serves .waybill)\n"
     )
 
 
 def test_the_commands_build_the_services_as_the_running_server_did(tmp_path: Path) -> None:
     """``serve.json`` carries the server's endpoint policy and retry scale; the secrets'
     key is the state dir's, so a secret sealed by the server opens for the command."""
-    from gateway.local.runtime import write_runtime
+    from gateway.local.ownership import own_state_dir
+    from gateway.local.runtime import ServerNotRunningError, write_runtime
     from gateway.local.wiring import running_services
     from gateway.notify.sealing import Sealer, local_key
 
-    assert running_services(tmp_path, TENANTS_DIR) is None
-    endpoint = "http://127.0.0.1:1"  # never called: nothing here reaches DynamoDB
-    write_runtime(tmp_path, dynamodb_endpoint=endpoint, table_name="t", retry_scale=0.01)
-    services = running_services(tmp_path, TENANTS_DIR)
-    assert services is not None and services.store.table == "t"
-    notifier = services.notifications.notifier
-    assert (notifier.policy.allow_insecure, notifier.retry_scale) == (True, 0.01)
-    sealed = Sealer(local_key(tmp_path)).seal(b"whsec_x", "acme/ep_1")
-    assert notifier.endpoints.sealer.open(sealed, "acme/ep_1") == b"whsec_x"
-    write_runtime(
-        tmp_path, dynamodb_endpoint=endpoint, table_name="t", allow_insecure_endpoints=False
-    )
-    services = running_services(tmp_path, TENANTS_DIR)
-    assert services is not None
-    assert services.notifications.notifier.policy.allow_insecure is False
-    assert services.notifications.notifier.retry_scale == 1.0
+    with pytest.raises(ServerNotRunningError):
+        running_services(tmp_path, TENANTS_DIR)
+    owned = own_state_dir(tmp_path)  # as the server owns its state dir
+    answers = socket.create_server(("127.0.0.1", 0))  # as DynamoDB Local would (never asked)
+    with owned as owner, answers:
+        endpoint = f"http://127.0.0.1:{answers.getsockname()[1]}"
+        write_runtime(owner, dynamodb_endpoint=endpoint, table_name="t", retry_scale=0.01)
+        services = running_services(tmp_path, TENANTS_DIR)
+        assert services.store.table == "t"
+        notifier = services.notifications.notifier
+        assert (notifier.policy.allow_insecure, notifier.retry_scale) == (True, 0.01)
+        sealed = Sealer(local_key(tmp_path)).seal(b"whsec_x", "acme/ep_1")
+        assert notifier.endpoints.sealer.open(sealed, "acme/ep_1") == b"whsec_x"
+        write_runtime(
+            owner, dynamodb_endpoint=endpoint, table_name="t", allow_insecure_endpoints=False
+        )
+        services = running_services(tmp_path, TENANTS_DIR)
+        assert services.notifications.notifier.policy.allow_insecure is False
+        assert services.notifications.notifier.retry_scale == 1.0

@@ -95,6 +95,56 @@ def test_tenants_validate_names_the_file_and_field(run: Run, dirs: tuple[Path, P
     assert "ok  " in out  # the good files are still reported
 
 
+BAD_FILES = {
+    "typo.toml": (
+        'name = "T"\n[carriers.easypst]\n',
+        "carriers: value error, easypst: no adapter of that id is discovered",
+    ),
+    "field.toml": ('name = "F"\nretention = 30\n', "retention: extra inputs"),
+}
+
+
+@pytest.fixture
+def bad_files(dirs: tuple[Path, Path]) -> list[str]:
+    """Two invalid tenant files beside the good ones; the lines that must name them."""
+    _, tenants = dirs
+    for name, (text, _) in BAD_FILES.items():
+        (tenants / name).write_text(text)
+    return [f"{tenants / name}: {field}" for name, (_, field) in BAD_FILES.items()]
+
+
+def test_validate_and_list_report_every_bad_file_and_go_on(run: Run, bad_files: list[str]) -> None:
+    code, out, err = run("tenants", "validate", state_dir=False)
+    assert code == 1 and out.count("ok  ") == 2
+    assert all(f"invalid  {line}" in err for line in bad_files), err
+    code, out, err = run("tenants", "list", state_dir=False)
+    assert code == 1 and "demo  Demo" in out and "other  Other" in out
+    assert all(f"invalid  {line}" in err for line in bad_files), err
+
+
+def test_a_misspelled_carrier_names_the_file_the_carrier_and_the_known_ids(
+    run: Run, bad_files: list[str]
+) -> None:
+    _, _, err = run("tenants", "validate", state_dir=False)
+    assert "easypst" in err and "did you mean easypost? (known: aftership, canonical," in err
+
+
+def test_serve_refuses_to_start_on_an_invalid_tenant_file(
+    run: Run, dirs: tuple[Path, Path], bad_files: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gateway.local.dynamodb_local import DynamoDBLocal
+
+    def started(self: DynamoDBLocal) -> None:
+        raise AssertionError("serve started DynamoDB Local with an invalid tenant file")
+
+    monkeypatch.setattr(DynamoDBLocal, "start", started)
+    code, out, err = run("serve", "--port", "0", "--in-memory")
+    assert (code, out) == (2, "")
+    assert all(f"invalid  {line}" in err for line in bad_files), err
+    assert "waybill: 2 invalid tenant file(s)" in err and "waybill tenants validate" in err
+    assert not dirs[0].exists()  # nothing started, nothing written
+
+
 def test_tenants_show_unknown(run: Run, capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run("tenants", "show", "nobody", state_dir=False)
     assert code == 2 and "unknown tenant 'nobody'" in err
@@ -359,19 +409,94 @@ def test_a_slot_is_its_own_key_set_beside_the_carrier(
     ]
 
 
-def test_slot_values_are_raw_the_default_slot_takes_the_scheme_form(
+def test_a_slot_value_takes_its_own_rule_the_default_slot_the_scheme_form(
     run: Run, dirs: tuple[Path, Path], slots: str
 ) -> None:
     state, _ = dirs
     code, _, err = run("secrets", "set", slots, "standard_webhooks", "--value", "plain-text-1")
     assert code == 2 and WHSEC_EXPECTED in err
-    code, _, err = run(
-        "secrets", "set", slots, "standard_webhooks.extra", "--value", "plain-text-1"
-    )
+    code, _, err = run("secrets", "set", slots, "shippo.hmac", "--value", "plain-text-1")
+    assert code == 0, err  # Shippo's HMAC key is text the carrier chose
+    assert secret_values(state, slots, "shippo.hmac") == ["plain-text-1"]
+    code, _, err = run("secrets", "set", slots, "shippo.hmac", "--value", " padded ")
+    assert code == 2 and "whitespace" in err  # never a pasting accident
+    code, _, err = run("secrets", "set", slots, "shippo.hmac", "--value", "tab\there")
+    assert code == 2 and "control characters" in err and "tab" not in err.split(":", 1)[1][:40]
+
+
+EVERY = 'name = "Every"\n[carriers."*"]\n'
+
+
+@pytest.fixture
+def every(dirs: tuple[Path, Path]) -> str:
+    """A tenant with every discovered adapter (the demo tenant's wildcard)."""
+    _, tenants = dirs
+    (tenants / "every.toml").write_text(EVERY)
+    return "every"
+
+
+@pytest.mark.parametrize(
+    ("target", "message"),
+    [
+        (
+            "shippo.hmc",
+            "shippo reads no secret 'shippo.hmc'; did you mean shippo.hmac? "
+            "(it reads: shippo, shippo.hmac)",
+        ),
+        ("easypost.hmac", "easypost reads no secret 'easypost.hmac'"),
+        ("ups.oath", "did you mean ups.oauth? (it reads: ups, ups.api, ups.oauth)"),
+        ("standard_webhooks.extra", "(it reads: standard_webhooks)"),
+        ("canonical", "canonical reads no partner secret (a tenant's own systems use API keys"),
+    ],
+)
+def test_a_secret_the_adapter_does_not_read_is_refused_naming_those_it_reads(
+    run: Run, dirs: tuple[Path, Path], every: str, target: str, message: str
+) -> None:
+    state, _ = dirs
+    for action in ("set", "rotate"):
+        code, out, err = run("secrets", action, every, target, "--value", "some-secret-value-1")
+        assert (code, out) == (2, "") and message in err, err
+        assert "some-secret-value-1" not in err
+    assert not (state / "secrets.json").exists()
+    assert not (state / "audit.jsonl").exists()
+
+
+@pytest.mark.parametrize(
+    ("target", "value", "message"),
+    [
+        ("standard_webhooks", "whsec_abc", "base64 of at least 24 bytes (a 2-byte key here)"),
+        ("standard_webhooks", "whsec_" + "QUJD" * 7, "(a 21-byte key here)"),
+        ("standard_webhooks", "whsk_" + "QUJD" * 11, "never whsk_ private keys"),
+        ("ups.api", "client-id-without-secret", "values are CLIENT_ID:CLIENT_SECRET"),
+        ("ups.oauth", "short-secret", "secrets are text of at least 16 characters"),
+        ("easypost.api", "key\u0007bell", "no control characters"),
+    ],
+)
+def test_a_value_its_scheme_cannot_use_is_refused_without_echoing_it(
+    run: Run, dirs: tuple[Path, Path], every: str, target: str, value: str, message: str
+) -> None:
+    state, _ = dirs
+    code, out, err = run("secrets", "set", every, target, "--value", value)
+    assert (code, out) == (2, "") and message in err and "nothing was stored" in err
+    assert value not in err and "QUJD" not in err
+    assert not (state / "secrets.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("target", "value"),
+    [
+        ("standard_webhooks", "whsec_" + "QUJD" * 8),  # exactly 24 bytes: the spec's floor
+        ("ups.api", "client-id:client-secret"),
+        ("ups.oauth", "x" * 16),
+        ("seventeentrack.api", "api-key-1"),
+    ],
+)
+def test_a_value_its_scheme_can_use_is_stored(
+    run: Run, dirs: tuple[Path, Path], every: str, target: str, value: str
+) -> None:
+    code, _, err = run("secrets", "set", every, target, "--value", value)
     assert code == 0, err
-    assert secret_values(state, slots, "standard_webhooks.extra") == ["plain-text-1"]
-    code, _, err = run("secrets", "set", slots, "standard_webhooks.extra", "--value", " padded ")
-    assert code == 2 and "whitespace" in err  # raw, but still never a pasting accident
+    assert secret_values(dirs[0], every, target) == [value]
 
 
 def test_a_generic_partner_secret_takes_its_declared_form(
@@ -435,6 +560,19 @@ def test_keys_issue_needs_a_known_tenant(run: Run, dirs: tuple[Path, Path]) -> N
     code, out, err = run("keys", "issue", "nobody")
     assert code == 2 and "unknown tenant" in err and out == ""
     assert not (state / "api_keys.json").exists()
+
+
+def test_keys_list_of_an_unknown_tenant_is_an_error_a_removed_ones_keys_still_list(
+    run: Run, dirs: tuple[Path, Path]
+) -> None:
+    _, tenants = dirs
+    code, out, err = run("keys", "list", "dmeo")
+    assert (code, out) == (2, "") and "unknown tenant 'dmeo' (no " in err
+    assert run("keys", "list", "other")[:2] == (0, "no API keys for other\n")  # known, none yet
+    assert run("keys", "issue", "other")[0] == 0
+    (tenants / "other.toml").unlink()  # removed: its keys still list (and can be revoked)
+    code, out, _ = run("keys", "list", "other")
+    assert code == 0 and "active" in out
 
 
 def test_keys_of_another_tenant_cannot_be_revoked(run: Run) -> None:

@@ -211,5 +211,6 @@ def test_without_a_running_server(tmp_path: Path, capsys: pytest.CaptureFixture[
     for argv in (["trackers", "list", "acme"], ["pollers", "status"]):
         assert main([*argv, "--state-dir", str(tmp_path), "--tenants-dir", str(tenants)]) == 2
         assert capsys.readouterr().err == (
-            f"waybill: no running `waybill serve` with --state-dir {tmp_path}\n"
+            f"waybill: no running `waybill serve` with --state-dir {tmp_path}: start it with "
+            f"`waybill serve --state-dir {tmp_path}` (`make run` serves .waybill)\n"
         )

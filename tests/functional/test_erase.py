@@ -15,12 +15,12 @@ import pytest
 
 from adapters import standard_webhooks
 from gateway.carriers.adapter import Delivery, ParseResult
-from gateway.cli import CliError, erase_cmd
+from gateway.cli import erase_cmd, main
 from gateway.errors import ParseError
 from gateway.store.batch import UnprocessedItemsError, batch_write
 from gateway.store.capacity import CapacityMeter
 from gateway.store.erase import erase_shipment, mentions
-from gateway.testkit.harness import Harness, moto_harness
+from gateway.testkit.harness import TENANTS_DIR, Harness, moto_harness
 
 NOW = datetime(2024, 6, 3, 17, 0, tzinfo=UTC)
 SECRETS = {
@@ -125,7 +125,11 @@ def test_the_cli_erases_and_audits_without_contents(
     monkeypatch.setattr(erase_cmd, "running_table", lambda _: (store.client, store.table))
     monkeypatch.setenv("USER", "ops-alice")
     args = argparse.Namespace(
-        tenant="acme", tracking_number=NUMBER, dry_run=False, state_dir=str(tmp_path)
+        tenant="acme",
+        tracking_number=NUMBER,
+        dry_run=False,
+        state_dir=str(tmp_path),
+        tenants_dir=str(TENANTS_DIR),
     )
     assert erase_cmd.run(args) == 0
     assert "erased acme/1ZERASE0001: 1 state, 3 events, 2 parked copies" in capsys.readouterr().out
@@ -142,12 +146,35 @@ def test_the_cli_erases_and_audits_without_contents(
     assert reads(stored, NUMBER) == (404, 404)
 
 
-def test_the_cli_needs_a_running_server(tmp_path: Path) -> None:
-    args = argparse.Namespace(
-        tenant="acme", tracking_number=NUMBER, dry_run=False, state_dir=str(tmp_path)
-    )
-    with pytest.raises(CliError, match="no running"):
-        erase_cmd.run(args)
+@pytest.mark.parametrize(
+    ("tenant", "code", "said"),
+    [
+        ("acme", 0, "nothing stored for acme/1ZNOTHERE01: nothing to erase"),
+        ("acmee", 2, "waybill: unknown tenant 'acmee' (no "),  # a typo: never "erased"
+    ],
+)
+def test_the_cli_says_when_nothing_is_stored_and_audits_nothing(
+    stored: Harness,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: Any,
+    tenant: str,
+    code: int,
+    said: str,
+) -> None:
+    store = stored.services.store
+    monkeypatch.setattr(erase_cmd, "running_table", lambda _: (store.client, store.table))
+    argv = ["erase", tenant, "1ZNOTHERE01", "--state-dir", str(tmp_path)]
+    assert main([*argv, "--tenants-dir", str(TENANTS_DIR)]) == code
+    out, err = capsys.readouterr()
+    assert said in out + err and "erased" not in out
+    assert not (tmp_path / "audit.jsonl").exists()
+
+
+def test_the_cli_needs_a_running_server(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["erase", "acme", NUMBER, "--state-dir", str(tmp_path)]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"waybill: no running `waybill serve` with --state-dir {tmp_path}")
 
 
 @dataclasses.dataclass

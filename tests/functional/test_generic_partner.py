@@ -132,7 +132,7 @@ def test_a_bad_item_is_parked_while_the_good_ones_are_stored(gw: Harness) -> Non
 def test_the_partner_exists_only_for_the_tenant_that_declares_it(gw: Harness) -> None:
     gw.secrets.values[("acme", "parcelpal")] = [SECRET]
     reply = post(gw, body(*GOOD), tenant="acme")
-    assert reply.status == 404 and reply.body["error"]["code"] == "unknown_route"
+    assert reply.status == 404 and reply.body["error"]["code"] == "not_found"
 
 
 BAD_GENERIC = """

@@ -66,3 +66,38 @@ def test_parked_then_replayed_after_the_adapter_is_fixed(gw: Harness) -> None:
     state = gw.call("GET", "/v1/shipments/1ZREPLAY", tenant="acme").body["shipments"][0]
     assert state["status"] == "delivered"
     assert deliver(gw) == 200  # the carrier's late retry is now a plain duplicate
+
+
+@pytest.mark.parametrize(
+    ("ids", "said"),
+    [
+        (["deadbeef"], "no parked delivery of acme has an id starting 'deadbeef'"),
+        (["xyz!"], "'xyz!' is not a parked delivery's id (4 to 64 hex digits)"),
+    ],
+)
+def test_replaying_an_id_that_names_no_parked_delivery_is_an_error(
+    gw: Harness,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    ids: list[str],
+    said: str,
+) -> None:
+    from gateway.cli import main, parked_cmd
+    from gateway.testkit.harness import TENANTS_DIR
+
+    registry = gw.services.pipeline.adapters
+    fixed = registry.adapters["standard_webhooks"]
+    registry.adapters["standard_webhooks"] = dataclasses.replace(fixed, parse=broken_parse)
+    assert deliver(gw) == 202
+    registry.adapters["standard_webhooks"] = fixed
+    monkeypatch.setattr(parked_cmd, "_services", lambda args: gw.services)
+    tenants = ["--tenants-dir", str(TENANTS_DIR)]
+    assert main(["parked", "replay", "acme", *ids, *tenants]) == 2
+    out, err = capsys.readouterr()
+    assert said in err and "replayed" not in out
+    assert len(gw.services.pipeline.parking.list("acme")) == 1  # nothing was replayed
+    (parked,) = gw.services.pipeline.parking.list("acme")
+    assert main(["parked", "replay", "acme", parked.body_sha256[:12], *tenants]) == 0
+    assert "1 replayed, 0 still parked" in capsys.readouterr().out
+    assert main(["parked", "replay", "acme", *tenants]) == 0
+    assert "no parked deliveries for acme: nothing to replay" in capsys.readouterr().out

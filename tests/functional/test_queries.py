@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from gateway.api.app import make_handler
 from gateway.api.http import etag_of
-from gateway.models import CanonicalEvent, Location, Status
+from gateway.models import CanonicalEvent, Location, Status, utc_text
 from gateway.testkit.events import T0, make_event
 from gateway.testkit.harness import Harness, Reply, moto_harness
 
@@ -159,6 +159,25 @@ def test_the_carrier_filter_reads_one_carrier_of_a_shared_number(gw: Harness, cl
     assert missing.status == 404 and missing.body["error"]["code"] == "shipment_not_found"
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/v1/shipments?carrier=fedx",
+        "/v1/shipments?status=delivered&carrier=fedx",
+        f"/v1/shipments/{NUMBER}/events?carrier=upss",
+        f"/v1/shipments/{NUMBER}/locations?carrier=upss",
+    ],
+)
+def test_a_carrier_filter_naming_no_carrier_is_400_not_an_empty_answer(
+    gw: Harness, clock: Clock, url: str
+) -> None:
+    record(gw, clock, [make_event(i) for i in range(2)])
+    reply = get(gw, url)
+    assert reply.status == 400 and reply.body["error"]["code"] == "unknown_carrier"
+    assert "(aftership, easypost, standard_webhooks)" in reply.body["error"]["message"]
+    assert get(gw, url.replace("fedx", "fedex").replace("upss", "ups")).status in (200, 404)
+
+
 # -- the location trail --------------------------------------------------------------------
 
 
@@ -177,11 +196,9 @@ def test_the_location_trail_skips_events_without_a_location_and_keeps_coordinate
     record(gw, clock, events)
     url = f"/v1/shipments/{NUMBER}/locations?limit=1"
     trail = [point for page in pages(gw, url, "locations") for point in page]
-    assert [p["occurred_at"] for p in trail] == [
-        events[i].occurred_at.isoformat() for i in (0, 2, 4)
-    ]
+    assert [p["occurred_at"] for p in trail] == [utc_text(events[i].occurred_at) for i in (0, 2, 4)]
     assert trail[0] == {
-        "occurred_at": events[0].occurred_at.isoformat(),
+        "occurred_at": utc_text(events[0].occurred_at),
         "carrier": "easypost",
         "status": "in_transit",
         "city": "Houston",
@@ -242,8 +259,8 @@ def test_search_by_status_is_newest_status_change_first(gw: Harness, clock: Cloc
         "carrier": "easypost",
         "status": "delivered",
         "detail": None,
-        "last_event_at": ship("D0").occurred_at.isoformat(),
-        "status_changed_at": clock.now.isoformat(),
+        "last_event_at": utc_text(ship("D0").occurred_at),
+        "status_changed_at": utc_text(clock.now),
     }
 
 
@@ -254,10 +271,10 @@ def test_only_a_status_change_moves_a_shipment_in_the_search(gw: Harness, clock:
     record(gw, clock, [ship("A", index=1)])  # same status: A keeps its place and its time
     hits = get(gw, "/v1/shipments?status=in_transit").body["shipments"]
     assert [(h["tracking_number"], h["status_changed_at"]) for h in hits] == [
-        ("B", (entered + timedelta(seconds=1)).isoformat()),
-        ("A", entered.isoformat()),
+        ("B", utc_text(entered + timedelta(seconds=1))),
+        ("A", utc_text(entered)),
     ]
-    assert hits[1]["last_event_at"] == ship("A", index=1).occurred_at.isoformat()
+    assert hits[1]["last_event_at"] == utc_text(ship("A", index=1).occurred_at)
     record(gw, clock, [ship("A", Status.OUT_FOR_DELIVERY, index=2)])
     assert numbers(get(gw, "/v1/shipments?status=in_transit")) == ["B"]
     assert numbers(get(gw, "/v1/shipments?status=out_for_delivery")) == ["A"]

@@ -18,6 +18,7 @@ from gateway.api.app import make_handler
 from gateway.cli import main
 from gateway.costs.attribution import outcome_dollars
 from gateway.costs.prices import load_prices
+from gateway.local.ownership import own_state_dir
 from gateway.local.runtime import write_runtime
 from gateway.observability import count
 from gateway.services import build_services
@@ -68,7 +69,8 @@ def test_each_tenant_pays_for_its_own_deliveries(
     statuses.append(_post(gw, "globex", _body("EZCOST900001"), secret="wrong"))  # 401
     assert statuses == [200, 200, 200, 200, 200, 401]
     services.pipeline.audit.flush(final=True)
-    write_runtime(tmp_path, dynamodb_endpoint=dynamodb_local_endpoint, table_name=table)
+    owner = own_state_dir(tmp_path)  # as `waybill serve` owns its state dir
+    write_runtime(owner, dynamodb_endpoint=dynamodb_local_endpoint, table_name=table)
 
     found = _costs(tmp_path)
     by_tenant = {t["tenant"]: t for t in found["tenants"]}

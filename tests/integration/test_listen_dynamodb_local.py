@@ -23,6 +23,7 @@ import httpx
 import pytest
 
 from gateway.cli import main
+from gateway.local.ownership import own_state_dir
 from gateway.local.runtime import write_runtime
 from gateway.local.wiring import LocalGateway, background, build_local_gateway
 from gateway.services import utc_now
@@ -59,9 +60,10 @@ def served(
     )
     workers = background(gateway, dynamodb_local_endpoint, state, sweep_every=0.05)
     workers.start()
-    write_runtime(state, dynamodb_endpoint=dynamodb_local_endpoint, table_name=table)
-    with edge_on_thread(gateway) as url:
-        yield Served(gateway, url, state)
+    with own_state_dir(state) as owner:  # as `waybill serve` owns its state dir
+        write_runtime(owner, dynamodb_endpoint=dynamodb_local_endpoint, table_name=table)
+        with edge_on_thread(gateway) as url:
+            yield Served(gateway, url, state)
     workers.stop()
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from gateway.api import queries
-from gateway.models import Status
+from gateway.models import Status, utc_text
 from gateway.notify.addresses import AddressPolicy
 from gateway.poll.budget import next_day
 from gateway.poll.poller import Poller
@@ -123,9 +123,9 @@ def test_each_carrier_is_polled_on_its_schedule_until_delivered(world: World, ca
     assert world.events(number) == 2
     expected = clock.now + timedelta(seconds=INTERVALS[Status.IN_TRANSIT])
     assert shipment["freshness"] == {
-        "last_checked_at": clock.now.isoformat(),
+        "last_checked_at": utc_text(clock.now),
         "source": "poll",
-        "next_check_at": expected.isoformat(),
+        "next_check_at": utc_text(expected),
     }
     assert world.poller.run_once() == 0  # nothing is due before the schedule says so
     clock.now = expected

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from gateway.api import queries
-from gateway.models import Status
+from gateway.models import Status, utc_text
 from gateway.poll.budget import Allowance, Budget, next_day
 from gateway.poll.schedule import INTERVALS
 from gateway.poll.trackers import LEASE, TrackerStore
@@ -155,9 +155,9 @@ def test_a_push_with_news_counts_as_a_check_and_moves_the_next_one(
     assert all_due(store_of(services), expected - timedelta(seconds=1)) == []
     answer = queries.shipment(services, "acme", "1Z2")
     assert answer["shipments"][0]["freshness"] == {
-        "last_checked_at": clock.now.isoformat(),
+        "last_checked_at": utc_text(clock.now),
         "source": "push",
-        "next_check_at": expected.isoformat(),
+        "next_check_at": utc_text(expected),
     }
 
 

@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from gateway.cli import main
+from gateway.local.ownership import own_state_dir
 from gateway.local.runtime import write_runtime
 from gateway.local.wiring import background, build_local_gateway
 from gateway.testkit.carrier_api import CarrierApi, SimEvent
@@ -57,7 +58,8 @@ def served(
             tenants_dir=tenants,
             table_name=table,
         )
-        write_runtime(state, dynamodb_endpoint=dynamodb_local_endpoint, table_name=table)
+        owner = own_state_dir(state)  # as `waybill serve` owns its state dir
+        write_runtime(owner, dynamodb_endpoint=dynamodb_local_endpoint, table_name=table)
         workers = background(gateway, dynamodb_local_endpoint, state, poll_every=0.2)
         workers.start()
         try:
@@ -65,6 +67,7 @@ def served(
                 yield url, state, key, api
         finally:
             workers.stop()
+            owner.release()
 
 
 def test_a_tracker_fills_the_shipment_in_and_a_refresh_brings_what_is_new(

@@ -932,8 +932,8 @@ ATTACKS: tuple[Attack, ...] = (
     Attack("credential_name_upper_case", _renamed(str.upper), accepted(CASELESS)),
     Attack("credential_name_lookalike", _renamed(_lookalike), MISSING),
     Attack("credential_moved_header_query", _moved, MISSING),
-    Attack("path_tenant_upper_case", _path_part_upper(2), refused("unknown_route", 404)),
-    Attack("path_carrier_upper_case", _path_part_upper(3), refused("unknown_route", 404)),
+    Attack("path_tenant_upper_case", _path_part_upper(2), refused("not_found", 404)),
+    Attack("path_carrier_upper_case", _path_part_upper(3), refused("not_found", 404)),
     # the OAuth bearer (UPS v2)
     Attack("oauth_client_id_mismatch", _client_mismatch, refused("client_mismatch"), (NA_OAUTH,)),
     Attack("oauth_bearer_downgrade_to_v1", _bearer_downgrade, MISMATCH, (NA_OAUTH,)),

@@ -880,6 +880,15 @@ SUBMIT_RESULTS = {"results", "accepted", "duplicates", "rejected"}
 its per-item results and totals (gateway/api/submit.py)."""
 
 
+def waybill_shape(path: str, reply: Any) -> Any:
+    """A token refusal in RFC 6749 §5.2's shape (``{"error", "error_description"}``, the token
+    endpoint's own) as Waybill's ``{"error": {"code", "message"}}``: one check for both."""
+    rfc = isinstance(reply, dict) and set(reply) == {"error", "error_description"}
+    if path.startswith("/oauth/") and rfc and isinstance(reply["error"], str):
+        return {"error": {"code": reply["error"], "message": reply["error_description"]}}
+    return reply
+
+
 def check(case: Case, event: dict[str, Any], response: Any) -> list[str]:
     """Everything wrong with the handler's answer to ``event`` (empty: all good)."""
     if not isinstance(response, dict) or not isinstance(response.get("statusCode"), int):
@@ -895,6 +904,7 @@ def check(case: Case, event: dict[str, Any], response: Any) -> list[str]:
     except (TypeError, ValueError):
         return [*problems, f"status {status} with a body that is not JSON: {text!r:.200}"]
     if status >= 400:
+        reply = waybill_shape(str(event.get("path") or ""), reply)
         error = reply.get("error") if isinstance(reply, dict) else None
         submit = isinstance(error, dict) and error.get("code") == "no_valid_items"
         extra = SUBMIT_RESULTS if submit else set()
@@ -937,7 +947,8 @@ class Tally:
             self.statuses[response["statusCode"]] += 1
             if response["statusCode"] >= 400:
                 try:
-                    self.codes[json.loads(response["body"])["error"]["code"]] += 1
+                    reply = waybill_shape(case.request.path, json.loads(response["body"]))
+                    self.codes[reply["error"]["code"]] += 1
                 except (TypeError, ValueError, KeyError):
                     self.codes["<unreadable>"] += 1
         if problems and len(self.failures) < 25:

@@ -95,7 +95,9 @@ def test_error_answers_use_the_error_body() -> None:
                 answer = shared[answer["$ref"].rsplit("/", 1)[-1]]
             if int(code) >= 400:
                 body = answer["content"]["application/json"]["schema"]["$ref"]
-                assert body.endswith(("/ErrorResponse", "/SubmitFailure")), (method, path, code)
+                token_error = path.startswith("/oauth/") and code in ("400", "401")  # RFC 6749
+                expected = ("/TokenError",) if token_error else ("/ErrorResponse", "/SubmitFailure")
+                assert body.endswith(expected), (method, path, code)
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,117 @@
+"""``waybill console credential [--reset]``: the ops console's credential; and what
+``waybill serve`` uses to mount the console.
+
+The credential is made by the first ``waybill serve`` of a state dir and printed once;
+it is stored as its SHA-256 only (``<state_dir>/console_credential.json``, mode 0600).
+``--reset`` makes a new one, printed alone on stdout (notes go to stderr, so
+``CRED=$(waybill console credential --reset)`` works): the old one and every console
+session end at once, even in a running server. Resets are audited (never the value).
+
+Example:
+    $ waybill console credential --reset
+    wbops_…
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from gateway.audit.changes import append_audit, current_actor
+from gateway.cli import add_state_dir
+from gateway.console.credential import CREDENTIAL_FILE, ensure_credential, reset_credential
+
+if TYPE_CHECKING:
+    from gateway.console.app import Console
+    from gateway.services import Services
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``serve --host`` listens on loopback only (then cookies need no ``Secure``).
+
+    >>> is_loopback("127.0.0.1"), is_loopback("::1"), is_loopback("localhost")
+    (True, True, True)
+    >>> is_loopback("0.0.0.0"), is_loopback("192.168.1.9")
+    (False, False)
+    """
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def mount_console(
+    services: Services, state_dir: Path, tenants_dir: Path, host: str
+) -> tuple[Console, str | None]:
+    """The console for ``waybill serve``, and the credential's plaintext when this serve
+    made it (the first one of the state dir), else None."""
+    from gateway.console.app import Console, ConsoleConfig
+
+    plaintext = ensure_credential(state_dir)
+    config = ConsoleConfig(state_dir, tenants_dir, secure_cookie=not is_loopback(host))
+    return Console(services, config), plaintext
+
+
+def console_banner(url: str, plaintext: str | None, state_dir: Path) -> str:
+    """What ``serve`` prints about the console once it listens."""
+    lines = [f"Ops console on {url}/console/"]
+    if plaintext is not None:
+        lines.append(
+            f"  ops credential (shown once; stored hashed in {state_dir / CREDENTIAL_FILE}): "
+            f"{plaintext}"
+        )
+    else:
+        lines.append(
+            "  log in with the ops credential the first serve printed; "
+            f"a new one: waybill console credential --reset --state-dir {state_dir}"
+        )
+    return "\n".join(lines)
+
+
+def _credential(args: argparse.Namespace) -> int:
+    state_dir = Path(args.state_dir)
+    if not args.reset:
+        try:
+            record = json.loads((state_dir / CREDENTIAL_FILE).read_text())
+        except (OSError, ValueError):
+            print(f"no ops credential in {state_dir} (the first `waybill serve` makes one)")
+            return 1
+        print(f"an ops credential exists, made {record.get('created_at', '?')} (never shown)")
+        return 0
+    plaintext = reset_credential(state_dir)
+    from datetime import UTC, datetime
+
+    append_audit(
+        state_dir,
+        actor=current_actor(),
+        action="console.credential.reset",
+        tenant="-",
+        target="ops",
+        now=datetime.now(UTC),
+    )
+    print("a new ops credential; the old one and every console session end now:", file=sys.stderr)
+    print(plaintext)
+    print("store it now: it will not be shown again", file=sys.stderr)
+    return 0
+
+
+def register(subparsers: Any) -> None:
+    """Add ``waybill console``."""
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "console", help="the ops console's credential"
+    )
+    actions = parser.add_subparsers(dest="action", required=True)
+    credential = actions.add_parser(
+        "credential", help="whether an ops credential exists; --reset makes a new one"
+    )
+    credential.add_argument(
+        "--reset", action="store_true", help="make a new credential (printed once)"
+    )
+    add_state_dir(credential)
+    credential.set_defaults(func=_credential)
