@@ -72,6 +72,7 @@ def tracker_operations(params: Mapping[str, list[Json]]) -> Json:
                 "200": reply("a page of trackers", schema("TrackersPage")),
                 "400": error(
                     "`invalid_state` (not active, failing or retired); `invalid_carrier`; "
+                    "`unknown_carrier` (none of the tenant's carriers); "
                     "`invalid_limit` (not 1..100); `invalid_cursor` (not ours, or issued to "
                     "another tenant or request)"
                 ),

@@ -33,7 +33,7 @@ from gateway.api.cursors import CursorCodec
 from gateway.api.endpoints import Headers, json_object
 from gateway.api.params import DEFAULT_TRACKERS, MAX_TRACKERS
 from gateway.api.poll_models import RefreshRequest, TrackerRequest
-from gateway.api.queries import read_cursor, tracking, wrong_cursor
+from gateway.api.queries import known_carrier, read_cursor, tracking, wrong_cursor
 from gateway.errors import BadRequestError, describe_errors
 from gateway.models import utc_text
 from gateway.poll.budget import utc_day
@@ -109,6 +109,8 @@ def listing(services: Services, tenant: str, params: Mapping[str, str]) -> Answe
     if state not in STATES:
         raise BadRequestError(f"state must be one of: {', '.join(STATES)}", code="invalid_state")
     carrier = carrier_filter(params)
+    if carrier is not None:
+        known_carrier(services, tenant, params)  # a typo is a 400, never an empty page
     raw = params.get("limit", str(DEFAULT_TRACKERS))
     if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_TRACKERS:
         raise BadRequestError(f"limit must be 1..{MAX_TRACKERS}", code="invalid_limit")

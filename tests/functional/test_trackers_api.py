@@ -408,6 +408,7 @@ def test_list_by_state_and_carrier_in_pages(gw: Harness) -> None:
         ("?state=done", "invalid_state"),
         ("?state=ACTIVE", "invalid_state"),
         ("?carrier=UPS", "invalid_carrier"),
+        ("?carrier=upss", "unknown_carrier"),  # a typo is never an empty page
         ("?limit=0", "invalid_limit"),
         ("?limit=101", "invalid_limit"),
         ("?limit=-1", "invalid_limit"),
