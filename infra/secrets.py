@@ -57,7 +57,7 @@ import pulumi_aws as aws
 import pulumi_random as random
 
 from gateway.api.cursors import MIN_KEY_BYTES
-from gateway.aws.secrets import secret_id
+from gateway.aws.secrets import console_credential_secret_id, secret_id
 from gateway.tenancy.tenants import TenantConfig
 from infra.settings import StackSettings
 
@@ -99,10 +99,13 @@ def secret_targets(tenants: Iterable[TenantConfig]) -> list[tuple[str, str]]:
 
 
 class PartnerSecrets(pulumi.ComponentResource):
-    """The stack's partner secrets (empty) and its cursor key secret."""
+    """The stack's partner secrets (empty), its cursor key secret and the ops console
+    credential's secret (empty: ``waybill console credential --reset --stack NAME`` puts
+    the credential's digest in it)."""
 
     secret_arns: dict[str, pulumi.Output[str]]
     cursor_key_secret: aws.secretsmanager.Secret
+    console_credential_secret: aws.secretsmanager.Secret
     cursor_key_version: aws.secretsmanager.SecretVersion
     prefix: str
 
@@ -136,6 +139,15 @@ class PartnerSecrets(pulumi.ComponentResource):
             f"{name}-cursor-key",
             name=f"{self.prefix}{CURSOR_KEY_NAME}",
             description="Waybill page-cursor HMAC key (changing it invalidates open cursors)",
+            kms_key_id=kms_key.arn,
+            recovery_window_in_days=recovery_days,
+            tags={"waybill:stack": settings.stack},
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.console_credential_secret = aws.secretsmanager.Secret(
+            f"{name}-console-credential",
+            name=console_credential_secret_id(self.prefix),
+            description="Waybill ops console credential digest: `waybill console credential`",
             kms_key_id=kms_key.arn,
             recovery_window_in_days=recovery_days,
             tags={"waybill:stack": settings.stack},

@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 AUDIT_FILE = "audit.jsonl"
-CHANGE_KINDS = ("endpoint", "key", "secret", "shipment", "tracker")
+CHANGE_KINDS = ("console", "endpoint", "key", "secret", "shipment", "tracker")
 """What a change acts on: the first part of every action (``secret.rotate``); ``waybill
 audit --outcome`` takes a kind or an action, so a kind not listed here is refused."""
 DetailValue = str | int | bool | None

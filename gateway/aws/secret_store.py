@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from gateway.aws.secrets import SecretsManagerNames, stack_prefix
+from gateway.aws.secrets import SecretsManagerNames, console_credential_secret_id, stack_prefix
 from gateway.tenancy.keyset_store import K, KeySetStore
 from gateway.tenancy.keysets import KeySet
 
@@ -132,6 +132,38 @@ class SecretsManagerStore(SecretsManagerNames, KeySetStore):
 
 
 _DESCRIPTION = "Waybill partner key set (JSON); managed with `waybill secrets`"
+CONSOLE_DESCRIPTION = "Waybill ops console credential digest; set with `waybill console credential`"
+
+
+def put_console_credential(stack: str, record: str, client: Any | None = None) -> str:
+    """Make ``record`` (a credential's digest record) the stack's console credential,
+    creating the secret when the stack has not; the secret's name."""
+    if client is None:
+        import boto3
+
+        client = boto3.client("secretsmanager")
+    name = console_credential_secret_id(stack_prefix(stack))
+    with _aws_errors(name):
+        try:
+            client.put_secret_value(SecretId=name, SecretString=record)
+        except client.exceptions.ResourceNotFoundException:
+            client.create_secret(Name=name, SecretString=record, Description=CONSOLE_DESCRIPTION)
+    return name
+
+
+def read_console_credential(stack: str, client: Any | None = None) -> str | None:
+    """The stack's console credential record, or None while it has no value."""
+    if client is None:
+        import boto3
+
+        client = boto3.client("secretsmanager")
+    name = console_credential_secret_id(stack_prefix(stack))
+    with _aws_errors(name):
+        try:
+            answer = client.get_secret_value(SecretId=name, VersionStage=CURRENT)
+        except client.exceptions.ResourceNotFoundException:
+            return None
+    return str(answer.get("SecretString") or "") or None
 
 
 @contextmanager

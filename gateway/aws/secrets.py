@@ -46,6 +46,12 @@ def plan_key_secret_id(prefix: str, tenant: str) -> str:
     return f"{prefix}plan_keys/{tenant}"
 
 
+def console_credential_secret_id(prefix: str) -> str:
+    """The secret holding the ops console credential's digest: ``{prefix}console/credential``
+    (its value is the record of :func:`gateway.console.credential.new_credential`)."""
+    return f"{prefix}console/credential"
+
+
 class SecretsManagerNames:
     """What the Lambda's reader and the CLI's store share: the key-set names under
     ``prefix``, and a Secrets Manager client made on first use."""

@@ -7,8 +7,14 @@ it is stored as its SHA-256 only (``<state_dir>/console_credential.json``, mode 
 ``CRED=$(waybill console credential --reset)`` works): the old one and every console
 session end at once, even in a running server. Resets are audited (never the value).
 
+With ``--stack NAME`` the credential is the stack's on AWS: only its digest record is
+put in the secret ``waybill/NAME/console/credential`` (which the console function reads);
+the reset is audited in the local state dir, naming the stack.
+
 Example:
     $ waybill console credential --reset
+    wbops_…
+    $ waybill console credential --reset --stack prod
     wbops_…
 """
 
@@ -18,12 +24,19 @@ import argparse
 import ipaddress
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gateway.audit.changes import append_audit, current_actor
-from gateway.cli import add_state_dir
-from gateway.console.credential import CREDENTIAL_FILE, ensure_credential, reset_credential
+from gateway.cli import CliError, add_state_dir
+from gateway.console.credential import (
+    CREDENTIAL_FILE,
+    ensure_credential,
+    new_credential,
+    reset_credential,
+)
 
 if TYPE_CHECKING:
     from gateway.console.app import Console
@@ -74,17 +87,58 @@ def console_banner(url: str, plaintext: str | None, state_dir: Path) -> str:
     return "\n".join(lines)
 
 
+def _stored(args: argparse.Namespace) -> tuple[str | None, str]:
+    """The stored record (None: none), and where it is."""
+    if args.stack:
+        from gateway.aws.secret_store import read_console_credential
+
+        where = f"stack {args.stack}"
+        with _aws_errors():
+            return read_console_credential(args.stack), where
+    path = Path(args.state_dir) / CREDENTIAL_FILE
+    try:
+        return path.read_text(), str(args.state_dir)
+    except OSError:
+        return None, str(args.state_dir)
+
+
+def _reset(args: argparse.Namespace) -> str:
+    """A new credential, its digest stored locally or in the stack's secret; its plaintext."""
+    if not args.stack:
+        return reset_credential(Path(args.state_dir))
+    from gateway.aws.secret_store import put_console_credential
+
+    plaintext, record = new_credential()
+    with _aws_errors():
+        put_console_credential(args.stack, record)
+    return plaintext
+
+
+@contextmanager
+def _aws_errors() -> Iterator[None]:
+    from gateway.aws.secret_store import SecretStoreError
+
+    try:
+        yield
+    except (SecretStoreError, ValueError) as exc:
+        raise CliError(str(exc)) from None
+
+
 def _credential(args: argparse.Namespace) -> int:
     state_dir = Path(args.state_dir)
     if not args.reset:
+        text, where = _stored(args)
         try:
-            record = json.loads((state_dir / CREDENTIAL_FILE).read_text())
-        except (OSError, ValueError):
-            print(f"no ops credential in {state_dir} (the first `waybill serve` makes one)")
+            record = json.loads(text or "")
+        except ValueError:
+            record = None
+        if not isinstance(record, dict):
+            first = "set one with --reset" if args.stack else "the first `waybill serve` makes one"
+            print(f"no ops credential in {where} ({first})")
             return 1
         print(f"an ops credential exists, made {record.get('created_at', '?')} (never shown)")
         return 0
-    plaintext = reset_credential(state_dir)
+    plaintext = _reset(args)
     from datetime import UTC, datetime
 
     append_audit(
@@ -93,6 +147,7 @@ def _credential(args: argparse.Namespace) -> int:
         action="console.credential.reset",
         tenant="-",
         target="ops",
+        detail={"stack": args.stack} if args.stack else None,
         now=datetime.now(UTC),
     )
     print("a new ops credential; the old one and every console session end now:", file=sys.stderr)
@@ -114,4 +169,9 @@ def register(subparsers: Any) -> None:
         "--reset", action="store_true", help="make a new credential (printed once)"
     )
     add_state_dir(credential)
+    credential.add_argument(
+        "--stack",
+        metavar="NAME",
+        help="the stack's credential (its digest in waybill/NAME/console/credential)",
+    )
     credential.set_defaults(func=_credential)

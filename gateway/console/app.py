@@ -18,11 +18,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from gateway.console import actions, pages
-from gateway.console.credential import LocalCredential, console_key
+from gateway.console.credential import Credential, LocalCredential, console_key
 from gateway.console.http import Request, Response, html, redirect, respond
 from gateway.console.reads import Reads
 from gateway.console.render import Renderer
@@ -31,9 +31,11 @@ from gateway.errors import GatewayError, NotFoundError
 from gateway.models import normalise_tracking_number
 from gateway.notify.endpoints import ENDPOINT_ID
 from gateway.ops.audit import Auditing
+from gateway.ops.secrets import RotatingStore
 from gateway.services import Services
 from gateway.store.capacity import CapacityMeter
-from gateway.tenancy.apikeys import LocalApiKeyStore
+from gateway.tenancy.apikeys import ApiKeyRecord, LocalApiKeyStore
+from gateway.tenancy.keysets import KeySet
 from gateway.tenancy.local_secrets import LocalSecretStore
 from gateway.tenancy.tenants import CARRIER_ID_PATTERN, TenantConfigError, load_tenants
 
@@ -51,6 +53,27 @@ class ConsoleConfig:
     state_dir: Path
     tenants_dir: Path
     secure_cookie: bool = False
+    base: str = ""
+    """The path before ``/console`` in the browser's URLs (on AWS the stage's: ``/api``);
+    requests arrive without it."""
+    actions: bool = True
+    """False on AWS: the pages only; every action is refused (the CLI's ``--stack`` does them)."""
+
+
+class KeyLister(Protocol):
+    """What the tenant page lists API keys with."""
+
+    def list(self, tenant: str) -> list[ApiKeyRecord]:
+        """A tenant's keys (their prefixes and dates)."""
+        ...
+
+
+class SecretLister(RotatingStore, Protocol):
+    """What the tenant page lists partner secrets with (masked), and rotates them with."""
+
+    def list(self, tenant: str) -> list[tuple[str, KeySet]]:
+        """A tenant's (carrier, key set) pairs."""
+        ...
 
 
 @dataclass
@@ -74,14 +97,19 @@ class Console:
         config: ConsoleConfig,
         *,
         throttle: LoginThrottle | None = None,
+        credential: Credential | None = None,
+        key: bytes | None = None,
+        secret_store: SecretLister | None = None,
+        api_keys: KeyLister | None = None,
     ) -> None:
+        """The stores default to the state dir's; the AWS entry point passes its own."""
         self.services, self.config = services, config
-        self.credential = LocalCredential(config.state_dir)
-        self.secret_store = LocalSecretStore(config.state_dir)
-        self.api_keys = LocalApiKeyStore(config.state_dir)
+        self.credential = credential or LocalCredential(config.state_dir)
+        self.secret_store: SecretLister = secret_store or LocalSecretStore(config.state_dir)
+        self.api_keys: KeyLister = api_keys or LocalApiKeyStore(config.state_dir)
         self.throttle = throttle or LoginThrottle()
         self.renderer = Renderer()
-        self.key = console_key(config.state_dir)
+        self.key = key or console_key(config.state_dir)
 
     # -- the one entry point -------------------------------------------------------
 
@@ -89,7 +117,7 @@ class Console:
         """Answer one request under ``/console``."""
         path = request.path
         if path == "/console":
-            return redirect("/console/")
+            return self._redirect("/console/")
         if path.startswith("/console/static/"):
             return self._static(request)
         if path == "/console/login":
@@ -97,7 +125,7 @@ class Console:
         session = self._codec().open(request.cookie(COOKIE))
         if session is None:
             if request.method == "GET":
-                return redirect("/console/login")
+                return self._redirect("/console/login")
             return self._page(Page("error.html", {"message": "log in first"}, 401), None, 0.0)
         if path == "/console/logout" and request.method == "POST":
             return self._logout(request, session)
@@ -116,8 +144,19 @@ class Console:
 
     def _cookie(self, name: str, value: str, max_age: int) -> tuple[str, str]:
         secure = "; Secure" if self.config.secure_cookie else ""
-        text = f"{name}={value}; Path=/console; HttpOnly; SameSite=Strict; Max-Age={max_age}"
+        path = f"{self.config.base}/console"
+        text = f"{name}={value}; Path={path}; HttpOnly; SameSite=Strict; Max-Age={max_age}"
         return ("set-cookie", text + secure)
+
+    def _redirect(self, location: str, extra: tuple[tuple[str, str], ...] = ()) -> Response:
+        """303 to one of our paths, under :attr:`ConsoleConfig.base`."""
+        response = redirect(location, extra)
+        if not self.config.base:
+            return response
+        headers = tuple(
+            (k, self.config.base + v if k == "location" else v) for k, v in response.headers
+        )
+        return Response(response.status, headers, response.body)
 
     def _login(self, request: Request) -> Response:
         codec = self._codec("login")
@@ -146,12 +185,12 @@ class Console:
         self.throttle.succeeded(request.client)
         token = self._codec().issue()
         cookies = (self._cookie(COOKIE, token, 8 * 3600), self._cookie(LOGIN_COOKIE, "", 0))
-        return redirect("/console/", cookies)
+        return self._redirect("/console/", cookies)
 
     def _logout(self, request: Request, session: Session) -> Response:
         if not self._codec().csrf_ok(session, request.form().get("csrf")):
             return self._refused("missing or wrong CSRF token")
-        return redirect("/console/login", (self._cookie(COOKIE, "", 0),))
+        return self._redirect("/console/login", (self._cookie(COOKIE, "", 0),))
 
     def _refused(self, message: str) -> Response:
         return self._page(Page("error.html", {"message": message}, 403), None, 0.0)
@@ -180,6 +219,8 @@ class Console:
         token = (form.get("csrf") or [""])[-1]
         if not self._codec().csrf_ok(session, token) or not _same_origin(request):
             return self._refused("missing or wrong CSRF token")
+        if not self.config.actions:
+            return self._refused("actions are not served here: run the CLI with --stack")
         context = actions.Context(
             services=self.services,
             tenants=self.tenants(),
@@ -205,7 +246,12 @@ class Console:
         extra: tuple[tuple[str, str], ...] = (),
     ) -> Response:
         csrf = self._codec().csrf(session) if session is not None else None
-        context = {"csrf": csrf, "read_units": read_units, "signed_in": session is not None}
+        context = {
+            "csrf": csrf,
+            "read_units": read_units,
+            "signed_in": session is not None,
+            "base": self.config.base,
+        }
         text = self.renderer.render(page.template, context | page.context)
         return html(page.status, text, extra)
 

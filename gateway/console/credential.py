@@ -46,11 +46,29 @@ def _write_private(path: Path, text: str) -> None:
     os.replace(temporary, path)
 
 
-def reset_credential(state_dir: Path) -> str:
-    """A new credential (returned once); the previous one and every session end."""
+def new_credential() -> tuple[str, str]:
+    """A new credential: its plaintext (shown once) and the record to store, which holds
+    its digest only (``{"sha256": …, "created_at": …}``, JSON): the local file's content,
+    and on AWS the value of the secret ``waybill/{stack}/console/credential``."""
     plaintext = PREFIX + secrets.token_urlsafe(32)
     record = {"sha256": _digest(plaintext), "created_at": datetime.now(UTC).isoformat()}
-    _write_private(state_dir / CREDENTIAL_FILE, json.dumps(record) + "\n")
+    return plaintext, json.dumps(record)
+
+
+def digest_of_record(text: str | None) -> str | None:
+    """The digest a stored record holds (None when absent or malformed)."""
+    try:
+        record = json.loads(text or "")
+    except ValueError:
+        return None
+    value = record.get("sha256") if isinstance(record, dict) else None
+    return value if isinstance(value, str) and len(value) == 64 else None
+
+
+def reset_credential(state_dir: Path) -> str:
+    """A new credential (returned once); the previous one and every session end."""
+    plaintext, record = new_credential()
+    _write_private(state_dir / CREDENTIAL_FILE, record + "\n")
     return plaintext
 
 
@@ -61,25 +79,31 @@ def ensure_credential(state_dir: Path) -> str | None:
     return reset_credential(state_dir)
 
 
-class LocalCredential:
-    """The credential of a state dir, checked in constant time."""
-
-    def __init__(self, state_dir: Path) -> None:
-        self.state_dir = state_dir
+class Credential:
+    """A stored credential digest, checked in constant time; :meth:`digest` reads it."""
 
     def digest(self) -> str | None:
         """The stored digest (None when no credential was made)."""
-        try:
-            record = json.loads((self.state_dir / CREDENTIAL_FILE).read_text())
-        except (OSError, ValueError):
-            return None
-        value = record.get("sha256") if isinstance(record, dict) else None
-        return value if isinstance(value, str) and len(value) == 64 else None
+        raise NotImplementedError
 
     def verify(self, plaintext: str) -> bool:
         """Whether ``plaintext`` is the credential."""
         stored = self.digest()
         return stored is not None and hmac.compare_digest(stored, _digest(plaintext))
+
+
+class LocalCredential(Credential):
+    """The credential of a state dir."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self.state_dir = state_dir
+
+    def digest(self) -> str | None:
+        """The digest in ``<state_dir>/console_credential.json`` (None when absent)."""
+        try:
+            return digest_of_record((self.state_dir / CREDENTIAL_FILE).read_text())
+        except OSError:
+            return None
 
 
 def console_key(state_dir: Path) -> bytes:

@@ -26,7 +26,7 @@ def build(stack: str = "dev", tenants: list[TenantConfig] = TENANTS) -> PartnerS
 
 def partner_names() -> set[str]:
     names = {r.inputs["name"] for r in resources_of(SECRET)}
-    return names - {f"{stack_prefix('dev')}cursor_key"}
+    return names - {f"{stack_prefix('dev')}cursor_key", f"{stack_prefix('dev')}console/credential"}
 
 
 @pulumi.runtime.test
@@ -72,6 +72,8 @@ def test_cursor_key_is_a_random_secret_long_enough_for_the_codec() -> Any:
         assert password["length"] >= 2 * MIN_KEY_BYTES
         assert password["special"] is False  # plain text, read as the key's bytes
         assert named(SECRET, "s-cursor-key").inputs["name"] == "waybill/dev/cursor_key"
+        console = named(SECRET, "s-console-credential").inputs
+        assert console["name"] == "waybill/dev/console/credential"
 
     return secrets.cursor_key_version.id.apply(check)
 
@@ -97,16 +99,16 @@ def test_every_secret_uses_the_cmk_and_only_prod_keeps_a_recovery_window(
     secrets = PartnerSecrets("s", StackSettings.for_stack(stack), TENANTS, key)
 
     def check(arns: list[str]) -> None:
-        assert len(resources_of(SECRET)) == 7  # six partner secrets and the cursor key
+        # six partner secrets, the cursor key and the console credential (no value)
+        assert len(resources_of(SECRET)) == 8
         for secret in resources_of(SECRET):
             assert secret.inputs["kmsKeyId"] == arns[0]
             assert secret.inputs["recoveryWindowInDays"] == days, secret.name
             assert secret.inputs["name"].startswith(f"waybill/{stack}/")
         assert named(SECRET, "s-cursor-key").inputs["recoveryWindowInDays"] == days
 
-    return pulumi.Output.all(
-        key.arn, secrets.cursor_key_secret.arn, *secrets.secret_arns.values()
-    ).apply(check)
+    made = (secrets.cursor_key_secret.arn, secrets.console_credential_secret.arn)
+    return pulumi.Output.all(key.arn, *made, *secrets.secret_arns.values()).apply(check)
 
 
 @pulumi.runtime.test

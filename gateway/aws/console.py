@@ -1,0 +1,171 @@
+"""The Lambda entry point of the ops console: API Gateway REST proxy events in and out.
+
+Infra is to name it as a string (``gateway.aws.console.console_handler``; the function,
+its role and routes are not deployed yet: see ``docs/deploy.md``); nothing imports it.
+The console itself is :class:`gateway.console.app.Console`, which the local edge serves
+too; here it gets:
+
+- services built once per container from the environment, as the API handler's
+  (:func:`gateway.aws.handler.services_from_environment`);
+- the credential's digest from the secret ``waybill/{stack}/console/credential``
+  (:func:`~gateway.aws.secrets.console_credential_secret_id`; set by
+  ``waybill console credential --reset --stack NAME``), cached :data:`CREDENTIAL_CACHE_SECONDS`;
+- a session key derived from the stack's cursor key (a random secret the stack makes),
+  so sessions survive cold starts and every container checks them alike;
+- no partner secrets and no API keys on a tenant's page (the function may not read the
+  partner secrets' values, and API keys are stored by digest: listing a tenant's would
+  take a Scan; ``waybill secrets list TENANT --stack NAME`` shows the secrets), and no
+  actions: the console on AWS shows pages; ops act with the CLI's
+  ``--stack``.
+
+Cookies are always ``Secure``. The stage's path (``/api``) is put back in front of every
+link, redirect and cookie path: API Gateway sends the path without it.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import hashlib
+import hmac
+import os
+import time
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from gateway.aws.secrets import console_credential_secret_id
+from gateway.console.app import Console, ConsoleConfig
+from gateway.console.credential import Credential, digest_of_record
+from gateway.console.http import Request, Response
+from gateway.services import PACKAGED_TENANTS_DIR
+from gateway.tenancy.keysets import KeySet
+
+CREDENTIAL_CACHE_SECONDS = 30
+"""How long a container keeps the credential's digest: a reset applies within this."""
+STATE_DIR = Path("/waybill-console-has-no-state")  # never read: stores injected, actions off
+
+
+class SecretCredential(Credential):
+    """The digest stored in a Secrets Manager secret, re-read every ``ttl`` seconds."""
+
+    def __init__(
+        self,
+        client: Any,
+        secret_id: str,
+        *,
+        ttl: float = CREDENTIAL_CACHE_SECONDS,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.client, self.secret_id, self.ttl, self.monotonic = client, secret_id, ttl, monotonic
+        self._cached: tuple[float, str | None] | None = None
+
+    def digest(self) -> str | None:
+        """The digest (None while the secret has no value: nobody can log in)."""
+        now = self.monotonic()
+        if self._cached is None or now - self._cached[0] >= self.ttl:
+            self._cached = (now, self._load())
+        return self._cached[1]
+
+    def _load(self) -> str | None:
+        try:
+            answer = self.client.get_secret_value(
+                SecretId=self.secret_id, VersionStage="AWSCURRENT"
+            )
+        except self.client.exceptions.ResourceNotFoundException:
+            return None  # created by the stack without a value, or not at all
+        return digest_of_record(answer.get("SecretString"))
+
+
+class Unlisted:
+    """The tenant page's secrets and keys on AWS: none listed (see the module docstring)."""
+
+    def list(self, tenant: str) -> list[Any]:
+        """Nothing."""
+        return []
+
+    def rotate(
+        self, tenant: str, carrier: str, value: str, *, now: datetime, grace: timedelta
+    ) -> KeySet:
+        """Never called: actions are off on AWS."""
+        raise NotImplementedError("rotate with `waybill secrets rotate --stack NAME`")
+
+
+def session_key(cursor_key: bytes) -> bytes:
+    """The console's session key, derived from the stack's cursor key (never the same key)."""
+    return hmac.new(cursor_key, b"waybill console session", hashlib.sha256).digest()
+
+
+def request_of(event: Mapping[str, Any]) -> tuple[Request, str]:
+    """The console's request of a REST proxy event, and the stage's path before it."""
+    multi: Mapping[str, list[str]] = event.get("multiValueHeaders") or {}
+    headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
+    for name, values in multi.items():
+        if values:
+            headers[name.lower()] = "; ".join(values) if name.lower() == "cookie" else values[-1]
+    raw = event.get("body") or ""
+    body = base64.b64decode(raw) if event.get("isBase64Encoded") else raw.encode()
+    query = urlencode(event.get("multiValueQueryStringParameters") or {}, doseq=True)
+    context = event.get("requestContext") or {}
+    path = str(event.get("path") or "/")
+    full = str(context.get("path") or path)
+    base = full[: -len(path)] if full.endswith(path) else ""
+    client = str((context.get("identity") or {}).get("sourceIp") or "-")
+    request = Request(str(event.get("httpMethod") or "GET"), path, query, headers, body, client)
+    return request, base
+
+
+def proxy_response(response: Response) -> dict[str, Any]:
+    """A REST proxy response: every header's values (``Set-Cookie`` repeats) and the body."""
+    headers: dict[str, list[str]] = {}
+    for name, value in response.headers:
+        headers.setdefault(name, []).append(value)
+    try:
+        body, encoded = response.body.decode("utf-8"), False
+    except UnicodeDecodeError:
+        body, encoded = base64.b64encode(response.body).decode(), True
+    return {
+        "statusCode": response.status,
+        "multiValueHeaders": headers,
+        "body": body,
+        "isBase64Encoded": encoded,
+    }
+
+
+def make_console_handler(
+    build: Callable[[str], Console],
+) -> Callable[[Mapping[str, Any], Any], dict[str, Any]]:
+    """A proxy handler over the console ``build(base)`` makes for a stage path."""
+
+    def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
+        request, base = request_of(event)
+        return proxy_response(build(base)(request))
+
+    return handler
+
+
+def console_from_environment(base: str) -> Console:
+    """The console of this stack (see the module docstring), for pages under ``base``."""
+    import boto3
+
+    from gateway.aws.handler import shared_services
+
+    services = shared_services()
+    prefix = os.environ.get("SECRETS_PREFIX", "waybill/")
+    client = boto3.client("secretsmanager")
+    tenants = Path(os.environ.get("TENANTS_DIR", str(PACKAGED_TENANTS_DIR)))
+    config = ConsoleConfig(STATE_DIR, tenants, secure_cookie=True, base=base, actions=False)
+    return Console(
+        services,
+        config,
+        credential=SecretCredential(client, console_credential_secret_id(prefix)),
+        key=session_key(services.cursor_key),
+        secret_store=Unlisted(),
+        api_keys=Unlisted(),
+    )
+
+
+console_handler = make_console_handler(functools.cache(console_from_environment))
+"""The AWS entry point: one console per container (and stage path)."""

@@ -1,0 +1,112 @@
+"""The console's Lambda entry point on moto: REST proxy events through the real console
+(a login page, a login with its cookie, a page behind the session, an action refused),
+with the credential's digest in the stack's secret, put there by the CLI's ``--stack``."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from gateway.aws import console as aws_console
+from gateway.aws.handler import shared_services
+from gateway.cli import main
+from gateway.store.table import ensure_table
+from tests.console.conftest import csrf_of
+
+STACK = "t1"
+TABLE = "waybill-t1"
+
+
+def event(
+    method: str, path: str, *, cookies: tuple[str, ...] = (), form: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """A REST proxy event for ``path`` on stage ``api``."""
+    headers = {"host": "abc.execute-api.us-west-2.amazonaws.com"}
+    if form is not None:
+        headers["content-type"] = "application/x-www-form-urlencoded"
+    multi = {k: [v] for k, v in headers.items()} | ({"cookie": list(cookies)} if cookies else {})
+    return {
+        "httpMethod": method,
+        "path": path,
+        "resource": "/console/{proxy+}",
+        "headers": headers,
+        "multiValueHeaders": multi,
+        "queryStringParameters": None,
+        "multiValueQueryStringParameters": None,
+        "body": urlencode(form) if form is not None else None,
+        "isBase64Encoded": False,
+        "requestContext": {"path": f"/api{path}", "identity": {"sourceIp": "203.0.113.9"}},
+    }
+
+
+def cookie(answer: dict[str, Any], name: str) -> str:
+    """``name=value`` of one Set-Cookie, checked Secure and scoped to the stage's path."""
+    for header in answer["multiValueHeaders"].get("set-cookie", []):
+        if header.startswith(f"{name}="):
+            assert "; Secure" in header and "Path=/api/console;" in header, header
+            return str(header).split(";", 1)[0]
+    raise AssertionError(f"no {name} cookie in {answer['multiValueHeaders']}")
+
+
+@pytest.fixture
+def handler(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    with mock_aws():
+        monkeypatch.setenv("TABLE_NAME", TABLE)
+        monkeypatch.setenv("SECRETS_PREFIX", f"waybill/{STACK}/")
+        monkeypatch.setenv("CURSOR_KEY", "k" * 32)
+        monkeypatch.delenv("DYNAMODB_ENDPOINT_URL", raising=False)
+        ensure_table(boto3.client("dynamodb"), TABLE)
+        shared_services.cache_clear()
+        yield aws_console.make_console_handler(aws_console.console_from_environment)
+        shared_services.cache_clear()
+
+
+def test_login_and_a_page_through_proxy_events(
+    handler: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    login = handler(event("GET", "/console/login"), None)
+    assert login["statusCode"] == 200
+    assert 'action="/api/console/login"' in login["body"]
+    assert "DENY" in login["multiValueHeaders"]["x-frame-options"]
+    pre = cookie(login, "waybill_console_login")
+    form = {"csrf": csrf_of(login["body"]), "credential": "wbops_not-set-yet"}
+    refused = handler(event("POST", "/console/login", cookies=(pre,), form=form), None)
+    assert refused["statusCode"] == 401  # the stack's secret has no value yet
+
+    state = ["--state-dir", str(tmp_path)]
+    assert main(["console", "credential", "--reset", "--stack", STACK, *state]) == 0
+    plaintext = capsys.readouterr().out.strip()
+    stored = boto3.client("secretsmanager").get_secret_value(
+        SecretId=f"waybill/{STACK}/console/credential"
+    )["SecretString"]
+    assert plaintext.startswith("wbops_") and plaintext not in stored and '"sha256"' in stored
+    assert main(["console", "credential", "--stack", STACK, *state]) == 0
+
+    # each build of the fixture's handler reads the secret afresh (no per-container cache)
+    form["credential"] = plaintext
+    answer = handler(event("POST", "/console/login", cookies=(pre, "other=1"), form=form), None)
+    assert answer["statusCode"] == 303, answer["body"]
+    assert answer["multiValueHeaders"]["location"] == ["/api/console/"]
+    session = cookie(answer, "waybill_console")
+
+    page = handler(event("GET", "/console/tenants", cookies=(session,)), None)
+    assert page["statusCode"] == 200, page["body"][:300]
+    assert 'href="/api/console/parked"' in page["body"]
+    csrf = csrf_of(page["body"])
+    action = handler(
+        event("POST", "/console/parked/replay", cookies=(session,), form={"csrf": csrf}), None
+    )
+    assert action["statusCode"] == 403 and "--stack" in action["body"]
+    assert handler(event("GET", "/console/tenants"), None)["statusCode"] == 303
+
+
+def test_session_key_is_not_the_cursor_key() -> None:
+    assert aws_console.session_key(b"k" * 32) != b"k" * 32
+    assert re.fullmatch(rb".{32}", aws_console.session_key(b"k" * 32), re.S)
