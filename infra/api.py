@@ -2,8 +2,10 @@
 plans and optional WAF.
 
 Only the routes tenants call with ``x-api-key`` (and the public ``/healthz`` and
-``/openapi.json``) are here; carrier webhooks and the OAuth token endpoint are on the
-webhook edge (:mod:`infra.webhook_edge`, an HTTP API with no authorizer).
+``/openapi.json``) and the ops console's (``/console``, no authorizer and no API key: the
+console checks its own session, :data:`infra.routes.CONSOLE_ROUTES`) are here; carrier
+webhooks and the OAuth token endpoint are on the webhook edge (:mod:`infra.webhook_edge`,
+an HTTP API with no authorizer).
 
 - Key source ``AUTHORIZER``: the REQUEST authorizer returns the tenant's plan key as
   ``usageIdentifierKey``, so every ``/v1`` call is metered under the tenant's plan.
@@ -137,7 +139,11 @@ class Api(pulumi.ComponentResource):
             identity_source=IDENTITY_SOURCE,
             opts=child,
         )
-        aliases = {"ingest": functions.ingest, "query": functions.query}
+        aliases = {
+            "ingest": functions.ingest,
+            "query": functions.query,
+            routes.CONSOLE: functions.console,
+        }
         self._permissions(name, functions, authorizer)
         built = routes.build_routes(name, self.rest_api, authorizer, aliases, self)
         built += edge_guards.build_gateway_responses(name, self.rest_api, self)
@@ -162,8 +168,8 @@ class Api(pulumi.ComponentResource):
     def _permissions(
         self, name: str, functions: Functions, authorizer: aws.apigateway.Authorizer
     ) -> None:
-        """Each alias may be invoked by this API only, for the methods of its routes (and the
-        authorizer by its authorizer)."""
+        """Each alias may be invoked by this API only, for the methods of its routes (the
+        console's for its two paths, and the authorizer by its authorizer)."""
         execution_arn = self.rest_api.execution_arn
         aliases = {"ingest": functions.ingest, "query": functions.query}
         for function, method in route_methods():
@@ -175,6 +181,16 @@ class Api(pulumi.ComponentResource):
                 qualifier=aliases[function].name,
                 principal="apigateway.amazonaws.com",
                 source_arn=pulumi.Output.concat(execution_arn, f"/*/{method}/*"),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+        for suffix, path in (("", "/console"), ("-proxy", "/console/*")):
+            aws.lambda_.Permission(  # every method (ANY) of the console's two routes
+                f"{name}-invoke-console{suffix}",
+                action="lambda:InvokeFunction",
+                function=functions.console.function_name,
+                qualifier=functions.console.name,
+                principal="apigateway.amazonaws.com",
+                source_arn=pulumi.Output.concat(execution_arn, f"/*/*{path}"),
                 opts=pulumi.ResourceOptions(parent=self),
             )
         aws.lambda_.Permission(

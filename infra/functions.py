@@ -1,15 +1,16 @@
-"""The six Lambda functions, their log groups, roles and ``live`` aliases.
+"""The seven Lambda functions, their log groups, roles and ``live`` aliases.
 
 ``ingest`` and ``query`` run the same handler (it serves every route); API Gateway sends
 POST and DELETE routes to ``ingest`` and GET routes to ``query``, so each gets only the
 permissions of its routes (:mod:`infra.roles`). ``notify`` reads the table's stream and
 ``sweeper`` sends the retries that are due (:mod:`infra.notify` wires their triggers);
 ``poller`` checks the trackers that are due with the carriers' tracking APIs
-(:mod:`infra.poll` wires its schedule). Every function is arm64/python3.12, published on
-each change, traced with X-Ray (Active: the only cost is X-Ray's sampled traces, and a
-cold start or a slow DynamoDB call is then visible per request), and logs to a log
-group created first, with the stack's retention, so Lambda never creates an unmanaged
-one.
+(:mod:`infra.poll` wires its schedule); ``console`` serves the ops console's pages
+(``/console`` on the tenant edge, :mod:`infra.routes`), read-only. Every function is
+arm64/python3.12, published on each change, traced with X-Ray (Active: the only cost is
+X-Ray's sampled traces, and a cold start or a slow DynamoDB call is then visible per
+request), and logs to a log group created first, with the stack's retention, so Lambda
+never creates an unmanaged one.
 
 Reserved concurrency is set for the poller only, to 1: one pass at a time per stack.
 A pass checks up to 10,000 trackers, so one is enough; and a second pass at the same time
@@ -29,7 +30,7 @@ The ``live`` alias is what API Gateway, the stream's event source mapping and th
 schedule invoke. With ``waybill:stableVersion`` set, the API functions' alias stays on
 that version and sends ``waybill:canaryWeight`` of the traffic to the version this
 deployment published (a canary; weight 0 pins it: a rollback); without it, and always
-for ``notify``, ``sweeper`` and ``poller``, it points at the new version.
+for ``notify``, ``sweeper``, ``poller`` and ``console``, it points at the new version.
 
 Timeouts: ``ingest`` :data:`INGEST_TIMEOUT` (a manual tracker refresh bounds all its
 carrier calls by :data:`gateway.poll.poller.REFRESH_WITHIN`, 8 s, so it answers well
@@ -88,6 +89,8 @@ NOTIFY_TIMEOUT = 60
 SWEEPER_TIMEOUT = int(LEASE.total_seconds())
 POLLER_TIMEOUT = 300
 POLLER_CONCURRENCY = 1
+CONSOLE_HANDLER = "gateway.aws.console.console_handler"
+CONSOLE_TIMEOUT = 15  # a page's reads (docs/queries.md), well within API Gateway's 29 s
 
 
 @dataclass(frozen=True)
@@ -123,13 +126,15 @@ SPECS: dict[str, FunctionSpec] = {
         calls_out=True,
         reserved_concurrency=POLLER_CONCURRENCY,
     ),
+    # the cursor key: the console's session key is derived from it
+    "console": FunctionSpec(CONSOLE_HANDLER, CONSOLE_TIMEOUT, None, True),
 }
 assert tuple(SPECS) == FUNCTIONS
 
 
 class Functions(pulumi.ComponentResource):
-    """``ingest``, ``query``, ``authorizer``, ``notify``, ``sweeper`` and ``poller``, each
-    behind its ``live`` alias.
+    """``ingest``, ``query``, ``authorizer``, ``notify``, ``sweeper``, ``poller`` and
+    ``console``, each behind its ``live`` alias.
 
     ``tenants`` is accepted for the program's wiring but not used: the functions read
     the tenant files packaged in ``code``.
@@ -141,6 +146,7 @@ class Functions(pulumi.ComponentResource):
     notify: aws.lambda_.Alias
     sweeper: aws.lambda_.Alias
     poller: aws.lambda_.Alias
+    console: aws.lambda_.Alias
     functions: dict[str, aws.lambda_.Function]
     aliases: dict[str, aws.lambda_.Alias]
     roles: dict[str, aws.iam.Role]
@@ -168,6 +174,7 @@ class Functions(pulumi.ComponentResource):
             table.kms_key.arn,
             secrets.cursor_key_secret.arn,
             table.stream_arn,
+            secrets.console_credential_secret.arn,
         ).apply(lambda values: Scope(values[0], values[1], values[2], settings.stack, *values[3:]))
         self._environment: dict[str, pulumi.Input[str]] = {
             "TABLE_NAME": table.name,
@@ -192,6 +199,7 @@ class Functions(pulumi.ComponentResource):
         self.notify = self.aliases["notify"]
         self.sweeper = self.aliases["sweeper"]
         self.poller = self.aliases["poller"]
+        self.console = self.aliases["console"]
         self.register_outputs(
             {f"{function}_alias_arn": alias.arn for function, alias in self.aliases.items()}
         )

@@ -20,26 +20,30 @@ from pathlib import Path, PurePosixPath
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 APP_PACKAGES = ("gateway", "adapters")
-# Local-only parts of ``gateway``: the local server, the CLI, the test kit, the jinja2 templates
-# with the modules that render them. No module the handlers import needs them; the
-# package test imports every shipped module in a fresh process to prove it.
+# Local-only parts of ``gateway``: the local server, the CLI, the test kit, the carrier
+# scaffolding's jinja2 templates with the modules that render them. No module the handlers
+# import needs them; the package test imports every shipped module in a fresh process to
+# prove it. The ops console ships (``gateway/console``, ``gateway/ops``,
+# ``gateway/audit/changes.py``, ``gateway/aws/console.py``): the ``console`` function runs
+# it; jinja2 is imported by the console's modules only, never on the API's path.
 EXCLUDED = frozenset(
     {
         "gateway/local",
         "gateway/cli",
-        "gateway/console",  # the ops console: jinja2 and audit.changes; its AWS side is to come
-        "gateway/aws/console.py",  # its Lambda entry point: ships with gateway/console
-        "gateway/ops",  # what the CLI and the console share (audit.changes)
         "gateway/testkit",
         "gateway/carriers/templates",
         "gateway/carriers/scaffold.py",
         "gateway/carriers/docs.py",
-        "gateway/audit/changes.py",
     }
 )
 NEVER = frozenset({"__pycache__", "tests", "fixtures"})  # at any depth
-PACKAGE_DATA = (Path("gateway/costs/prices.toml"),)
-"""Non-Python files of the packages that ship (pyproject.toml ``package-data``)."""
+PACKAGE_DATA = (
+    Path("gateway/costs/prices.toml"),
+    Path("gateway/console/templates"),  # every file below a directory
+    Path("gateway/console/static"),
+)
+"""Non-Python files of the packages that ship (pyproject.toml ``package-data``): files, or
+directories whose every file ships."""
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 FILE_MODE = 0o100644
 DIR_MODE = 0o040755
@@ -53,8 +57,12 @@ def _walk(root: Path, directory: Path) -> Iterator[Path]:
             continue
         if path.is_dir():
             yield from _walk(root, path)
-        elif path.suffix == ".py" or relative in PACKAGE_DATA:
+        elif path.suffix == ".py" or _is_data(relative):
             yield relative
+
+
+def _is_data(relative: Path) -> bool:
+    return any(relative == data or data in relative.parents for data in PACKAGE_DATA)
 
 
 def app_files(root: Path) -> list[Path]:

@@ -28,16 +28,23 @@ functions, so they cannot drift):
   leases of its shards (one ``LEASE#poll`` partition), tracker items and the write path
   of events (both in shipment partitions), the day's check logs (``PutItem`` only), the
   poll budget counters; no audit (a poll stores no delivery), no endpoint, no message.
+- console (the ops console's pages, read-only on AWS): ``Query`` of shipments, parked
+  deliveries, the audit's windows, endpoints, messages and check logs; reading one
+  tracker, endpoint or poll budget; batch reads of shipments and messages; the status
+  index's tracker partitions (``TRK#``) and the due index's partitions (counts of what is
+  due); never a write, never an API key item, never the data key.
 
-Secrets: ingest reads ``waybill/{stack}/*`` but is explicitly denied ``plan_keys/*``;
-query reads only the cursor key; the authorizer only ``plan_keys/*``; the poller only the
-carriers' API credential slots (``waybill/{stack}/{tenant}/{carrier}.api``); notify and
-the sweeper none. ``kms:Decrypt`` on the stack's CMK through DynamoDB (and Secrets
-Manager for the functions that read secrets: both decrypt on behalf of the caller). The
-endpoint secrets' data key is the one direct use of the CMK, only with its encryption
-context: ingest may generate it (the first endpoint seals its secret) and decrypt it;
-notify and the sweeper only decrypt it (they open secrets, never seal one); the poller
-never touches it. X-Ray writes need ``Resource: "*"``: the only wildcard.
+Secrets: ingest reads ``waybill/{stack}/*`` but is explicitly denied ``plan_keys/*`` and
+``console/*`` (the console credential's digest); query reads only the cursor key; the
+authorizer only ``plan_keys/*``; the poller only the carriers' API credential slots
+(``waybill/{stack}/{tenant}/{carrier}.api``); the console only the cursor key (its
+session key is derived from it) and its credential's secret; notify and the sweeper none.
+``kms:Decrypt`` on the stack's CMK through DynamoDB (and Secrets Manager for the functions
+that read secrets: both decrypt on behalf of the caller). The endpoint secrets' data key
+is the one direct use of the CMK, only with its encryption context: ingest may generate
+it (the first endpoint seals its secret) and decrypt it; notify and the sweeper only
+decrypt it (they open secrets, never seal one); the poller and the console never touch
+it. X-Ray writes need ``Resource: "*"``: the only wildcard.
 
 The due index's statements carry ``dynamodb:LeadingKeys`` too (the index's partition,
 ``DUE#n`` or ``POLL#n``): the index is KEYS_ONLY, so a Query of it returns keys and
@@ -55,10 +62,10 @@ import pulumi
 import pulumi_aws as aws
 
 from gateway.aws.api_keys import api_key_pk
-from gateway.aws.secrets import plan_key_secret_id, stack_prefix
+from gateway.aws.secrets import console_credential_secret_id, plan_key_secret_id, stack_prefix
 from gateway.notify.sealing import ENCRYPTION_CONTEXT
 from gateway.poll.checks import log_pk
-from gateway.poll.trackers import POLL_LEASE
+from gateway.poll.trackers import POLL_LEASE, listing_pk
 from gateway.store import due_index
 from gateway.store.due_index import DUE_INDEX_NAME
 from gateway.store.index import INDEX_NAME
@@ -76,6 +83,7 @@ from infra.secrets import API_SLOT
 from infra.settings import notify_dlq_name
 
 Statement = dict[str, Any]
+CONSOLE_SECRETS = console_credential_secret_id("").rsplit("/", 1)[0] + "/"  # "console/"
 
 
 def _prefix(key: str) -> str:
@@ -97,6 +105,7 @@ POLL_LEASES = POLL_LEASE  # the poll pass's lease
 DATA_KEY = NOTIFY_KEY_ITEM["pk"]["S"]  # one item: no wildcard
 DUE_MESSAGES = _prefix(due_index.due_partition(0, due_index.MESSAGES))
 DUE_TRACKERS = _prefix(due_index.due_partition(0, due_index.TRACKERS))
+TRACKER_LISTS = _prefix(listing_pk("t", "active"))  # the status index's tracker partitions
 
 TABLE_ACCESS: Mapping[str, Mapping[str, tuple[str, ...]]] = {
     "ingest": {
@@ -156,6 +165,16 @@ TABLE_ACCESS: Mapping[str, Mapping[str, tuple[str, ...]]] = {
         # writer stored (the write path)
         "BatchGetItem": (SHIPMENTS,),
     },
+    "console": {
+        # its pages (read-only): a shipment's states, events and trackers; parked
+        # deliveries; the audit's windows (the overview); a tenant's endpoints; an
+        # endpoint's messages; a tracker's check log
+        "Query": (SHIPMENTS, PARKED, AUDIT, ENDPOINTS, MESSAGES, CHECK_LOGS),
+        # a tracker; an endpoint; today's poll budget
+        "GetItem": (SHIPMENTS, ENDPOINTS, BUDGETS),
+        # the states of a shipment's notifications; the messages the due index names
+        "BatchGetItem": (SHIPMENTS, MESSAGES),
+    },
 }
 """Per function: each DynamoDB action its code calls on the table → the key prefixes it
 touches (``dynamodb:LeadingKeys``)."""
@@ -163,6 +182,8 @@ INDEX_ACCESS: Mapping[str, Mapping[str, tuple[str, ...]]] = {
     "query": {INDEX_NAME: ()},  # search by status, trackers by state: any partition
     "sweeper": {DUE_INDEX_NAME: (DUE_MESSAGES,)},  # messages due (KEYS_ONLY, DUE#n)
     "poller": {DUE_INDEX_NAME: (DUE_TRACKERS,)},  # trackers due (KEYS_ONLY, POLL#n)
+    # the trackers page: trackers by state (TRK#); the overview: what is due (counts)
+    "console": {INDEX_NAME: (TRACKER_LISTS,), DUE_INDEX_NAME: (DUE_MESSAGES, DUE_TRACKERS)},
 }
 """Per function: the indexes it may ``Query`` (no other index, no other action), each with
 the index partitions it may read (``dynamodb:LeadingKeys``; empty: any)."""
@@ -172,7 +193,7 @@ KMS_DATA_KEY: Mapping[str, tuple[str, ...]] = {
     "sweeper": ("kms:Decrypt",),
 }
 """Per function: its direct calls to the CMK for the endpoint secrets' data key."""
-READS_SECRETS = ("ingest", "query", "authorizer", "poller")
+READS_SECRETS = ("ingest", "query", "authorizer", "poller", "console")
 STREAM_ACTIONS = (
     "dynamodb:DescribeStream",
     "dynamodb:GetRecords",
@@ -195,6 +216,7 @@ class Scope:
     kms_key_arn: str
     cursor_key_arn: str
     stream_arn: str
+    console_credential_arn: str
 
     def arn(self, service: str, resource: str) -> str:
         """``arn:{partition}:{service}:{region}:{account}:{resource}``."""
@@ -215,6 +237,10 @@ class Scope:
         """The ARN pattern of the stack's usage-plan key secrets."""
         pattern = plan_key_secret_id(stack_prefix(self.stack), "*")
         return self.arn("secretsmanager", f"secret:{pattern}")
+
+    def console_secrets(self) -> str:
+        """The ARN pattern of the ops console's secrets (``waybill/{stack}/console/*``)."""
+        return self.secrets(f"{CONSOLE_SECRETS}*")
 
     @property
     def notify_dlq_arn(self) -> str:
@@ -258,7 +284,7 @@ def secret_statements(function: str, scope: Scope) -> list[Statement]:
     if function == "ingest":
         return [
             _statement("Allow", read, [scope.secrets("*")]),
-            _statement("Deny", read, [scope.plan_keys()]),
+            _statement("Deny", read, [scope.plan_keys(), scope.console_secrets()]),
         ]
     if function == "query":
         return [_statement("Allow", read, [scope.cursor_key_arn])]
@@ -266,6 +292,8 @@ def secret_statements(function: str, scope: Scope) -> list[Statement]:
         return [_statement("Allow", read, [scope.plan_keys()])]
     if function == "poller":
         return [_statement("Allow", read, scope.api_slots())]
+    if function == "console":
+        return [_statement("Allow", read, [scope.cursor_key_arn, scope.console_credential_arn])]
     return []
 
 

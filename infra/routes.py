@@ -8,6 +8,11 @@ when it names no tenant (``/healthz``, ``/openapi.json``): the others require th
 authorizer and an API key, which API Gateway takes from the authorizer's
 ``usageIdentifierKey`` (key source ``AUTHORIZER``) to apply the tenant's plan.
 
+The ops console's routes (:data:`CONSOLE_ROUTES`: ``ANY /console`` and ``ANY
+/console/{proxy+}``) are not the tenant API's, so not in :mod:`gateway.routes` nor the
+OpenAPI document: they go to the console alias with no authorizer and no API key (the
+console authenticates itself: its login form, then a signed session; ``docs/deploy.md``).
+
 API Gateway's own answers and the WAF rule are in :mod:`infra.edge_guards`.
 """
 
@@ -27,6 +32,10 @@ from infra.edge_guards import GATEWAY_RESPONSES
 
 ROUTES: tuple[Endpoint, ...] = tuple(r for r in GATEWAY_ROUTES if r.auth != "carrier")
 """The HTTP surface's one route table (``gateway/routes.py``) less the carriers' routes."""
+CONSOLE = "console"
+"""The alias of the console's routes."""
+CONSOLE_ROUTES: tuple[tuple[str, str], ...] = (("ANY", "/console"), ("ANY", "/console/{proxy+}"))
+"""(method, path) of the ops console's routes: every method, the console's page and below."""
 
 
 def is_public(route: Endpoint) -> bool:
@@ -43,14 +52,17 @@ def fingerprint() -> str:
     """Changes whenever the routes or the gateway responses change: the redeploy trigger."""
     data = {
         "routes": [asdict(r) for r in ROUTES],
+        "console": [list(route) for route in CONSOLE_ROUTES],
         "responses": {k: asdict(v) for k, v in sorted(GATEWAY_RESPONSES.items())},
     }
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
 
 def resource_name(path: str) -> str:
-    """A Pulumi name for a path: ``/v1/shipments/{n}/events`` → ``v1-shipments-n-events``."""
-    return path.strip("/").replace("/", "-").replace("{", "").replace("}", "") or "root"
+    """A Pulumi name for a path: ``/v1/shipments/{n}/events`` → ``v1-shipments-n-events``
+    (``/console/{proxy+}`` → ``console-proxy``)."""
+    name = path.strip("/").replace("/", "-")
+    return name.replace("{", "").replace("}", "").replace("+", "") or "root"
 
 
 def build_routes(
@@ -60,11 +72,13 @@ def build_routes(
     aliases: Mapping[str, aws.lambda_.Alias],
     parent: pulumi.Resource,
 ) -> list[pulumi.Resource]:
-    """Resources, methods and AWS_PROXY integrations of :data:`ROUTES`; what a deployment needs."""
+    """Resources, methods and AWS_PROXY integrations of :data:`ROUTES` and
+    :data:`CONSOLE_ROUTES` (to ``aliases["console"]``); what a deployment needs."""
     child = pulumi.ResourceOptions(parent=parent)
     resources: dict[str, pulumi.Output[str]] = {"": rest_api.root_resource_id}
     built: list[pulumi.Resource] = []
-    for path in sorted({p for r in ROUTES for p in _prefixes(r.path)}, key=len):
+    paths = [r.path for r in ROUTES] + [path for _, path in CONSOLE_ROUTES]
+    for path in sorted({p for route_path in paths for p in _prefixes(route_path)}, key=len):
         head, _, part = path.rpartition("/")
         resource = aws.apigateway.Resource(
             f"{name}-{resource_name(path)}",
@@ -94,6 +108,28 @@ def build_routes(
             type="AWS_PROXY",
             integration_http_method="POST",
             uri=aliases[function_of(route)].invoke_arn,
+            opts=child,
+        )
+        built += [method, integration]
+    for verb, path in CONSOLE_ROUTES:
+        ident = f"{name}-{verb.lower()}-{resource_name(path)}"
+        method = aws.apigateway.Method(
+            ident,
+            rest_api=rest_api.id,
+            resource_id=resources[path],
+            http_method=verb,
+            authorization="NONE",  # the console checks its own session (docs/deploy.md)
+            api_key_required=False,
+            opts=child,
+        )
+        integration = aws.apigateway.Integration(
+            f"{ident}-integration",
+            rest_api=rest_api.id,
+            resource_id=resources[path],
+            http_method=method.http_method,
+            type="AWS_PROXY",
+            integration_http_method="POST",
+            uri=aliases[CONSOLE].invoke_arn,
             opts=child,
         )
         built += [method, integration]

@@ -1,7 +1,8 @@
 """The Lambda entry point of the ops console: API Gateway REST proxy events in and out.
 
-Infra is to name it as a string (``gateway.aws.console.console_handler``; the function,
-its role and routes are not deployed yet: see ``docs/deploy.md``); nothing imports it.
+Infra names it as a string (``gateway.aws.console.console_handler``: the ``console``
+function of :mod:`infra.functions`, behind ``ANY /console`` and ``ANY /console/{proxy+}``
+on the tenant edge, :mod:`infra.routes`; ``docs/deploy.md``); nothing imports it.
 The console itself is :class:`gateway.console.app.Console`, which the local edge serves
 too; here it gets:
 

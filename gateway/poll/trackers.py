@@ -95,8 +95,13 @@ def _spread(tenant: str, tracking_number: str, carrier: str) -> int:
     return int.from_bytes(digest[:4], "big")
 
 
+def listing_pk(tenant: str, state: str) -> str:
+    """The status-index partition listing a tenant's trackers in ``state``."""
+    return f"TRK#{tenant}#{state}"
+
+
 def _listing(tenant: str, state: str, carrier: str, number: str) -> dict[str, dict[str, str]]:
-    return {INDEX_PK: {"S": f"TRK#{tenant}#{state}"}, INDEX_SK: {"S": f"{carrier}#{number}"}}
+    return {INDEX_PK: {"S": listing_pk(tenant, state)}, INDEX_SK: {"S": f"{carrier}#{number}"}}
 
 
 def _due(tracker_or_key: tuple[str, str, str], due_at: datetime) -> dict[str, dict[str, str]]:
@@ -263,7 +268,7 @@ class TrackerStore:
     ) -> tuple[list[Tracker], str | None]:
         """A page of a tenant's trackers in ``state`` (by carrier, then number); the
         position to continue from, or None on the last page."""
-        values = {":pk": {"S": f"TRK#{tenant}#{state}"}}
+        values = {":pk": {"S": listing_pk(tenant, state)}}
         condition = f"{INDEX_PK} = :pk"
         if carrier:
             condition += f" AND begins_with({INDEX_SK}, :c)"
@@ -298,7 +303,7 @@ class TrackerStore:
             "TableName": self.table,
             "IndexName": INDEX_NAME,
             "KeyConditionExpression": f"{INDEX_PK} = :pk",
-            "ExpressionAttributeValues": {":pk": {"S": f"TRK#{tenant}#{state}"}},
+            "ExpressionAttributeValues": {":pk": {"S": listing_pk(tenant, state)}},
             "Select": "COUNT",
         }
         pages = query_pages(self.client, request, self.meter, max_pages=10_000)

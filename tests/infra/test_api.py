@@ -35,6 +35,7 @@ METHOD = "aws:apigateway/method:Method"
 RESOURCE = "aws:apigateway/resource:Resource"
 INTEGRATION = "aws:apigateway/integration:Integration"
 PERMISSION = "aws:lambda/permission:Permission"
+CONSOLE_ROUTES = {("ANY", "/console"), ("ANY", "/console/{proxy+}")}
 
 
 def build_stack(
@@ -104,9 +105,9 @@ def test_every_route_is_deployed_and_integrated_with_its_alias() -> Any:
     api, functions, _ = build_stack()
 
     def check(values: list[Any]) -> None:
-        ingest, query = values[-2:]
+        ingest, query, console = values[-3:]
         methods = deployed_methods()
-        assert set(methods) == rest_app_routes()
+        assert set(methods) == rest_app_routes() | CONSOLE_ROUTES
         integrations = {
             (i.inputs["resourceId"], i.inputs["httpMethod"]): i for i in resources_of(INTEGRATION)
         }
@@ -116,9 +117,19 @@ def test_every_route_is_deployed_and_integrated_with_its_alias() -> Any:
                 "AWS_PROXY",
                 "POST",
             )
+            if (verb, path) in CONSOLE_ROUTES:
+                assert integration["uri"] == console, path
+                continue
             assert integration["uri"] == (query if verb == "GET" else ingest), path
 
-    return ready(api, functions.ingest.invoke_arn, functions.query.invoke_arn).apply(check)
+    invoked = (functions.ingest.invoke_arn, functions.query.invoke_arn)
+    return ready(api, *invoked, functions.console.invoke_arn).apply(check)
+
+
+def test_the_console_routes_are_not_the_tenant_apis() -> None:
+    """Not in gateway/routes.py's table (the handler's resolver, the OpenAPI document)."""
+    assert set(routes.CONSOLE_ROUTES) == CONSOLE_ROUTES
+    assert not {path for _, path in CONSOLE_ROUTES} & {r.path for r in GATEWAY_ROUTES}
 
 
 @pulumi.runtime.test
@@ -129,8 +140,10 @@ def test_every_method_but_the_public_ones_needs_the_authorizer_and_an_api_key() 
         authorizer = one("aws:apigateway/authorizer:Authorizer")
         for (verb, path), method in deployed_methods().items():
             inputs = method.inputs
-            if path in {"/healthz", "/openapi.json"}:
+            if path in {"/healthz", "/openapi.json"} or (verb, path) in CONSOLE_ROUTES:
+                # the console authenticates itself (its login form, a signed session)
                 assert inputs["authorization"] == "NONE" and not inputs.get("apiKeyRequired")
+                assert not inputs.get("authorizerId"), (verb, path)
             else:
                 assert inputs["authorization"] == "CUSTOM", (verb, path)
                 assert inputs["authorizerId"] == f"{authorizer.name}-id", (verb, path)
@@ -187,6 +200,11 @@ def test_lambda_permissions_name_this_api_and_only_its_methods() -> Any:
                 f"{execution_arn}/authorizers/{authorizer.name}-id",
             ),
         }
+        for suffix, path in (("", "/console"), ("-proxy", "/console/*")):  # every method
+            expected[f"api-invoke-console{suffix}"] = (
+                "waybill-dev-console",
+                f"{execution_arn}/*/*{path}",
+            )
         for function, method in methods:  # the first deployments' names are kept
             first = (function, method) in {("ingest", "POST"), ("query", "GET")}
             suffix = "" if first else f"-{method.lower()}"
@@ -368,23 +386,32 @@ def test_the_deployment_is_replaced_when_the_routes_change(monkeypatch: pytest.M
         triggers = one("aws:apigateway/deployment:Deployment").inputs["triggers"]
         assert triggers["routes"] == before
         # the authorizer's inputs and the integrations' targets are fingerprinted too
-        uri, ingest, query = values[-3:]
+        uri, ingest, query, console = values[-4:]
         assert json.loads(triggers["authorizer"]) == [
             uri,
             "method.request.header.x-api-key",
             300,
             "REQUEST",
         ]
-        assert json.loads(triggers["integrations"]) == {"ingest": ingest, "query": query}
+        assert json.loads(triggers["integrations"]) == {
+            "ingest": ingest,
+            "query": query,
+            "console": console,
+        }
         monkeypatch.setattr(
             routes,
             "ROUTES",
             (*routes.ROUTES, Endpoint("GET", "/v1/new", "newThing", "tenant API", "key")),
         )
         assert routes.fingerprint() != before
+        changed = routes.fingerprint()
+        monkeypatch.setattr(routes, "CONSOLE_ROUTES", (("ANY", "/console"),))
+        assert routes.fingerprint() != changed  # the console's routes are fingerprinted too
 
     invoked = (functions.authorizer.invoke_arn, functions.ingest.invoke_arn)
-    return ready(api, *invoked, functions.query.invoke_arn).apply(check)
+    return ready(api, *invoked, functions.query.invoke_arn, functions.console.invoke_arn).apply(
+        check
+    )
 
 
 @pulumi.runtime.test

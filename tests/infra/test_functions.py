@@ -21,7 +21,7 @@ from tests.infra.helpers import TENANTS, as_json, named, resources_of
 
 FUNCTION = "aws:lambda/function:Function"
 ALIAS = "aws:lambda/alias:Alias"
-NAMES = ("ingest", "query", "authorizer", "notify", "sweeper", "poller")
+NAMES = ("ingest", "query", "authorizer", "notify", "sweeper", "poller", "console")
 LOGS = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/lambda/waybill-dev-{{}}:*"
 SECRETS = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:waybill/dev/"
 DLQ = f"arn:aws:sqs:{REGION}:{ACCOUNT}:waybill-dev-notify-dlq"
@@ -83,6 +83,14 @@ ALLOWED = {
         "dynamodb:BatchGetItem",  # no BatchWriteItem: a poll audits nothing
         "secretsmanager:GetSecretValue",
     },
+    # the console's pages: reads only; the cursor key and its credential's secret
+    "console": COMMON
+    | {
+        "dynamodb:Query",
+        "dynamodb:GetItem",
+        "dynamodb:BatchGetItem",
+        "secretsmanager:GetSecretValue",
+    },
 }
 API_SLOTS = [f"{SECRETS}*/*.api", f"{SECRETS}*/*.api-??????"]
 
@@ -99,6 +107,7 @@ def deploy(check: Any, **overrides: Any) -> Any:
         table.kms_key.arn,
         secrets.cursor_key_secret.arn,
         table.stream_arn,
+        secrets.console_credential_secret.arn,
         *(alias.arn for alias in functions.aliases.values()),
     ).apply(lambda arns: check(functions, arns))
 
@@ -131,6 +140,7 @@ def test_functions_run_arm64_python312_with_their_handlers_and_limits() -> Any:
             "notify": ("gateway.aws.notify.stream_handler", 60, 512),
             "sweeper": ("gateway.aws.notify.sweep_handler", LEASE.total_seconds(), 512),
             "poller": ("gateway.aws.poll.poll_handler", 300, 512),
+            "console": ("gateway.aws.console.console_handler", 15, 512),
         }
         assert set(functions.functions) == set(expected)
         for name, (handler, timeout, memory) in expected.items():
@@ -160,7 +170,7 @@ def test_environment_names_the_table_the_secrets_prefix_and_the_cursor_key() -> 
             assert env["POWERTOOLS_SERVICE_NAME"] == "waybill-dev"  # metrics per stack
             assert env["POWERTOOLS_METRICS_NAMESPACE"] == "Waybill"
             assert env["LOG_LEVEL"] == "INFO"
-            reads = name in ("ingest", "query")
+            reads = name in ("ingest", "query", "console")  # the console: its session key
             assert env.get("CURSOR_KEY_SECRET") == (cursor_arn if reads else None)
 
     return deploy(check)
@@ -172,7 +182,7 @@ def test_the_endpoint_functions_name_the_key_of_endpoint_secrets_and_refuse_inse
         key_arn = arns[1]
         for name in NAMES:
             env = named(FUNCTION, f"f-{name}").inputs["environment"]["variables"]
-            if name == "authorizer":
+            if name in ("authorizer", "console"):  # neither calls out nor opens a secret
                 assert "NOTIFY_KEY_ID" not in env and "NOTIFY_ALLOW_INSECURE" not in env
                 continue
             assert env["NOTIFY_ALLOW_INSECURE"] == "false", name  # endpoints and carriers
@@ -204,7 +214,7 @@ def test_a_test_stack_may_allow_insecure_endpoints() -> Any:
 def test_each_function_logs_to_its_own_managed_group_with_the_stack_retention() -> Any:
     def check(functions: Functions, _: list[str]) -> None:
         groups = resources_of("aws:cloudwatch/logGroup:LogGroup")
-        assert len(groups) == 6 and set(functions.log_groups) == set(functions.functions)
+        assert len(groups) == 7 and set(functions.log_groups) == set(functions.functions)
         for name in functions.functions:
             group = named("aws:cloudwatch/logGroup:LogGroup", f"f-{name}-logs").inputs
             assert group["name"] == f"/aws/lambda/waybill-dev-{name}"
@@ -220,7 +230,7 @@ def test_each_function_logs_to_its_own_managed_group_with_the_stack_retention() 
 @pulumi.runtime.test
 def test_each_role_allows_exactly_the_actions_its_code_calls() -> Any:
     def check(functions: Functions, _: list[str]) -> None:
-        assert len(resources_of("aws:iam/role:Role")) == 6 == len(functions.roles)
+        assert len(resources_of("aws:iam/role:Role")) == 7 == len(functions.roles)
         for name, expected in ALLOWED.items():
             statements = policy(name)["Statement"]
             actions = {a for s in statements if s["Effect"] == "Allow" for a in s["Action"]}
@@ -233,7 +243,7 @@ def test_each_role_allows_exactly_the_actions_its_code_calls() -> Any:
 @pulumi.runtime.test
 def test_every_resource_is_an_expected_arn_and_xray_is_the_only_wildcard() -> Any:
     def check(_: Functions, arns: list[str]) -> None:
-        table_arn, key_arn, cursor_arn, stream_arn = arns[:4]
+        table_arn, key_arn, cursor_arn, stream_arn, console_arn = arns[:5]
         for name in ALLOWED:
             expected = {
                 LOGS.format(name),
@@ -243,7 +253,9 @@ def test_every_resource_is_an_expected_arn_and_xray_is_the_only_wildcard() -> An
                 f"{table_arn}/index/{DUE_INDEX_NAME}",
                 f"{SECRETS}*",
                 f"{SECRETS}plan_keys/*",
+                f"{SECRETS}console/*",  # ingest's Deny
                 cursor_arn,
+                console_arn,
                 stream_arn,
                 DLQ,
                 *API_SLOTS,
@@ -280,7 +292,7 @@ def test_the_cmk_is_used_directly_only_for_the_endpoint_secrets_data_key() -> An
             direct = [s for s in kms if s not in via]
             assert [s["Action"] for s in via] == [["kms:Decrypt"]], name
             services = set(via[0]["Condition"]["StringEquals"]["kms:ViaService"])
-            reads_secrets = name in ("ingest", "query", "authorizer", "poller")
+            reads_secrets = name in ("ingest", "query", "authorizer", "poller", "console")
             assert services == {f"dynamodb.{REGION}.amazonaws.com"} | (
                 {f"secretsmanager.{REGION}.amazonaws.com"} if reads_secrets else set()
             ), name
@@ -330,6 +342,15 @@ def test_secret_access_is_split_between_partner_keys_plan_keys_and_cursor_key() 
         assert not allows(authorizer, read, cursor_arn)
         assert allows(query, read, cursor_arn)
         assert not allows(query, read, partner) and not allows(query, read, plan_key)
+        console_arn = arns[4]  # the credential's digest: the console's, never ingest's
+        console = policy("console")
+        assert allows(console, read, console_arn) and allows(console, read, cursor_arn)
+        for other in (partner, plan_key, api, f"{SECRETS}console/other-AbC123"):
+            assert not allows(console, read, other), other
+        assert not allows(ingest, read, console_arn)
+        assert not allows(ingest, read, f"{SECRETS}console/credential-AbC123")
+        for function in ("query", "authorizer", "poller"):
+            assert not allows(policy(function), read, console_arn), function
 
     return deploy(check)
 
@@ -384,7 +405,13 @@ def test_every_table_statement_is_scoped_to_key_prefixes_and_no_one_reaches_api_
                     continue
                 if any("/index/" in r for r in statement["Resource"]):
                     assert statement["Action"] == ["dynamodb:Query"], function
-                    assert index_partitions(function, statement) in ([], ["DUE#*"], ["POLL#*"])
+                    assert index_partitions(function, statement) in (
+                        [],
+                        ["DUE#*"],
+                        ["POLL#*"],
+                        ["TRK#*"],  # the console: trackers by state, nothing else
+                        ["DUE#*", "POLL#*"],  # the console: counts of what is due
+                    )
                     continue
                 prefixes = statement["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"]
                 assert prefixes, function
@@ -482,6 +509,7 @@ def test_live_alias_points_at_the_new_version_without_a_canary() -> Any:
             functions.notify,
             functions.sweeper,
             functions.poller,
+            functions.console,
         } == set(functions.aliases.values())
         for alias in resources_of(ALIAS):
             assert alias.inputs["name"] == "live"
@@ -506,7 +534,8 @@ def test_canary_keeps_the_stable_version_and_weights_the_new_one(
             assert alias["functionVersion"] == kept
             routing = alias["routingConfig"].get("additionalVersionWeights") or {}
             assert routing == ({} if kept == "1" else {"1": 0.1})
-        for name in ("notify", "sweeper", "poller"):  # no canary: a batch is not a request
+        # no canary: a batch is not a request; the console follows every deployment
+        for name in ("notify", "sweeper", "poller", "console"):
             alias = named(ALIAS, f"f-{name}-alias").inputs
             assert alias["functionVersion"] == "1" and not alias.get("routingConfig")
 

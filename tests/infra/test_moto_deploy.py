@@ -227,10 +227,12 @@ def check_alarms_notify_the_topic(world: MotoWorld, out: Outcome) -> None:
 
 
 def check_integrations(world: MotoWorld, out: Outcome) -> None:
-    """REST integrations invoke the real ingest or query alias; the authorizer its own."""
+    """REST integrations invoke the real ingest, query or console alias; the authorizer its
+    own."""
     apigw = world.client("apigateway")
     rest_id = _one(out, "aws:apigateway/restApi:RestApi").id
-    aliases = {invocation_uri("us-west-2", _alias_arn(out, f)) for f in ("ingest", "query")}
+    functions = ("ingest", "query", "console")
+    aliases = {invocation_uri("us-west-2", _alias_arn(out, f)) for f in functions}
     for integration in out.of("aws:apigateway/integration:Integration"):
         i = integration.inputs
         got = apigw.get_integration(

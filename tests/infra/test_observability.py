@@ -73,7 +73,7 @@ def test_every_alarm_exists_with_its_threshold_and_notifies_the_topic() -> Any:
             "authorizer-failed": (0, {"AuthorizerFailed"}),
             "lambda-throttles-authorizer": (0, {"Throttles"}),  # its Errors include every 401
         }
-        for function in ("ingest", "query", "notify", "sweeper"):
+        for function in ("ingest", "query", "notify", "sweeper", "console"):
             expected[f"lambda-errors-{function}"] = (0, {"Errors"})
             expected[f"lambda-throttles-{function}"] = (0, {"Throttles"})
         assert set(found) == set(expected)

@@ -27,9 +27,13 @@ per step:
 - **query**: the GET routes through the Lambda handler, the endpoint API's reads and the
   trackers API's (a list, a tracker with its checks, today's usage);
 - **ingest** again: the endpoint API's other writes; a refresh refused because the day's
-  budget is spent (429), a batch refresh queued, a tracker removed.
+  budget is spent (429), a batch refresh queued, a tracker removed;
+- **console**: ``gateway.aws.console.console_handler`` on REST proxy events, a cold
+  container: a login with the credential whose digest is in the stack's secret, then
+  every page with that session (overview, tenants, a tenant, a shipment, parked,
+  notifications, an endpoint, trackers, a tracker, the stylesheet).
 
-Then: every call is allowed; every grant of the five roles is used by some call (but the
+Then: every call is allowed; every grant of the six roles is used by some call (but the
 few listed in :data:`NOT_REPLAYED`, each with why); and what each role must not do is
 refused. The filters are checked against every record the stream carried.
 """
@@ -37,6 +41,7 @@ refused. The filters are checked against every record the stream carried.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import uuid
 from collections.abc import Iterator, Mapping
@@ -45,6 +50,7 @@ from datetime import UTC, datetime, timedelta
 from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlencode
 
 import boto3
 import pytest
@@ -53,10 +59,13 @@ from moto import mock_aws
 
 from adapters import easypost
 from gateway.api.app import make_handler
+from gateway.aws import console as console_module
 from gateway.aws import handler as handler_module
 from gateway.aws import notify as notify_module
 from gateway.aws import poll as poll_module
 from gateway.aws.handler import services_from_environment
+from gateway.aws.secrets import console_credential_secret_id
+from gateway.console.credential import new_credential
 from gateway.local.proxy_event import LocalContext, build_event
 from gateway.notify.endpoints import EVENT_ADDED, STATUS_CHANGED
 from gateway.notify.service import EndpointSpec
@@ -87,7 +96,7 @@ TABLE = f"waybill-{STACK}"
 PREFIX = f"waybill/{STACK}/"
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 PARTNER_SECRET = "ep-replay-secret"
-ROLES = ("ingest", "query", "notify", "sweeper", "poller")
+ROLES = ("ingest", "query", "notify", "sweeper", "poller", "console")
 POLL_TENANT = "pollco"
 POLL_BUDGET = 5  # a refresh (2 requests), then a pass (3): the last one fits exactly
 TRACKED = ("1Z999AA10000000001", "1Z999AA10000000002", "1Z999AA10000000003")
@@ -111,6 +120,7 @@ class Replay:
     carrier_requests: list[str] = field(default_factory=list)  # paths the carrier API served
     passed: list[dict[str, Any]] = field(default_factory=list)  # what the filters let through
     sent: list[tuple[str, str]] = field(default_factory=list)  # (url, webhook-id) of attempts
+    console_pages: dict[str, int] = field(default_factory=dict)  # path → status, as visited
 
     def policy(self, function: str) -> dict[str, Any]:
         log_group = f"/aws/lambda/waybill-{STACK}-{function}"
@@ -374,6 +384,88 @@ def _tracker_writes_again(monkeypatch: pytest.MonkeyPatch, sender: Endpoints) ->
     _shutdown(services)
 
 
+CONSOLE_CREDENTIAL: list[str] = []  # the plaintext of the credential the secret holds
+
+
+def _console_event(
+    method: str, path: str, cookies: tuple[str, ...] = (), form: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """A REST proxy event of the ``/console`` routes on stage ``api``."""
+    path, _, query = path.partition("?")
+    headers = {"host": "abc.execute-api.us-west-2.amazonaws.com"}
+    if form is not None:
+        headers["content-type"] = "application/x-www-form-urlencoded"
+    multi = {k: [v] for k, v in headers.items()} | ({"cookie": list(cookies)} if cookies else {})
+    params: dict[str, list[str]] = {}
+    for name, value in parse_qsl(query):
+        params.setdefault(name, []).append(value)
+    return {
+        "httpMethod": method,
+        "path": path,
+        "resource": "/console/{proxy+}",
+        "headers": headers,
+        "multiValueHeaders": multi,
+        "multiValueQueryStringParameters": params or None,
+        "body": urlencode(form) if form is not None else None,
+        "isBase64Encoded": False,
+        "requestContext": {"path": f"/api{path}", "identity": {"sourceIp": "203.0.113.9"}},
+    }
+
+
+def _set_cookie(answer: Mapping[str, Any], name: str) -> str:
+    for header in answer["multiValueHeaders"].get("set-cookie", []):
+        if header.startswith(f"{name}="):
+            return str(header).split(";", 1)[0]
+    raise AssertionError(f"no {name} cookie: {answer['multiValueHeaders']}")
+
+
+def _csrf(body: str) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', body)
+    assert found, body[:300]
+    return found.group(1)
+
+
+def _console(monkeypatch: pytest.MonkeyPatch, seen: list[Any]) -> dict[str, int]:
+    """A cold console container (as :mod:`infra.functions` sets it up): a login with the
+    credential of the stack's secret, then every page with the session."""
+    monkeypatch.setenv("CURSOR_KEY_SECRET", f"{PREFIX}cursor_key")
+    monkeypatch.delenv("NOTIFY_KEY_ID", raising=False)
+    monkeypatch.setenv("NOTIFY_ALLOW_INSECURE", "false")
+    handler_module.shared_services.cache_clear()
+    handler = console_module.make_console_handler(console_module.console_from_environment)
+    login = handler(_console_event("GET", "/console/login"), None)
+    assert login["statusCode"] == 200
+    pre = _set_cookie(login, "waybill_console_login")
+    form = {"csrf": _csrf(login["body"]), "credential": CONSOLE_CREDENTIAL[0]}
+    answer = handler(_console_event("POST", "/console/login", (pre,), form), None)
+    assert answer["statusCode"] == 303, answer["body"][:300]
+    session = _set_cookie(answer, "waybill_console")
+    endpoints = seen[0]
+    number = "EZ1000000001"
+    pages = (
+        "/console/",
+        "/console/tenants",
+        "/console/tenants/acme",
+        f"/console/tenants/{POLL_TENANT}",
+        f"/console/shipment?tenant=acme&number={number}",
+        f"/console/tenants/acme/shipments/{number}",
+        f"/console/tenants/{POLL_TENANT}/shipments/{TRACKED[0]}",
+        "/console/parked",
+        "/console/notifications",
+        f"/console/tenants/acme/endpoints/{endpoints[0].id}",
+        "/console/trackers",
+        f"/console/tenants/{POLL_TENANT}/trackers/ups/{TRACKED[0]}",
+        "/console/static/console.css",
+    )
+    visited = {}
+    for path in pages:
+        page = handler(_console_event("GET", path, (session,)), None)
+        visited[path] = page["statusCode"]
+        assert page["statusCode"] in (200, 303), (path, page["body"][:500])
+    handler_module.shared_services.cache_clear()
+    return visited
+
+
 def _tenants(target: Path, api: CarrierApi) -> Path:
     """The fixture tenants and one that polls UPS (the loopback API) on a small budget."""
     shutil.copytree(FIXTURES / "tenants", target)
@@ -409,6 +501,11 @@ def replay(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Replay]:
         partner = secrets.create_secret(Name=f"{PREFIX}acme/easypost", SecretString=keyset)
         cursor = secrets.create_secret(Name=f"{PREFIX}cursor_key", SecretString="k" * 64)
         credentials = new_keyset(api.slot_value("ups"), now=datetime.now(UTC))
+        plaintext, record = new_credential()
+        credential = secrets.create_secret(
+            Name=console_credential_secret_id(PREFIX), SecretString=record
+        )
+        CONSOLE_CREDENTIAL[:] = [plaintext]
         carrier_api = secrets.create_secret(
             Name=f"{PREFIX}{POLL_TENANT}/ups.api", SecretString=credentials.model_dump_json()
         )
@@ -417,7 +514,7 @@ def replay(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Replay]:
             ACCOUNT,
             table["LatestStreamArn"],
             key_arn,
-            {s["Name"]: s["ARN"] for s in (partner, cursor, carrier_api)},
+            {s["Name"]: s["ARN"] for s in (partner, cursor, carrier_api, credential)},
         )
         scope = Scope(
             "aws",
@@ -428,6 +525,7 @@ def replay(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Replay]:
             key_arn,
             cursor["ARN"],
             world.stream_arn,
+            credential["ARN"],
         )
         for name, value in {
             "TABLE_NAME": TABLE,
@@ -458,6 +556,8 @@ def replay(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Replay]:
             with recorder.acting("ingest"):
                 _ingest_again(monkeypatch, result, sender, seen)
                 _tracker_writes_again(monkeypatch, sender)
+            with recorder.acting("console"):
+                result.console_pages = _console(monkeypatch, seen)
         result.records = _read_stream(world.stream_arn)  # every kind of item, messages too
         result.passed = [r for r in result.records if passes(STREAM_FILTERS, r)]
         result.carrier_requests = [r.path for r in api.requests]
@@ -698,3 +798,44 @@ def test_the_notifications_went_out_as_the_endpoints_answered(replay: Replay) ->
     assert set(by_url) == {f"https://{n}.example/hooks" for n in "abcd"}
     retried = by_url["https://b.example/hooks"]
     assert len(retried) > len(set(retried))  # the sweeper sent a retry, same webhook-id
+
+
+def test_the_console_visited_every_page_and_may_only_read(replay: Replay) -> None:
+    """Every page answered through ``console_handler`` with the session; its role reads its
+    pages and nothing else: no write, no API key, no data key, no partner or plan key."""
+    assert set(replay.console_pages.values()) == {200}, replay.console_pages
+    table, index = replay.scope.table_arn, f"{replay.scope.table_arn}/index"
+    key, read = replay.scope.kms_key_arn, "secretsmanager:GetSecretValue"
+    for action in ("PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem"):
+        for pk in ("S#acme#1Z", "P#acme#a", "A#acme#2026-01-02#0", "N#acme", "M#acme#ep_1#0"):
+            assert not _can(
+                replay, "console", f"dynamodb:{action}", table, dynamodb__LeadingKeys=(pk,)
+            )
+    for pk in ("APIKEY#0f3a", "K#notify", "L#acme#2026-01-02#3", "LEASE#poll"):
+        assert not _can(replay, "console", "dynamodb:GetItem", table, dynamodb__LeadingKeys=(pk,))
+    assert not _can(replay, "console", "dynamodb:Scan", table)
+    assert not _can(
+        replay,
+        "console",
+        "dynamodb:Query",
+        f"{index}/gsi1",
+        dynamodb__LeadingKeys=("S#acme#in_transit",),
+    )
+    assert _can(
+        replay,
+        "console",
+        "dynamodb:Query",
+        f"{index}/gsi1",
+        dynamodb__LeadingKeys=("TRK#acme#active",),
+    )
+    assert not _can(replay, "console", "kms:Decrypt", key, **DATA_KEY_CONTEXT)
+    assert not _can(replay, "console", "kms:GenerateDataKey", key, **DATA_KEY_CONTEXT)
+    for name in (f"{PREFIX}acme/easypost", f"{PREFIX}{POLL_TENANT}/ups.api"):
+        assert not _can(replay, "console", read, replay.world.secret_arns[name]), name
+    assert not _can(replay, "console", read, replay.scope.plan_keys().replace("*", "acme-AbC123"))
+    # the credential's digest is the console's alone: ingest's waybill/{stack}/* is denied it
+    credential = replay.world.secret_arns[console_credential_secret_id(PREFIX)]
+    assert _can(replay, "console", read, credential)
+    for function in ("ingest", "query", "poller"):
+        assert not _can(replay, function, read, credential), function
+    assert _can(replay, "ingest", read, replay.world.secret_arns[f"{PREFIX}acme/easypost"])
