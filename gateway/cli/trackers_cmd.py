@@ -116,8 +116,11 @@ def _add(args: argparse.Namespace, services: Services) -> int:
 def _list(args: argparse.Namespace, services: Services) -> int:
     if not 1 <= args.limit <= MAX_LIST:
         raise CliError(f"--limit is 1..{MAX_LIST}")
+    from gateway.api.queries import known_carrier
     from gateway.api.trackers import position_ok
 
+    if args.carrier is not None:  # a typo is an error, never "no trackers"
+        known_carrier(services, args.tenant, {"carrier": args.carrier})
     if args.after is not None and not position_ok(args.after, args.carrier):
         raise CliError(f"--after {args.after[:40]!r} is not a position this listing printed")
     page, position = services.trackers.page(

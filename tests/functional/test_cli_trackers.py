@@ -94,6 +94,8 @@ def test_add_list_show_and_the_audit(run: Run, tmp_path: Path) -> None:
         line,
         line.replace(UPS1, UPS2),
     ]
+    code, _, err = run("trackers", "list", "acme", "--carrier", "upss")
+    assert code == 2 and "unknown_carrier" in err  # a typo is not "no trackers"
     code, out, _ = run("trackers", "list", "acme", "--carrier", "ups", "--limit", "1")
     assert code == 0 and out.splitlines()[0] == line
     (position,) = re.findall(r"\(more: --after (\S+)\)", out)
