@@ -14,7 +14,7 @@ says what is expected, never the value.
   (``whpk_``), never a private one (``whsk_``: it signs, it cannot verify);
 - other forms: any such text (the carrier chose it).
 
-Example:
+Example (the secret is the published Standard Webhooks test vector, not a real one):
     >>> rule = spec_rule(SignatureSpec(kind="standard_webhooks", secret_form="whsec_base64"))
     >>> rule.problem("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw") is None
     True
