@@ -33,6 +33,7 @@ from gateway.audit.provenance import provenance
 from gateway.audit.query import AuditRecord, read_audit
 from gateway.cli import CliError, add_state_dir, shown_time
 from gateway.cli.output import add_json_option, print_json
+from gateway.cli.tables import running_table
 from gateway.cli.tenants_cmd import add_tenants_dir, check_tenant_id, require_known_tenant
 from gateway.local.runtime import ServerNotRunningError
 from gateway.models import normalise_tracking_number
@@ -76,16 +77,6 @@ def parse_since(text: str, *, now: datetime) -> datetime:
             f"invalid --since {text!r} (an ISO date or instant, or e.g. 24h, 7d)"
         ) from None
     return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-def running_table(state_dir: Path) -> tuple[Any, str]:
-    """A client and table of the running ``waybill serve`` there (else a
-    :class:`~gateway.local.runtime.ServerNotRunningError`, one line)."""
-    from gateway.local.runtime import running_server
-    from gateway.local.wiring import local_dynamodb
-
-    runtime = running_server(state_dir)
-    return local_dynamodb(runtime["dynamodb_endpoint"]), runtime["table"]
 
 
 def outcome_line(record: AuditRecord) -> Line:

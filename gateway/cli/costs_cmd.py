@@ -33,6 +33,7 @@ from typing import Any
 
 from gateway.cli import CliError, add_state_dir
 from gateway.cli.output import add_json_option, print_json
+from gateway.cli.tables import running_table, stack_table
 from gateway.cli.tenants_cmd import add_tenants_dir
 from gateway.costs.attribution import TenantCost, month_costs
 from gateway.costs.model import NEW_EDGE
@@ -51,23 +52,9 @@ def parse_month(text: str) -> str:
     return f"{match[1]}-{match[2]}"
 
 
-def stack_table(stack: str) -> tuple[Any, str]:
-    """A DynamoDB client and the stack's table name (``waybill-{stack}``, infra/table.py)."""
-    import boto3
-
-    from gateway.aws.secrets import stack_prefix
-
-    try:
-        stack_prefix(stack)  # the same stack-name rule as everywhere
-    except ValueError as exc:
-        raise CliError(str(exc)) from None
-    return boto3.client("dynamodb"), f"waybill-{stack}"
-
-
 def _table(args: argparse.Namespace) -> tuple[Any, str]:
     if args.stack:
         return stack_table(args.stack)
-    from gateway.cli.audit_cmd import running_table
     from gateway.local.runtime import ServerNotRunningError
 
     try:

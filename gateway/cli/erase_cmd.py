@@ -19,7 +19,7 @@ from typing import Any
 
 from gateway.audit.changes import append_audit, current_actor
 from gateway.cli import CliError, add_state_dir
-from gateway.cli.audit_cmd import running_table
+from gateway.cli.tables import running_table
 from gateway.cli.tenants_cmd import add_tenants_dir, check_tenant_id, require_known_tenant
 from gateway.errors import StoreUnavailableError
 from gateway.models import normalise_tracking_number
