@@ -5,8 +5,8 @@ POST and DELETE routes to ``ingest`` and GET routes to ``query``, so each gets o
 permissions of its routes (:mod:`infra.roles`). ``notify`` reads the table's stream and
 ``sweeper`` sends the retries that are due (:mod:`infra.notify` wires their triggers);
 ``poller`` checks the trackers that are due with the carriers' tracking APIs
-(:mod:`infra.poll` wires its schedule); ``console`` serves the ops console's pages
-(``/console`` on the tenant edge, :mod:`infra.routes`), read-only. Every function is
+(:mod:`infra.poll` wires its schedule); ``console`` serves the ops console's pages and
+actions (``/console`` on the tenant edge, :mod:`infra.routes`). Every function is
 arm64/python3.12, published on each change, traced with X-Ray (Active: the only cost is
 X-Ray's sampled traces, and a cold start or a slow DynamoDB call is then visible per
 request), and logs to a log group created first, with the stack's retention, so Lambda
@@ -90,7 +90,7 @@ SWEEPER_TIMEOUT = int(LEASE.total_seconds())
 POLLER_TIMEOUT = 300
 POLLER_CONCURRENCY = 1
 CONSOLE_HANDLER = "gateway.aws.console.console_handler"
-CONSOLE_TIMEOUT = 15  # a page's reads (docs/queries.md), well within API Gateway's 29 s
+CONSOLE_TIMEOUT = INGEST_TIMEOUT  # its actions call carriers and endpoints, as the API's writes
 
 
 @dataclass(frozen=True)
@@ -126,8 +126,9 @@ SPECS: dict[str, FunctionSpec] = {
         calls_out=True,
         reserved_concurrency=POLLER_CONCURRENCY,
     ),
-    # the cursor key: the console's session key is derived from it
-    "console": FunctionSpec(CONSOLE_HANDLER, CONSOLE_TIMEOUT, None, True),
+    # the cursor key: the console's session key is derived from it; its actions resend
+    # messages (NOTIFY_*) and refresh trackers (they call out)
+    "console": FunctionSpec(CONSOLE_HANDLER, CONSOLE_TIMEOUT, None, True, True, True),
 }
 assert tuple(SPECS) == FUNCTIONS
 

@@ -28,23 +28,33 @@ functions, so they cannot drift):
   leases of its shards (one ``LEASE#poll`` partition), tracker items and the write path
   of events (both in shipment partitions), the day's check logs (``PutItem`` only), the
   poll budget counters; no audit (a poll stores no delivery), no endpoint, no message.
-- console (the ops console's pages, read-only on AWS): ``Query`` of shipments, parked
+- console (the ops console's pages and actions): ``Query`` of shipments, parked
   deliveries, the audit's windows, endpoints, messages and check logs; reading one
-  tracker, endpoint or poll budget; batch reads of shipments and messages; the status
-  index's tracker partitions (``TRK#``) and the due index's partitions (counts of what is
-  due); never a write, never an API key item, never the data key.
+  tracker, endpoint, message, poll budget or the data key; batch reads of shipments,
+  messages, the usage counters (read only) and its login throttle's windows; the write
+  path of a replay and a refresh (shipment items, the check log, the poll budget), a
+  parked copy deleted once replayed, endpoint and message states (enable, disable,
+  resend, recover), the audit (a replay's outcomes), its change audit (``CH#``, each
+  action) and its login throttle (``CL#``); the status index's tracker partitions
+  (``TRK#``) and the due index's partitions (counts of what is due); never an API key
+  item, a usage counter write or a Scan.
 
 Secrets: ingest reads ``waybill/{stack}/*`` but is explicitly denied ``plan_keys/*`` and
-``console/*`` (the console credential's digest); query reads only the cursor key; the
+``ops_console/*`` (the console credential's digest); query reads only the cursor key; the
 authorizer only ``plan_keys/*``; the poller only the carriers' API credential slots
-(``waybill/{stack}/{tenant}/{carrier}.api``); the console only the cursor key (its
-session key is derived from it) and its credential's secret; notify and the sweeper none.
+(``waybill/{stack}/{tenant}/{carrier}.api``); the console the cursor key (its session
+key is derived from it), its credential's secret, and the tenants' secrets
+(``waybill/{stack}/*/*``), which it may also rotate (``PutSecretValue`` and
+``UpdateSecretVersionStage``, with ``kms:GenerateDataKey`` through Secrets Manager for
+the new version: Secrets Manager calls KMS itself, so moto's replay cannot show that
+grant used), but never a plan key, and never writing its own credential or the cursor
+key; notify and the sweeper none.
 ``kms:Decrypt`` on the stack's CMK through DynamoDB (and Secrets Manager for the functions
 that read secrets: both decrypt on behalf of the caller). The endpoint secrets' data key
 is the one direct use of the CMK, only with its encryption context: ingest may generate
 it (the first endpoint seals its secret) and decrypt it; notify and the sweeper only
-decrypt it (they open secrets, never seal one); the poller and the console never touch
-it. X-Ray writes need ``Resource: "*"``: the only wildcard.
+decrypt it (they open secrets, never seal one), as the console does (a resend signs);
+the poller never touches it. X-Ray writes need ``Resource: "*"``: the only wildcard.
 
 The due index's statements carry ``dynamodb:LeadingKeys`` too (the index's partition,
 ``DUE#n`` or ``POLL#n``): the index is KEYS_ONLY, so a Query of it returns keys and
@@ -61,8 +71,10 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from gateway.audit.change_table import change_pk
 from gateway.aws.api_keys import api_key_pk
 from gateway.aws.secrets import console_credential_secret_id, plan_key_secret_id, stack_prefix
+from gateway.console.login_limits import limit_key
 from gateway.notify.sealing import ENCRYPTION_CONTEXT
 from gateway.poll.checks import log_pk
 from gateway.poll.trackers import POLL_LEASE, listing_pk
@@ -83,7 +95,7 @@ from infra.secrets import API_SLOT
 from infra.settings import notify_dlq_name
 
 Statement = dict[str, Any]
-CONSOLE_SECRETS = console_credential_secret_id("").rsplit("/", 1)[0] + "/"  # "console/"
+CONSOLE_SECRETS = console_credential_secret_id("").rsplit("/", 1)[0] + "/"  # "ops_console/"
 
 
 def _prefix(key: str) -> str:
@@ -103,6 +115,8 @@ BUDGETS = _prefix(budget_key("t", "c", "2026-01-01")["pk"]["S"])
 CHECK_LOGS = log_pk("*", "*", "????-??-??")
 POLL_LEASES = POLL_LEASE  # the poll pass's lease
 DATA_KEY = NOTIFY_KEY_ITEM["pk"]["S"]  # one item: no wildcard
+CHANGES = _prefix(change_pk("t", "2026-01"))  # the change audit (console, CLI --stack)
+LOGIN_LIMITS = _prefix(limit_key("all", 0)["pk"]["S"])  # the console's login throttle
 DUE_MESSAGES = _prefix(due_index.due_partition(0, due_index.MESSAGES))
 DUE_TRACKERS = _prefix(due_index.due_partition(0, due_index.TRACKERS))
 TRACKER_LISTS = _prefix(listing_pk("t", "active"))  # the status index's tracker partitions
@@ -166,14 +180,23 @@ TABLE_ACCESS: Mapping[str, Mapping[str, tuple[str, ...]]] = {
         "BatchGetItem": (SHIPMENTS,),
     },
     "console": {
-        # its pages (read-only): a shipment's states, events and trackers; parked
-        # deliveries; the audit's windows (the overview); a tenant's endpoints; an
-        # endpoint's messages; a tracker's check log
+        # its pages: a shipment's states, events and trackers; parked deliveries; the
+        # audit's windows (the overview); a tenant's endpoints; an endpoint's messages; a
+        # tracker's check log
         "Query": (SHIPMENTS, PARKED, AUDIT, ENDPOINTS, MESSAGES, CHECK_LOGS),
-        # a tracker; an endpoint; today's poll budget
-        "GetItem": (SHIPMENTS, ENDPOINTS, BUDGETS),
-        # the states of a shipment's notifications; the messages the due index names
-        "BatchGetItem": (SHIPMENTS, MESSAGES),
+        # a tracker; an endpoint; today's poll budget; a message to resend; the data key
+        "GetItem": (SHIPMENTS, ENDPOINTS, BUDGETS, MESSAGES, DATA_KEY),
+        # a replay's events (the write path); a refresh's check; each change's audit entry
+        "PutItem": (SHIPMENTS, CHECK_LOGS, CHANGES),
+        # states and trackers (replay, refresh, queue first); endpoints (enable,
+        # disable); message states (resend, recover); the poll budget (a refresh); the
+        # login throttle's counters
+        "UpdateItem": (SHIPMENTS, ENDPOINTS, MESSAGES, BUDGETS, LOGIN_LIMITS),
+        "DeleteItem": (PARKED,),  # a parked copy, once its replay is stored
+        # a shipment's notifications' states; messages the due index names; the usage
+        # counters (tenants' pages); the login throttle's windows
+        "BatchGetItem": (SHIPMENTS, MESSAGES, COUNTERS, LOGIN_LIMITS),
+        "BatchWriteItem": (AUDIT,),  # a replay's outcomes
     },
 }
 """Per function: each DynamoDB action its code calls on the table → the key prefixes it
@@ -191,9 +214,11 @@ KMS_DATA_KEY: Mapping[str, tuple[str, ...]] = {
     "ingest": ("kms:Decrypt", "kms:GenerateDataKey"),
     "notify": ("kms:Decrypt",),
     "sweeper": ("kms:Decrypt",),
+    "console": ("kms:Decrypt",),  # a resend signs with the endpoint's secret
 }
 """Per function: its direct calls to the CMK for the endpoint secrets' data key."""
 READS_SECRETS = ("ingest", "query", "authorizer", "poller", "console")
+ROTATES_SECRETS = ("console",)  # the console's rotate: a compare-and-swap of AWSCURRENT
 STREAM_ACTIONS = (
     "dynamodb:DescribeStream",
     "dynamodb:GetRecords",
@@ -239,7 +264,7 @@ class Scope:
         return self.arn("secretsmanager", f"secret:{pattern}")
 
     def console_secrets(self) -> str:
-        """The ARN pattern of the ops console's secrets (``waybill/{stack}/console/*``)."""
+        """The ARN pattern of the ops console's secrets (``waybill/{stack}/ops_console/*``)."""
         return self.secrets(f"{CONSOLE_SECRETS}*")
 
     @property
@@ -293,7 +318,14 @@ def secret_statements(function: str, scope: Scope) -> list[Statement]:
     if function == "poller":
         return [_statement("Allow", read, scope.api_slots())]
     if function == "console":
-        return [_statement("Allow", read, [scope.cursor_key_arn, scope.console_credential_arn])]
+        rotate = ["secretsmanager:PutSecretValue", "secretsmanager:UpdateSecretVersionStage"]
+        tenants = scope.secrets("*/*")  # waybill/{stack}/{tenant}/{carrier}[.slot]
+        return [
+            _statement("Allow", read, [scope.cursor_key_arn, scope.console_credential_arn]),
+            _statement("Allow", read + rotate, [tenants]),
+            _statement("Deny", read + rotate, [scope.plan_keys()]),
+            _statement("Deny", rotate, [scope.console_secrets()]),
+        ]
     return []
 
 
@@ -306,6 +338,13 @@ def key_statements(function: str, scope: Scope) -> list[Statement]:
             "Allow", ["kms:Decrypt"], [scope.kms_key_arn], {"StringEquals": {"kms:ViaService": via}}
         )
     ]
+    if function in ROTATES_SECRETS:  # a new secret version is encrypted under a new data key
+        through = {
+            "StringEquals": {"kms:ViaService": f"secretsmanager.{scope.region}.amazonaws.com"}
+        }
+        statements.append(
+            _statement("Allow", ["kms:GenerateDataKey"], [scope.kms_key_arn], through)
+        )
     direct = KMS_DATA_KEY.get(function)
     if direct:
         context = {f"kms:EncryptionContext:{k}": v for k, v in ENCRYPTION_CONTEXT.items()}

@@ -8,16 +8,17 @@ too; here it gets:
 
 - services built once per container from the environment, as the API handler's
   (:func:`gateway.aws.handler.services_from_environment`);
-- the credential's digest from the secret ``waybill/{stack}/console/credential``
+- the credential's digest from the secret ``waybill/{stack}/ops_console/credential``
   (:func:`~gateway.aws.secrets.console_credential_secret_id`; set by
   ``waybill console credential --reset --stack NAME``), cached :data:`CREDENTIAL_CACHE_SECONDS`;
 - a session key derived from the stack's cursor key (a random secret the stack makes),
   so sessions survive cold starts and every container checks them alike;
-- no partner secrets and no API keys on a tenant's page (the function may not read the
-  partner secrets' values, and API keys are stored by digest: listing a tenant's would
-  take a Scan; ``waybill secrets list TENANT --stack NAME`` shows the secrets), and no
-  actions: the console on AWS shows pages; ops act with the CLI's
-  ``--stack``.
+- the partner secrets of the tenant's carriers, read by name (no ``ListSecrets``) and
+  rotated in the stack's Secrets Manager (:class:`StackSecrets`); no API keys on a
+  tenant's page (they are stored by digest: listing a tenant's would take a Scan);
+- its actions audited in the stack's table
+  (:class:`~gateway.audit.change_table.TableChangeLog`), where ``waybill audit TENANT
+  --stack NAME`` reads them beside the CLI's ``--stack`` changes.
 
 Cookies are always ``Secure``. The stage's path (``/api``) is put back in front of every
 link, redirect and cookie path: API Gateway sends the path without it.
@@ -37,16 +38,20 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+from gateway.audit.change_table import TableChangeLog
+from gateway.aws.secret_store import SecretsManagerStore
 from gateway.aws.secrets import console_credential_secret_id
 from gateway.console.app import Console, ConsoleConfig
 from gateway.console.credential import Credential, digest_of_record
 from gateway.console.http import Request, Response
+from gateway.ops.secrets import targets_of
 from gateway.services import PACKAGED_TENANTS_DIR
 from gateway.tenancy.keysets import KeySet
+from gateway.tenancy.tenants import TenantConfig
 
 CREDENTIAL_CACHE_SECONDS = 30
 """How long a container keeps the credential's digest: a reset applies within this."""
-STATE_DIR = Path("/waybill-console-has-no-state")  # never read: stores injected, actions off
+STATE_DIR = Path("/waybill-console-has-no-state")  # never read: every store is injected
 
 
 class SecretCredential(Credential):
@@ -81,17 +86,35 @@ class SecretCredential(Credential):
 
 
 class Unlisted:
-    """The tenant page's secrets and keys on AWS: none listed (see the module docstring)."""
+    """The tenant page's API keys on AWS: none listed (see the module docstring)."""
 
     def list(self, tenant: str) -> list[Any]:
         """Nothing."""
         return []
 
+
+class StackSecrets:
+    """The tenant page's partner secrets on AWS: each target the tenant's carriers read
+    (:func:`gateway.ops.secrets.targets_of`), read by its name; rotated in place."""
+
+    def __init__(
+        self, store: SecretsManagerStore, tenants: Callable[[], Mapping[str, TenantConfig]]
+    ) -> None:
+        self.store, self.tenants = store, tenants
+
+    def list(self, tenant: str) -> list[tuple[str, KeySet]]:
+        """The (target, key set) pairs that have a value, sorted."""
+        config = self.tenants().get(tenant)
+        if config is None:
+            return []
+        found = ((target, self.store.get(tenant, target)) for target in targets_of(config))
+        return [(target, keyset) for target, keyset in found if keyset is not None]
+
     def rotate(
         self, tenant: str, carrier: str, value: str, *, now: datetime, grace: timedelta
     ) -> KeySet:
-        """Never called: actions are off on AWS."""
-        raise NotImplementedError("rotate with `waybill secrets rotate --stack NAME`")
+        """Rotate with the stack's store (a compare-and-swap on ``AWSCURRENT``)."""
+        return self.store.rotate(tenant, carrier, value, now=now, grace=grace)
 
 
 def session_key(cursor_key: bytes) -> bytes:
@@ -156,16 +179,19 @@ def console_from_environment(base: str) -> Console:
     services = shared_services()
     prefix = os.environ.get("SECRETS_PREFIX", "waybill/")
     client = boto3.client("secretsmanager")
-    tenants = Path(os.environ.get("TENANTS_DIR", str(PACKAGED_TENANTS_DIR)))
-    config = ConsoleConfig(STATE_DIR, tenants, secure_cookie=True, base=base, actions=False)
-    return Console(
+    tenants_dir = Path(os.environ.get("TENANTS_DIR", str(PACKAGED_TENANTS_DIR)))
+    config = ConsoleConfig(STATE_DIR, tenants_dir, secure_cookie=True, base=base)
+    store = services.store
+    console = Console(
         services,
         config,
         credential=SecretCredential(client, console_credential_secret_id(prefix)),
         key=session_key(services.cursor_key),
-        secret_store=Unlisted(),
         api_keys=Unlisted(),
+        changes=TableChangeLog(store.client, store.table),
     )
+    console.secret_store = StackSecrets(SecretsManagerStore(prefix, client), console.tenants)
+    return console
 
 
 console_handler = make_console_handler(functools.cache(console_from_environment))

@@ -47,9 +47,10 @@ def plan_key_secret_id(prefix: str, tenant: str) -> str:
 
 
 def console_credential_secret_id(prefix: str) -> str:
-    """The secret holding the ops console credential's digest: ``{prefix}console/credential``
-    (its value is the record of :func:`gateway.console.credential.new_credential`)."""
-    return f"{prefix}console/credential"
+    """The secret holding the ops console credential's digest: ``{prefix}ops_console/credential``
+    (its value is the record of :func:`gateway.console.credential.new_credential`).
+    ``ops_console`` has an underscore, which no tenant id has, so it never names a key set."""
+    return f"{prefix}ops_console/credential"
 
 
 class SecretsManagerNames:

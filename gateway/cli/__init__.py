@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from importlib import metadata
 
+from gateway.errors import GatewayError
 from gateway.local.runtime import StateDirError
 from gateway.models import utc_text
 
@@ -98,6 +99,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (CliError, StateDirError) as exc:  # StateDirError: no server, or one too many
         print(f"waybill: {exc}", file=sys.stderr)
         return 2
+    except GatewayError as exc:  # storage unreachable, or a change made but not audited
+        print(f"waybill: {exc.message} ({exc.code})", file=sys.stderr)
+        return 1
     except BrokenPipeError:
         _quiet_stdout()
         return 141  # as a shell reports a process ended by SIGPIPE (128 + 13)

@@ -1,13 +1,16 @@
-"""``waybill audit TENANT [--since WHEN] [--outcome X] [--limit N]``: what happened, newest first;
-``waybill audit TENANT --tracking-number N``: which delivery brought each event of it.
+"""``waybill audit TENANT [--since WHEN] [--outcome X] [--limit N] [--stack NAME]``: what
+happened, newest first; ``waybill audit TENANT --tracking-number N``: which delivery
+brought each event of it.
 
 Two sources, merged: the delivery outcomes stored in the DynamoDB Local of a running
 ``waybill serve`` (same ``--state-dir``), and the local JSONL of key and secret changes
 and erasures (``<state_dir>/audit.jsonl``). Without a running server only the changes
-are shown (stderr says so). ``--since`` is an ISO date or instant (UTC unless it has an
-offset) or a duration back from now (``24h``, ``7d``); default 7 days. ``--outcome``
-keeps one outcome (``accepted``, ``duplicate``, ``rejected``, …), or the changes whose
-action is or starts with it (``secret``, ``key.revoke``; ``change`` for all of them).
+are shown (stderr says so). With ``--stack NAME`` both come from the stack's table: its
+outcomes, and the changes made there (the console's actions, the CLI's ``--stack``).
+``--since`` is an ISO date or instant (UTC unless it has an offset) or a duration back
+from now (``24h``, ``7d``); default 7 days. ``--outcome`` keeps one outcome
+(``accepted``, ``duplicate``, ``rejected``, …), or the changes whose action is or starts
+with it (``secret``, ``key.revoke``; ``change`` for all of them).
 
 Example:
     >>> from datetime import UTC, datetime
@@ -19,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import re
 import sys
 from datetime import UTC, datetime, timedelta
@@ -27,13 +29,13 @@ from difflib import get_close_matches
 from pathlib import Path
 from typing import Any
 
-from gateway.audit.changes import AUDIT_FILE, CHANGE_KINDS
+from gateway.audit.changes import CHANGE_KINDS, ChangeLog
 from gateway.audit.outcomes import OUTCOMES
 from gateway.audit.provenance import provenance
 from gateway.audit.query import AuditRecord, read_audit
 from gateway.cli import CliError, add_state_dir, shown_time
 from gateway.cli.output import add_json_option, print_json
-from gateway.cli.tables import running_table
+from gateway.cli.tables import change_log, running_table, stack_table
 from gateway.cli.tenants_cmd import add_tenants_dir, check_tenant_id, require_known_tenant
 from gateway.local.runtime import ServerNotRunningError
 from gateway.models import normalise_tracking_number
@@ -94,33 +96,28 @@ def outcome_line(record: AuditRecord) -> Line:
     return record.at, text, entry | {"window_s": record.window_s, "detail": record.detail}
 
 
-def change_lines(state_dir: Path, tenant: str, since: datetime, wanted: str | None) -> list[Line]:
-    """The tenant's entries of the local JSONL change audit since ``since``."""
-    try:
-        raw = (state_dir / AUDIT_FILE).read_text().splitlines()
-    except FileNotFoundError:
-        return []
+def change_lines(log: ChangeLog, tenant: str, since: datetime, wanted: str | None) -> list[Line]:
+    """The tenant's changes in ``log`` since ``since`` (of the action or kind ``wanted``)."""
     lines: list[Line] = []
-    for entry in (json.loads(line) for line in raw if line.strip()):
-        at, action = datetime.fromisoformat(entry["at"].replace("Z", "+00:00")), entry["action"]
-        keep = wanted in (None, "change", action) or action.startswith(f"{wanted}.")
-        if entry.get("tenant") != tenant or at < since or not keep:
+    for change in log.read(tenant, since=since):
+        action = change.action
+        if not (wanted in (None, "change", action) or action.startswith(f"{wanted}.")):
             continue
-        detail = " ".join(f"{k}={v}" for k, v in sorted(entry.get("detail", {}).items()))
-        text = f"{shown_time(at)}  {'change':<9}  {action} {entry['target']} by {entry['actor']}"
-        fields = {"action": action, "target": entry["target"], "actor": entry["actor"]}
-        as_json = {"at": at, "kind": "change"} | fields | {"detail": entry.get("detail", {})}
-        lines.append((at, f"{text} {detail}".rstrip(), as_json))
+        detail = " ".join(f"{k}={v}" for k, v in sorted(change.detail.items()))
+        text = f"{shown_time(change.at)}  {'change':<9}  {action} {change.target} by {change.actor}"
+        fields = {"action": action, "target": change.target, "actor": change.actor}
+        as_json = {"at": change.at, "kind": "change"} | fields | {"detail": dict(change.detail)}
+        lines.append((change.at, f"{text} {detail}".rstrip(), as_json))
     return lines
 
 
-def collect(state_dir: Path, tenant: str, **kwargs: Any) -> list[str]:
+def collect(log: ChangeLog, tenant: str, **kwargs: Any) -> list[str]:
     """The text lines of :func:`collect_entries`."""
-    return [text for _, text, _ in collect_entries(state_dir, tenant, **kwargs)]
+    return [text for _, text, _ in collect_entries(log, tenant, **kwargs)]
 
 
 def collect_entries(
-    state_dir: Path,
+    log: ChangeLog,
     tenant: str,
     *,
     since: datetime,
@@ -130,7 +127,7 @@ def collect_entries(
     table: tuple[Any, str] | None = None,
 ) -> list[Line]:
     """Both audits of ``tenant`` merged, newest first, at most ``limit`` lines."""
-    lines = change_lines(state_dir, tenant, since, outcome)
+    lines = change_lines(log, tenant, since, outcome)
     if table is not None and (outcome is None or outcome in OUTCOMES):
         client, name = table
         records = read_audit(
@@ -171,21 +168,24 @@ def run(args: argparse.Namespace) -> int:
     check_tenant_id(args.tenant)
     if args.outcome is not None:
         check_outcome(args.outcome)
+    table: tuple[Any, str] | None
+    if args.stack:
+        table = stack_table(args.stack)
     if args.tracking_number:
-        return show_provenance(args, running_table(Path(args.state_dir)))
+        return show_provenance(args, table if args.stack else running_table(Path(args.state_dir)))
     now = datetime.now(UTC)
     since = parse_since(args.since, now=now) if args.since else now - DEFAULT_SINCE
-    state_dir = Path(args.state_dir)
-    try:
-        table: tuple[Any, str] | None = running_table(state_dir)
-    except ServerNotRunningError as exc:
-        table = None
-        print(
-            f"waybill: {exc}; until then only key, secret and erasure changes are shown",
-            file=sys.stderr,
-        )
+    if not args.stack:
+        try:
+            table = running_table(Path(args.state_dir))
+        except ServerNotRunningError as exc:
+            table = None
+            print(
+                f"waybill: {exc}; until then only key, secret and erasure changes are shown",
+                file=sys.stderr,
+            )
     lines = collect_entries(
-        state_dir,
+        change_log(args),
         args.tenant,
         since=since,
         now=now,
@@ -216,6 +216,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--tracking-number",
         help="instead: which delivery (id, body digest, time) brought each event of it",
+    )
+    parser.add_argument(
+        "--stack", metavar="NAME", help="read a deployed stack's table (outcomes and changes)"
     )
     add_state_dir(parser)
     add_tenants_dir(parser)

@@ -8,7 +8,7 @@ it is stored as its SHA-256 only (``<state_dir>/console_credential.json``, mode 
 session end at once, even in a running server. Resets are audited (never the value).
 
 With ``--stack NAME`` the credential is the stack's on AWS: only its digest record is
-put in the secret ``waybill/NAME/console/credential`` (which the console function reads);
+put in the secret ``waybill/NAME/ops_console/credential`` (which the console function reads);
 the reset is audited in the local state dir, naming the stack.
 
 Example:
@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from gateway.audit.changes import append_audit, current_actor
 from gateway.cli import CliError, add_state_dir
+from gateway.cli.tables import change_log
 from gateway.console.credential import (
     CREDENTIAL_FILE,
     ensure_credential,
@@ -125,7 +126,6 @@ def _aws_errors() -> Iterator[None]:
 
 
 def _credential(args: argparse.Namespace) -> int:
-    state_dir = Path(args.state_dir)
     if not args.reset:
         text, where = _stored(args)
         try:
@@ -142,7 +142,7 @@ def _credential(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
     append_audit(
-        state_dir,
+        change_log(args),
         actor=current_actor(),
         action="console.credential.reset",
         tenant="-",
@@ -172,6 +172,6 @@ def register(subparsers: Any) -> None:
     credential.add_argument(
         "--stack",
         metavar="NAME",
-        help="the stack's credential (its digest in waybill/NAME/console/credential)",
+        help="the stack's credential (its digest in waybill/NAME/ops_console/credential)",
     )
     credential.set_defaults(func=_credential)

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from gateway.audit.changes import DetailValue, append_audit, current_actor
 from gateway.cli import CliError, add_state_dir, shown_time
 from gateway.cli.output import add_json_option, print_json
+from gateway.cli.tables import change_log
 from gateway.cli.tenants_cmd import add_tenants_dir, require_tenant
 from gateway.errors import GatewayError
 from gateway.notify.endpoints import MESSAGE_TYPES, Endpoint
@@ -95,7 +96,7 @@ def message_line(message: Message) -> str:
 
 def _audit(args: argparse.Namespace, action: str, target: str, **detail: DetailValue) -> None:
     append_audit(
-        Path(args.state_dir),
+        change_log(args),
         actor=current_actor(),
         action=f"endpoint.{action}",
         tenant=args.tenant,
@@ -108,7 +109,7 @@ def _audit(args: argparse.Namespace, action: str, target: str, **detail: DetailV
 def _auditing(args: argparse.Namespace) -> Auditing:
     from gateway.ops.audit import Auditing
 
-    return Auditing(Path(args.state_dir), current_actor())
+    return Auditing(change_log(args), current_actor())
 
 
 def _grace_seconds(text: str) -> int:

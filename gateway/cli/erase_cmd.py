@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from gateway.audit.changes import append_audit, current_actor
+from gateway.audit.changes import FileChangeLog, append_audit, current_actor
 from gateway.cli import CliError, add_state_dir
 from gateway.cli.tables import running_table
 from gateway.cli.tenants_cmd import add_tenants_dir, check_tenant_id, require_known_tenant
@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _audit(state_dir: Path, tenant: str, number: str, now: datetime, **detail: Any) -> None:
     append_audit(
-        state_dir,
+        FileChangeLog(state_dir),
         actor=current_actor(),
         action="shipment.erase",
         tenant=tenant,

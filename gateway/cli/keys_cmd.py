@@ -21,6 +21,7 @@ from gateway.aws.api_keys import gateway_key_name, tenant_gateway_keys
 from gateway.aws.secrets import stack_prefix
 from gateway.cli import CliError, add_state_dir, shown_time
 from gateway.cli.output import add_json_option, print_json
+from gateway.cli.tables import change_log
 from gateway.cli.tenants_cmd import (
     add_tenants_dir,
     check_tenant_id,
@@ -94,7 +95,7 @@ def _issue(args: argparse.Namespace) -> int:
     with _user_errors():
         issued = LocalApiKeyStore(Path(args.state_dir)).issue(args.tenant, now=now)
     append_audit(
-        Path(args.state_dir),
+        change_log(args),
         actor=current_actor(),
         action="key.issue",
         tenant=args.tenant,
@@ -160,7 +161,7 @@ def _revoke(args: argparse.Namespace) -> int:
     if not revoked:
         raise CliError(f"no active API key with prefix {args.prefix!r} for tenant {args.tenant!r}")
     append_audit(
-        Path(args.state_dir),
+        change_log(args),
         actor=current_actor(),
         action="key.revoke",
         tenant=args.tenant,

@@ -34,6 +34,7 @@ from gateway.aws.secret_store import SecretsManagerStore, SecretStoreError
 from gateway.carriers.secret_slots import secret_targets
 from gateway.cli import DEFAULT_STATE_DIR, CliError, add_state_dir, shown_time
 from gateway.cli.output import add_json_option, print_json
+from gateway.cli.tables import change_log
 from gateway.cli.tenants_cmd import add_tenants_dir, require_carrier, require_tenant
 from gateway.ops.audit import Auditing
 from gateway.ops.secrets import rotate as rotate_secret
@@ -151,7 +152,7 @@ def _audit(
     args: argparse.Namespace, action: str, target: str, now: datetime, **detail: DetailValue
 ) -> None:
     append_audit(
-        Path(args.state_dir),
+        change_log(args),
         actor=current_actor(),
         action=action,
         tenant=args.tenant,
@@ -185,7 +186,7 @@ def _rotate(args: argparse.Namespace) -> int:
     grace = parse_duration(args.grace)
     value, now = _new_value(args, rule), datetime.now(UTC)
     store = _store(args)
-    audit = Auditing(Path(args.state_dir), current_actor())
+    audit = Auditing(change_log(args), current_actor())
     with _user_errors():
         keyset = rotate_secret(
             store,

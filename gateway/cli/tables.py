@@ -3,9 +3,11 @@ deployed stack's table."""
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 from typing import Any
 
+from gateway.audit.changes import ChangeLog, FileChangeLog
 from gateway.cli import CliError
 
 
@@ -30,3 +32,15 @@ def running_table(state_dir: Path) -> tuple[Any, str]:
 
     runtime = running_server(state_dir)
     return local_dynamodb(runtime["dynamodb_endpoint"]), runtime["table"]
+
+
+def change_log(args: argparse.Namespace) -> ChangeLog:
+    """Where a command's changes are audited: with ``--stack``, the stack's table (where the
+    change happened, read by ``waybill audit --stack`` and the console); else the state
+    dir's ``audit.jsonl``."""
+    stack = getattr(args, "stack", None)
+    if stack:
+        from gateway.audit.change_table import TableChangeLog
+
+        return TableChangeLog(*stack_table(stack))
+    return FileChangeLog(Path(args.state_dir))

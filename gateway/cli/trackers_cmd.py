@@ -19,13 +19,13 @@ from __future__ import annotations
 import argparse
 import re
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gateway.audit.changes import DetailValue, append_audit, current_actor
 from gateway.cli import CliError, add_state_dir, shown_time
 from gateway.cli.endpoints_cmd import running, user_errors
 from gateway.cli.output import add_json_option, print_json
+from gateway.cli.tables import change_log
 from gateway.cli.tenants_cmd import add_tenants_dir, require_tenant
 from gateway.tenancy.tenants import CARRIER_ID_PATTERN
 
@@ -95,7 +95,7 @@ def check_line(check: Check) -> str:
 
 def _audit(args: argparse.Namespace, action: str, target: str, **detail: DetailValue) -> None:
     append_audit(
-        Path(args.state_dir),
+        change_log(args),
         actor=current_actor(),
         action=f"tracker.{action}",
         tenant=args.tenant,
@@ -171,7 +171,7 @@ def _refresh(args: argparse.Namespace, services: Services) -> int:
     numbers = list(dict.fromkeys(args.numbers))
     if len(numbers) > MAX_REFRESH:
         raise CliError(f"refresh at most {MAX_REFRESH} trackers at once")
-    audit = Auditing(Path(args.state_dir), current_actor())
+    audit = Auditing(change_log(args), current_actor())
     try:
         refreshed = trackers.refresh(services.trackers, audit, args.tenant, numbers, args.carrier)
     except PollBudgetSpentError as exc:

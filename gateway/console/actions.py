@@ -22,6 +22,7 @@ from gateway.tenancy.tenants import TenantConfig
 
 GRACES = {"1h": timedelta(hours=1), "24h": timedelta(hours=24), "7d": timedelta(days=7)}
 MAX_REFRESH = 100  # as the CLI and POST /v1/trackers/refresh
+MAX_REPLAY = 100  # parked deliveries one click replays (a page must answer within its timeout)
 
 
 @dataclass(frozen=True)
@@ -80,9 +81,11 @@ def replay(ctx: Context, form: Form) -> Done:
         chosen = [p for p in waiting if reason is not None and p.reason == reason]
     if not chosen:
         raise NotFoundError("no such parked delivery (replayed already?)")
-    done = parked.replay(pipeline, chosen)
+    done = parked.replay(pipeline, chosen[:MAX_REPLAY])
     failed = [d for d in done if d.outcome is None]
     lines = [f"{d.parked.body_sha256[:12]}: still parked: {d.error}"[:300] for d in failed]
+    if len(chosen) > MAX_REPLAY:
+        lines.append(f"{len(chosen) - MAX_REPLAY} more of this reason: replay again")
     title = f"{len(done) - len(failed)} replayed, {len(failed)} still parked"
     return Done(title, tuple(lines), "/console/parked")
 

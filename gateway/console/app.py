@@ -21,12 +21,14 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
+from gateway.audit.changes import ChangeLog, FileChangeLog
 from gateway.console import actions, pages
 from gateway.console.credential import Credential, LocalCredential, console_key
 from gateway.console.http import Request, Response, html, redirect, respond
+from gateway.console.login_limits import TableLoginThrottle
 from gateway.console.reads import Reads
 from gateway.console.render import Renderer
-from gateway.console.sessions import COOKIE, LoginThrottle, Session, SessionCodec
+from gateway.console.sessions import COOKIE, Session, SessionCodec
 from gateway.errors import GatewayError, NotFoundError
 from gateway.models import normalise_tracking_number
 from gateway.notify.endpoints import ENDPOINT_ID
@@ -56,8 +58,6 @@ class ConsoleConfig:
     base: str = ""
     """The path before ``/console`` in the browser's URLs (on AWS the stage's: ``/api``);
     requests arrive without it."""
-    actions: bool = True
-    """False on AWS: the pages only; every action is refused (the CLI's ``--stack`` does them)."""
 
 
 class KeyLister(Protocol):
@@ -96,18 +96,21 @@ class Console:
         services: Services,
         config: ConsoleConfig,
         *,
-        throttle: LoginThrottle | None = None,
+        throttle: TableLoginThrottle | None = None,
         credential: Credential | None = None,
         key: bytes | None = None,
         secret_store: SecretLister | None = None,
         api_keys: KeyLister | None = None,
+        changes: ChangeLog | None = None,
     ) -> None:
         """The stores default to the state dir's; the AWS entry point passes its own."""
         self.services, self.config = services, config
+        self.changes: ChangeLog = changes or FileChangeLog(config.state_dir)
         self.credential = credential or LocalCredential(config.state_dir)
         self.secret_store: SecretLister = secret_store or LocalSecretStore(config.state_dir)
         self.api_keys: KeyLister = api_keys or LocalApiKeyStore(config.state_dir)
-        self.throttle = throttle or LoginThrottle()
+        store = services.store
+        self.throttle = throttle or TableLoginThrottle(store.client, store.table)
         self.renderer = Renderer()
         self.key = key or console_key(config.state_dir)
 
@@ -219,12 +222,10 @@ class Console:
         token = (form.get("csrf") or [""])[-1]
         if not self._codec().csrf_ok(session, token) or not _same_origin(request):
             return self._refused("missing or wrong CSRF token")
-        if not self.config.actions:
-            return self._refused("actions are not served here: run the CLI with --stack")
         context = actions.Context(
             services=self.services,
             tenants=self.tenants(),
-            audit=Auditing(self.config.state_dir, ACTOR),
+            audit=Auditing(self.changes, ACTOR),
             secret_store=self.secret_store,
             now=self.services.clock(),
         )

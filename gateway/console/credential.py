@@ -49,7 +49,7 @@ def _write_private(path: Path, text: str) -> None:
 def new_credential() -> tuple[str, str]:
     """A new credential: its plaintext (shown once) and the record to store, which holds
     its digest only (``{"sha256": …, "created_at": …}``, JSON): the local file's content,
-    and on AWS the value of the secret ``waybill/{stack}/console/credential``."""
+    and on AWS the value of the secret ``waybill/{stack}/ops_console/credential``."""
     plaintext = PREFIX + secrets.token_urlsafe(32)
     record = {"sha256": _digest(plaintext), "created_at": datetime.now(UTC).isoformat()}
     return plaintext, json.dumps(record)

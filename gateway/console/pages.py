@@ -14,8 +14,9 @@ from gateway.audit.provenance import history
 from gateway.audit.query import AuditRecord
 from gateway.console.charts import per_minute, stacked
 from gateway.console.reads import Reads
-from gateway.costs.attribution import month_costs
+from gateway.console.usage import MonthCost
 from gateway.costs.counts import days_counts
+from gateway.costs.shape import REQUEST_OUTCOMES
 from gateway.notify.messages import STATES
 from gateway.poll.budget import utc_day
 from gateway.poll.poller import OVERDUE_AFTER
@@ -26,8 +27,6 @@ from gateway.tenancy.plans import current_plans
 from gateway.tenancy.tenants import TenantConfig
 
 Tenants = Mapping[str, TenantConfig]
-COUNTED = ("accepted", "duplicate", "ignored", "parked")
-"""Verified deliveries and submissions: what the quota and hard cap count (as windows)."""
 TRACKER_STATES: tuple[TrackerState, ...] = ("active", "failing", "retired")
 LIST_LIMIT = 50
 
@@ -87,27 +86,33 @@ def overview(reads: Reads, tenants: Tenants, now: datetime) -> dict[str, Any]:
 
 
 def tenants_page(reads: Reads, tenants: Tenants, now: datetime) -> dict[str, Any]:
-    """Every tenant: plan, limits, usage today, modeled cost this month."""
-    costs = {
-        c.tenant: c
-        for c in month_costs(reads.client, reads.table, tenants, f"{now:%Y-%m}", meter=reads.meter)
-    }
-    rows = []
-    for tenant, config in sorted(tenants.items()):
-        rows.append(
-            {
-                "config": config,
-                "plan": current_plans().get(config.plan),
-                "today": _today(reads, tenant, now),
-                "cost": costs.get(tenant),
-            }
-        )
-    return {"rows": rows, "month": f"{now:%Y-%m}"}
+    """Every tenant: plan, requests today and this month as the quota and hard cap count
+    them (one BatchGetItem of the counters), the month's modeled cost (cached)."""
+    month = reads.month_costs(tenants, now)
+    usage = reads.usage(sorted(tenants), now)
+    rows = [
+        {
+            "config": config,
+            "plan": current_plans().get(config.plan),
+            "usage": usage[tenant],
+            "cost": month.costs.get(tenant),
+        }
+        for tenant, config in sorted(tenants.items())
+    ]
+    return {"rows": rows, "month": f"{now:%Y-%m}", "day": utc_day(now)} | _as_of(reads, month)
 
 
-def _today(reads: Reads, tenant: str, now: datetime) -> int:
+def _as_of(reads: Reads, month: MonthCost) -> dict[str, Any]:
+    """When the cost shown was computed, and how long it is kept."""
+    return {"as_of": month.as_of, "cost_minutes": round(reads.costs.ttl.total_seconds() / 60)}
+
+
+def _outcomes(reads: Reads, tenant: str, now: datetime) -> list[tuple[str, str, int]]:
+    """Today's audited requests per (outcome, channel), from the counted windows (refusals
+    too; ``endpoint`` changes are not requests)."""
     counts = days_counts(reads.client, reads.table, tenant, [utc_day(now)], meter=reads.meter)
-    return sum(n for (outcome, _), n in counts.items() if outcome in COUNTED)
+    found = counts.items()
+    return sorted((o, channel, n) for (o, channel), n in found if o in REQUEST_OUTCOMES and n)
 
 
 def tenant_page(
@@ -118,17 +123,10 @@ def tenant_page(
     secrets: list[tuple[str, KeySet]],
     keys: list[Any],
 ) -> dict[str, Any]:
-    """One tenant: plan and usage, carriers and masked secrets, keys, endpoints, trackers,
-    modeled cost this month."""
-    month = f"{now:%Y-%m}"
-    cost = next(
-        (
-            c
-            for c in month_costs(reads.client, reads.table, tenants, month, meter=reads.meter)
-            if c.tenant == config.id
-        ),
-        None,
-    )
+    """One tenant: plan and usage (the quota counters, today's audited requests by
+    outcome), carriers and masked secrets, keys, endpoints, trackers, modeled cost this
+    month (cached)."""
+    month = reads.month_costs(tenants, now)
     stored = dict(secrets)
     targets = sorted(set(config.enabled_carriers()) | set(stored))
     carriers = []
@@ -151,14 +149,16 @@ def tenant_page(
     return {
         "config": config,
         "plan": current_plans().get(config.plan),
-        "today": _today(reads, config.id, now),
-        "cost": cost,
-        "month": month,
+        "usage": reads.usage([config.id], now)[config.id],
+        "outcomes": _outcomes(reads, config.id, now),
+        "day": utc_day(now),
+        "cost": month.costs.get(config.id),
+        "month": f"{now:%Y-%m}",
         "carriers": carriers,
         "keys": keys,
         "endpoints": reads.endpoints.for_tenant(config.id),
         "trackers": trackers,
-    }
+    } | _as_of(reads, month)
 
 
 def shipment_page(reads: Reads, tenant: str, number: str, now: datetime) -> dict[str, Any]:

@@ -3,17 +3,25 @@
 Every read here is a GetItem, a Query of one partition or index partition, or a
 BatchGetItem of known keys; ``docs/queries.md`` lists each page's cost, and each page
 shows what it read (``ReadMeter``).
+
+Two reads serve the tenants pages: :meth:`Reads.usage`, the quota counters of
+:mod:`gateway.tenancy.limits` (one BatchGetItem for every tenant of the page), and
+:meth:`Reads.month_costs`, the month's modeled cost, kept a few minutes per process by
+:class:`CostCache` (a month of counted windows per tenant is the console's costliest read).
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from gateway.audit.query import AuditRecord, read_audit
+from gateway.console.usage import PROCESS_COSTS, CostCache, MonthCost, Usage
+from gateway.costs.attribution import month_costs, tenant_secrets
+from gateway.errors import StoreUnavailableError
 from gateway.models import CanonicalEvent, instant_text
 from gateway.notify.endpoints import Endpoint, EndpointStore
 from gateway.notify.messages import (
@@ -35,8 +43,16 @@ from gateway.store.errors import store_errors
 from gateway.store.keys import PARKED_SHARDS, message_pk
 from gateway.store.pages import query_pages
 from gateway.store.parked import ParkingLot
+from gateway.tenancy.limits import MONTH, counter_key, day_attribute
+from gateway.tenancy.plans import day_window, month_window
+from gateway.tenancy.tenants import TenantConfig
 
 WINDOW_LIMIT = 50_000  # counted windows read per tenant for the overview (1,440 minutes a day)
+COUNTER_SHARDS = 4
+"""The shards of a tenant's quota counter: :class:`~gateway.tenancy.limits.UsageLimits`' default,
+which the AWS handler uses (``tests/console`` checks they agree)."""
+BATCH_KEYS = 100  # DynamoDB's limit per BatchGetItem
+BATCH_ROUNDS = 5  # unprocessed keys are asked for again, a few times
 
 
 def first_id_at(at: datetime) -> str:
@@ -59,6 +75,7 @@ class Reads:
     table: str
     sealer: Sealer
     meter: CapacityMeter
+    costs: CostCache = field(default_factory=lambda: PROCESS_COSTS)
 
     @property
     def store(self) -> DynamoStore:
@@ -94,6 +111,65 @@ class Reads:
     def endpoints(self) -> EndpointStore:
         """Notification endpoints (listed; their secrets are never opened here)."""
         return EndpointStore(self.client, self.table, self.sealer, self.meter)
+
+    def usage(self, tenants: Iterable[str], now: datetime) -> dict[str, Usage]:
+        """Each tenant's requests today and this month (UTC) as :mod:`gateway.tenancy.limits`
+        counts them: one eventually consistent BatchGetItem of the ``L#{tenant}#{month}#n``
+        items of every tenant (4 keys each, 100 a request), the month and today only."""
+        at = now.timestamp()
+        (month, _), (day, _) = month_window(at), day_window(at)
+        wanted = list(dict.fromkeys(tenants))
+        keys, owner = [], {}
+        for tenant in wanted:
+            for shard in range(COUNTER_SHARDS):
+                key = counter_key(tenant, month, shard)
+                keys.append(key)
+                owner[key["pk"]["S"]] = tenant
+        today = day_attribute(day)
+        projection = {
+            "ProjectionExpression": "pk, #m, #d",
+            "ExpressionAttributeNames": {"#m": MONTH, "#d": today},
+        }
+        days: Counter[str] = Counter()
+        months: Counter[str] = Counter()
+        for item in self._batch_get(keys, projection):
+            tenant = owner[item["pk"]["S"]]
+            months[tenant] += int(item.get(MONTH, {}).get("N", "0"))
+            days[tenant] += int(item.get(today, {}).get("N", "0"))
+        return {tenant: Usage(days[tenant], months[tenant]) for tenant in wanted}
+
+    def month_costs(self, tenants: Mapping[str, TenantConfig], now: datetime) -> MonthCost:
+        """Every tenant's modeled cost for ``now``'s month (:func:`month_costs`: a month of
+        counted windows per tenant, 8 Queries a day), from :attr:`costs` when fresh."""
+        month = f"{now.astimezone(UTC):%Y-%m}"
+        shape = tuple(sorted((t, tenant_secrets(c)) for t, c in tenants.items()))
+        return self.costs.get(
+            (self.table, month, shape),
+            now,
+            lambda: month_costs(self.client, self.table, tenants, month, meter=self.meter),
+        )
+
+    def _batch_get(self, keys: list[dict[str, Any]], extra: Mapping[str, Any]) -> list[Any]:
+        """The items of ``keys`` (missing ones are absent): BatchGetItem, 100 keys a
+        request, unprocessed keys asked for again; still unprocessed: a 503."""
+        items: list[dict[str, Any]] = []
+        for start in range(0, len(keys), BATCH_KEYS):
+            pending: Mapping[str, Any] = {
+                self.table: {"Keys": keys[start : start + BATCH_KEYS], **extra}
+            }
+            for _ in range(BATCH_ROUNDS):
+                with store_errors():
+                    answer = self.client.batch_get_item(
+                        RequestItems=pending, ReturnConsumedCapacity="TOTAL"
+                    )
+                self.meter.add_read(answer)
+                items += answer.get("Responses", {}).get(self.table, [])
+                pending = answer.get("UnprocessedKeys") or {}
+                if not pending:
+                    break
+            if pending:
+                raise StoreUnavailableError("storage left keys unprocessed (throttled)")
+        return items
 
     def windows(self, tenant: str, since: datetime, now: datetime) -> list[AuditRecord]:
         """The tenant's counted windows since ``since`` (16 Queries for the last day)."""
@@ -173,16 +249,5 @@ class Reads:
                 found = message_id(endpoint.id, event.event_id, kind, event.received_at)
                 pk = message_pk(tenant, endpoint.id, shard_of(found))
                 keys.append({"pk": {"S": pk}, "sk": {"S": found}})
-        items: list[dict[str, Any]] = []
-        pending: Mapping[str, Any] = {self.table: {"Keys": keys[:100]}} if keys else {}
-        for _ in range(5):  # unprocessed keys are asked for again, a few times
-            if not pending:
-                break
-            with store_errors():
-                answer = self.client.batch_get_item(
-                    RequestItems=pending, ReturnConsumedCapacity="TOTAL"
-                )
-            self.meter.add_read(answer)
-            items += answer.get("Responses", {}).get(self.table, [])
-            pending = answer.get("UnprocessedKeys") or {}
+        items = self._batch_get(keys[:BATCH_KEYS], {})
         return sorted(map(message_from_item, items), key=lambda m: m.id, reverse=True)

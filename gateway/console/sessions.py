@@ -1,4 +1,4 @@
-"""Signed expiring sessions, their CSRF tokens, and the login throttle.
+"""Signed expiring sessions and their CSRF tokens (the login throttle: ``login_limits``).
 
 A session is a cookie ``v1.{expires}.{nonce}.{mac}``: the MAC (HMAC-SHA256) is keyed by
 the console key *and* the credential's digest, so a credential reset ends every session,
@@ -24,8 +24,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -88,57 +86,3 @@ class SessionCodec:
     def csrf_ok(self, session: Session, token: str | None) -> bool:
         """Whether ``token`` is the session's CSRF token."""
         return bool(token) and hmac.compare_digest(self.csrf(session), token or "")
-
-
-class LoginThrottle:
-    """Failed logins: at most ``per_client`` per client and ``overall`` in all within
-    ``window`` seconds; past that, logins wait (even with the right credential).
-
-    Kept in memory: per process (locally the one ``waybill serve``).
-
-    >>> now = [0.0]
-    >>> throttle = LoginThrottle(per_client=2, overall=10, window=60, clock=lambda: now[0])
-    >>> throttle.failed("a"); throttle.failed("a"); throttle.wait("a"), throttle.wait("b")
-    (60, None)
-    """
-
-    def __init__(
-        self,
-        *,
-        per_client: int = 5,
-        overall: int = 30,
-        window: float = 300.0,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.per_client, self.overall, self.window, self.clock = per_client, overall, window, clock
-        self._failures: dict[str, list[float]] = {}
-        self._lock = threading.Lock()
-
-    def _recent(self, client: str, now: float) -> list[float]:
-        kept = [t for t in self._failures.get(client, []) if t > now - self.window]
-        if kept:
-            self._failures[client] = kept
-        else:
-            self._failures.pop(client, None)
-        return kept
-
-    def wait(self, client: str) -> int | None:
-        """Seconds before ``client`` may try again, or None."""
-        now = self.clock()
-        with self._lock:
-            mine = self._recent(client, now)
-            everyone = [t for c in list(self._failures) for t in self._recent(c, now)]
-        for failures, cap in ((mine, self.per_client), (sorted(everyone), self.overall)):
-            if len(failures) >= cap:
-                return max(1, int(failures[-cap] + self.window - now + 0.999))
-        return None
-
-    def failed(self, client: str) -> None:
-        """Count one failed login of ``client``."""
-        with self._lock:
-            self._failures.setdefault(client, []).append(self.clock())
-
-    def succeeded(self, client: str) -> None:
-        """Forget ``client``'s failures."""
-        with self._lock:
-            self._failures.pop(client, None)

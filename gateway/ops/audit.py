@@ -1,27 +1,28 @@
-"""Who acts and where their changes are written: one audit line per change."""
+"""Who acts and where their changes are written: one audit entry per change."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 
-from gateway.audit.changes import DetailValue, append_audit
+from gateway.audit.changes import ChangeLog, DetailValue, append_audit
 
 
 @dataclass(frozen=True)
 class Auditing:
-    """Writes an actor's changes to ``<state_dir>/audit.jsonl``.
+    """Writes an actor's changes to a change log (the state dir's, or a stack's table).
 
     Example:
         >>> import tempfile
+        >>> from pathlib import Path
+        >>> from gateway.audit.changes import FileChangeLog
         >>> state = Path(tempfile.mkdtemp())
-        >>> Auditing(state, "console").record("endpoint.disable", "demo", "ep_x")
+        >>> Auditing(FileChangeLog(state), "console").record("endpoint.disable", "demo", "ep_x")
         >>> '"actor": "console"' in (state / "audit.jsonl").read_text()
         True
     """
 
-    state_dir: Path
+    log: ChangeLog
     actor: str
 
     def record(
@@ -32,9 +33,9 @@ class Auditing:
         now: datetime | None = None,
         **detail: DetailValue,
     ) -> None:
-        """Append one entry (``now`` defaults to the wall clock)."""
+        """Write one entry (``now`` defaults to the wall clock)."""
         append_audit(
-            self.state_dir,
+            self.log,
             actor=self.actor,
             action=action,
             tenant=tenant,

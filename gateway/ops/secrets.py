@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from gateway.carriers.adapter import Adapter
 from gateway.carriers.discovery import load_adapters
 from gateway.carriers.generic import build_adapter
 from gateway.carriers.secret_slots import secret_targets
@@ -22,15 +23,29 @@ class RotatingStore(Protocol):
     ) -> KeySet: ...
 
 
-def rule_for(config: TenantConfig, target: str) -> SecretRule | None:
-    """What a value of ``target`` must be, when the tenant's adapter (or generic partner)
-    reads that key set; None otherwise."""
-    carrier = target.partition(".")[0]
+def _adapter(config: TenantConfig, carrier: str) -> Adapter | None:
+    """The adapter (or generic partner) the tenant's ``carrier`` uses, if any."""
     options = config.carriers.get(carrier)
     adapter = load_adapters().get(carrier)
     if adapter is None and options is not None and options.generic is not None:
         adapter = build_adapter(carrier, options.generic)
+    return adapter
+
+
+def rule_for(config: TenantConfig, target: str) -> SecretRule | None:
+    """What a value of ``target`` must be, when the tenant's adapter (or generic partner)
+    reads that key set; None otherwise."""
+    adapter = _adapter(config, target.partition(".")[0])
     return secret_targets(adapter).get(target) if adapter is not None else None
+
+
+def targets_of(config: TenantConfig) -> list[str]:
+    """Every key set the tenant's carriers read (``easypost``, ``ups.api``), sorted."""
+    found: list[str] = []
+    for carrier in config.carriers:
+        adapter = _adapter(config, carrier)
+        found += secret_targets(adapter) if adapter is not None else []
+    return sorted(found)
 
 
 def rotate(

@@ -1,6 +1,7 @@
 """The console's Lambda entry point on moto: REST proxy events through the real console
-(a login page, a login with its cookie, a page behind the session, an action refused),
-with the credential's digest in the stack's secret, put there by the CLI's ``--stack``."""
+(a login page, a login with its cookie, a page behind the session, an action audited in
+the stack's table), with the credential's digest in the stack's secret, put there by the
+CLI's ``--stack``."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from gateway.store.table import ensure_table
 from tests.console.conftest import csrf_of
 
 STACK = "t1"
+TENANTS = Path(__file__).resolve().parents[1] / "fixtures" / "tenants"
 TABLE = "waybill-t1"
 
 
@@ -61,6 +63,7 @@ def handler(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         monkeypatch.setenv("TABLE_NAME", TABLE)
         monkeypatch.setenv("SECRETS_PREFIX", f"waybill/{STACK}/")
         monkeypatch.setenv("CURSOR_KEY", "k" * 32)
+        monkeypatch.setenv("TENANTS_DIR", str(TENANTS))
         monkeypatch.delenv("DYNAMODB_ENDPOINT_URL", raising=False)
         ensure_table(boto3.client("dynamodb"), TABLE)
         shared_services.cache_clear()
@@ -84,7 +87,7 @@ def test_login_and_a_page_through_proxy_events(
     assert main(["console", "credential", "--reset", "--stack", STACK, *state]) == 0
     plaintext = capsys.readouterr().out.strip()
     stored = boto3.client("secretsmanager").get_secret_value(
-        SecretId=f"waybill/{STACK}/console/credential"
+        SecretId=f"waybill/{STACK}/ops_console/credential"
     )["SecretString"]
     assert plaintext.startswith("wbops_") and plaintext not in stored and '"sha256"' in stored
     assert main(["console", "credential", "--stack", STACK, *state]) == 0
@@ -99,12 +102,26 @@ def test_login_and_a_page_through_proxy_events(
     page = handler(event("GET", "/console/tenants", cookies=(session,)), None)
     assert page["statusCode"] == 200, page["body"][:300]
     assert 'href="/api/console/parked"' in page["body"]
-    csrf = csrf_of(page["body"])
-    action = handler(
-        event("POST", "/console/parked/replay", cookies=(session,), form={"csrf": csrf}), None
-    )
-    assert action["statusCode"] == 403 and "--stack" in action["body"]
     assert handler(event("GET", "/console/tenants"), None)["statusCode"] == 303
+
+    # an action on AWS: the stack's secret rotated, the change audited in the stack's table
+    tenants = ["--tenants-dir", str(TENANTS)]
+    secret = ["secrets", "set", "acme", "easypost", "--generate", "--stack", STACK]
+    assert main([*secret, *state, *tenants]) == 0
+    tenant = handler(event("GET", "/console/tenants/acme", cookies=(session,)), None)
+    assert tenant["statusCode"] == 200 and "easypost" in tenant["body"]
+    form = {"csrf": csrf_of(tenant["body"]), "tenant": "acme", "target": "easypost", "grace": "1h"}
+    rotated = handler(event("POST", "/console/secrets/rotate", cookies=(session,), form=form), None)
+    assert rotated["statusCode"] == 200 and "rotated acme/easypost" in rotated["body"]
+    capsys.readouterr()
+    audit = ["audit", "acme", "--stack", STACK, "--outcome", "secret", *state, *tenants]
+    assert main(audit) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[2:4] + line.split()[-1:] for line in lines] == [
+        ["secret.rotate", "easypost", "previous_valid=1"],
+        ["secret.set", "easypost", "stack=t1"],
+    ], lines
+    assert "by console" in lines[0] and not (tmp_path / "audit.jsonl").exists()
 
 
 def test_session_key_is_not_the_cursor_key() -> None:

@@ -47,7 +47,8 @@ def test_every_page_shows_the_stored_data_without_a_scan(served: Served) -> None
     tenant = shown["tenant"].text
     assert "whse…(" in tenant and SECRET_TAIL not in tenant  # masked, never the value
     assert 'id="rotate-standard_webhooks"' in tenant and served.key[:8] in tenant  # a key prefix
-    assert "of quota" in tenant and "hard cap" in tenant and 'id="cost">$' in tenant
+    assert re.search(r'id="usage-today">\d+; hard cap \d+/day<', tenant) and 'id="cost">$' in tenant
+    assert 'id="outcomes-today">accepted 2 (webhook), parked 1 (webhook)<' in tenant
     shipment = shown["shipment"].text
     assert shipment.count("<code>") >= 2 and "in_transit" in shipment  # provenance digests
     assert "shipment.event_added" in shipment and "500" in shipment  # what it caused, attempts

@@ -23,7 +23,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from adapters import fedex, standard_webhooks
-from gateway.audit.changes import append_audit
+from gateway.audit.changes import FileChangeLog, append_audit
 from gateway.audit.outcomes import AuditEvent
 from gateway.audit.provenance import Provenance, provenance
 from gateway.audit.query import AuditRecord, read_audit
@@ -412,7 +412,7 @@ def test_the_cli_merges_outcomes_and_changes_newest_first(
     assert post(gw, body("1ZCLI1")).status == 200
     assert post(gw, body("1ZCLI2"), msg_id="msg_2").status == 200
     append_audit(
-        tmp_path,
+        FileChangeLog(tmp_path),
         actor="ops",
         action="secret.rotate",
         tenant="acme",
@@ -421,15 +421,23 @@ def test_the_cli_merges_outcomes_and_changes_newest_first(
         now=NOW + timedelta(minutes=5),
     )
     append_audit(
-        tmp_path, actor="ops", action="key.issue", tenant="acme", target="k1",
+        FileChangeLog(tmp_path), actor="ops", action="key.issue", tenant="acme", target="k1",
         now=NOW - timedelta(minutes=5),
     )  # fmt: skip
-    append_audit(tmp_path, actor="ops", action="key.issue", tenant="globex", target="k", now=NOW)
+    append_audit(
+        FileChangeLog(tmp_path),
+        actor="ops",
+        action="key.issue",
+        tenant="globex",
+        target="k",
+        now=NOW,
+    )
     audit = audit_of(gw)
     audit.flush(final=True)
     table = (audit.client, audit.table)
     since, now = NOW - timedelta(days=1), NOW + timedelta(hours=1)
-    lines = collect(tmp_path, "acme", since=since, now=now, table=table)
+    changes = FileChangeLog(tmp_path)
+    lines = collect(changes, "acme", since=since, now=now, table=table)
     assert [line.split()[:2] for line in lines] == [
         ["2024-06-03T17:05:30Z", "change"],
         ["2024-06-03T17:00:00Z", "accepted"],
@@ -438,13 +446,18 @@ def test_the_cli_merges_outcomes_and_changes_newest_first(
     assert lines[0].endswith("secret.rotate standard_webhooks by ops grace=24h")
     assert lines[1].split()[2:] == ["standard_webhooks", "code=events", "count=2", "in", "60s"]
     assert lines[2].endswith("key.issue k1 by ops")
-    assert collect(tmp_path, "acme", since=since, now=now, outcome="secret", table=table) == [
-        lines[0]
-    ]
-    accepted = collect(tmp_path, "acme", since=since, now=now, outcome="accepted", table=table)
+    assert collect(
+        FileChangeLog(tmp_path), "acme", since=since, now=now, outcome="secret", table=table
+    ) == [lines[0]]
+    accepted = collect(
+        FileChangeLog(tmp_path), "acme", since=since, now=now, outcome="accepted", table=table
+    )
     assert accepted == [lines[1]]
-    assert collect(tmp_path, "acme", since=since, now=now, table=None) == [lines[0], lines[2]]
-    assert collect(tmp_path, "acme", since=since, now=now, limit=2, table=table) == lines[:2]
+    assert collect(changes, "acme", since=since, now=now, table=None) == [
+        lines[0],
+        lines[2],
+    ]
+    assert collect(changes, "acme", since=since, now=now, limit=2, table=table) == lines[:2]
 
 
 def provenance_of(gw: Harness, tenant: str, number: str) -> list[Provenance]:
@@ -567,7 +580,9 @@ def test_canonical_submissions_are_audited_like_deliveries(gw: Harness, tmp_path
     }
     audit = audit_of(gw)  # and `waybill audit` shows them
     since, now = NOW - timedelta(days=1), gw.services.clock()
-    lines = collect(tmp_path, "submitco", since=since, now=now, table=(audit.client, audit.table))
+    lines = collect(
+        FileChangeLog(tmp_path), "submitco", since=since, now=now, table=(audit.client, audit.table)
+    )
     assert sorted(line.split()[1:4] for line in lines) == [
         ["accepted", "canonical", "code=events"],
         ["duplicate", "canonical", "code=events"],

@@ -2,8 +2,8 @@
 
 The same commands as locally, against the stack's Secrets Manager: the names the
 Lambda reads, ``AWSCURRENT`` always, values masked unless ``--reveal``, every change
-audited locally, and a rotated-out secret valid through the Lambda's cache until
-its expiry, then refused.
+audited in the stack's table (nothing in the local state dir), and a rotated-out secret
+valid through the Lambda's cache until its expiry, then refused.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from gateway.audit.change_table import TableChangeLog
 from gateway.aws.secret_store import SecretsManagerStore
 from gateway.aws.secrets import (
     CACHE_SECONDS,
@@ -26,6 +27,7 @@ from gateway.aws.secrets import (
     stack_prefix,
 )
 from gateway.cli import main
+from gateway.store.table import ensure_table
 from gateway.tenancy.keysets import MIN_GRACE, KeySet, new_keyset
 
 DEMO = """
@@ -39,9 +41,14 @@ OLD, NEW = "old-partner-secret-0001", "new-partner-secret-0002"
 Run = Callable[..., tuple[int, str, str]]
 
 
+STACKS = ("prod", "p")
+
+
 @pytest.fixture
 def sm() -> Iterator[Any]:
     with mock_aws():
+        for stack in STACKS:
+            ensure_table(boto3.client("dynamodb"), f"waybill-{stack}")
         yield boto3.client("secretsmanager")
 
 
@@ -71,7 +78,17 @@ def current(sm: Any, name: str) -> KeySet:
 
 
 def audit(state: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in (state / "audit.jsonl").read_text().splitlines()]
+    """The tenant's changes in the stacks' tables, oldest first (none in the state dir)."""
+    assert not (state / "audit.jsonl").exists()
+    since = datetime.now(UTC) - timedelta(hours=1)
+    found = [
+        change.document()
+        for stack in STACKS
+        for change in TableChangeLog(boto3.client("dynamodb"), f"waybill-{stack}").read(
+            "demo", since=since
+        )
+    ]
+    return sorted(found, key=lambda entry: entry["at"])
 
 
 class Clock:
@@ -253,3 +270,11 @@ def test_keys_issue_and_revoke_point_at_the_stack(run: Run, action: list[str]) -
     code, out, err = run("keys", *action, "--stack", "prod")
     assert code == 2 and out == ""
     assert "come from the stack" in err and "pulumi up" in err and "waybill-prod-demo" in err
+
+
+def test_a_change_the_stack_cannot_audit_says_it_was_done(run: Run, sm: Any) -> None:
+    """No table ``waybill-gone``: the secret is set, and the command says it is unaudited."""
+    code, out, err = run("secrets", "set", "demo", "easypost", "--value", OLD, "--stack", "gone")
+    assert code == 1 and current(sm, "waybill/gone/demo/easypost").current.value == OLD
+    assert "secret.set demo/easypost was done but not audited: table waybill-gone" in err
+    assert "(change_not_audited)" in err and OLD not in out + err

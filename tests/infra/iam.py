@@ -73,9 +73,11 @@ class World:
         return f"arn:aws:dynamodb:{self.region}:{self.account}:table/{name}"
 
     def secret_arn(self, secret_id: str) -> str:
+        """A secret's ARN; one that does not exist is authorised under its name (no suffix)."""
         if secret_id.startswith("arn:"):
             return secret_id
-        return self.secret_arns[secret_id]
+        unknown = f"arn:aws:secretsmanager:{self.region}:{self.account}:secret:{secret_id}"
+        return self.secret_arns.get(secret_id, unknown)
 
 
 class Recorder:
@@ -179,6 +181,10 @@ def _req(action: str, resource: str, leading: list[str], call: Call) -> Request:
     return Request(action, resource, {"dynamodb:LeadingKeys": tuple(leading)}, call)
 
 
+SECRET_CALLS = ("GetSecretValue", "PutSecretValue", "UpdateSecretVersionStage")
+"""The Secrets Manager calls of one secret (a read, and a rotation's compare-and-swap)."""
+
+
 def requests_of(call: Call, world: World) -> list[Request]:
     """The IAM requests one call is authorised as."""
     if call.service == "dynamodb":
@@ -198,9 +204,9 @@ def requests_of(call: Call, world: World) -> list[Request]:
         key = call.params.get("KeyId", world.key_arn)
         assert key == world.key_arn, f"{call.who} used another KMS key: {key}"
         return [Request(f"kms:{call.operation}", world.key_arn, context, call)]
-    if call.service == "secretsmanager" and call.operation == "GetSecretValue":
+    if call.service == "secretsmanager" and call.operation in SECRET_CALLS:
         arn = world.secret_arn(call.params["SecretId"])
-        return [Request("secretsmanager:GetSecretValue", arn, {}, call)]
+        return [Request(f"secretsmanager:{call.operation}", arn, {}, call)]
     raise AssertionError(f"unmapped call {call.service}:{call.operation} by {call.who}")
 
 

@@ -83,13 +83,21 @@ ALLOWED = {
         "dynamodb:BatchGetItem",  # no BatchWriteItem: a poll audits nothing
         "secretsmanager:GetSecretValue",
     },
-    # the console's pages: reads only; the cursor key and its credential's secret
+    # the console's pages and actions: the cursor key and its credential's secret; the
+    # tenants' secrets, read and rotated (a new version's data key, through Secrets Manager)
     "console": COMMON
     | {
         "dynamodb:Query",
         "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",  # a parked copy, replayed
         "dynamodb:BatchGetItem",
+        "dynamodb:BatchWriteItem",
         "secretsmanager:GetSecretValue",
+        "secretsmanager:PutSecretValue",
+        "secretsmanager:UpdateSecretVersionStage",
+        "kms:GenerateDataKey",
     },
 }
 API_SLOTS = [f"{SECRETS}*/*.api", f"{SECRETS}*/*.api-??????"]
@@ -140,7 +148,7 @@ def test_functions_run_arm64_python312_with_their_handlers_and_limits() -> Any:
             "notify": ("gateway.aws.notify.stream_handler", 60, 512),
             "sweeper": ("gateway.aws.notify.sweep_handler", LEASE.total_seconds(), 512),
             "poller": ("gateway.aws.poll.poll_handler", 300, 512),
-            "console": ("gateway.aws.console.console_handler", 15, 512),
+            "console": ("gateway.aws.console.console_handler", 20, 512),  # as ingest's
         }
         assert set(functions.functions) == set(expected)
         for name, (handler, timeout, memory) in expected.items():
@@ -182,7 +190,7 @@ def test_the_endpoint_functions_name_the_key_of_endpoint_secrets_and_refuse_inse
         key_arn = arns[1]
         for name in NAMES:
             env = named(FUNCTION, f"f-{name}").inputs["environment"]["variables"]
-            if name in ("authorizer", "console"):  # neither calls out nor opens a secret
+            if name == "authorizer":  # neither calls out nor opens a secret
                 assert "NOTIFY_KEY_ID" not in env and "NOTIFY_ALLOW_INSECURE" not in env
                 continue
             assert env["NOTIFY_ALLOW_INSECURE"] == "false", name  # endpoints and carriers
@@ -253,7 +261,8 @@ def test_every_resource_is_an_expected_arn_and_xray_is_the_only_wildcard() -> An
                 f"{table_arn}/index/{DUE_INDEX_NAME}",
                 f"{SECRETS}*",
                 f"{SECRETS}plan_keys/*",
-                f"{SECRETS}console/*",  # ingest's Deny
+                f"{SECRETS}ops_console/*",  # ingest's Deny
+                f"{SECRETS}*/*",  # the console: the tenants' secrets
                 cursor_arn,
                 console_arn,
                 stream_arn,
@@ -290,7 +299,11 @@ def test_the_cmk_is_used_directly_only_for_the_endpoint_secrets_data_key() -> An
             kms = [s for s in policy(name)["Statement"] if s["Action"][0].startswith("kms:")]
             via = [s for s in kms if "kms:ViaService" in s["Condition"]["StringEquals"]]
             direct = [s for s in kms if s not in via]
-            assert [s["Action"] for s in via] == [["kms:Decrypt"]], name
+            rotates = [["kms:GenerateDataKey"]] if name == "console" else []
+            assert [s["Action"] for s in via] == [["kms:Decrypt"], *rotates], name
+            if rotates:  # a rotated secret's new version, encrypted through Secrets Manager
+                through = via[1]["Condition"]["StringEquals"]["kms:ViaService"]
+                assert through == f"secretsmanager.{REGION}.amazonaws.com"
             services = set(via[0]["Condition"]["StringEquals"]["kms:ViaService"])
             reads_secrets = name in ("ingest", "query", "authorizer", "poller", "console")
             assert services == {f"dynamodb.{REGION}.amazonaws.com"} | (
@@ -300,6 +313,7 @@ def test_the_cmk_is_used_directly_only_for_the_endpoint_secrets_data_key() -> An
                 "ingest": ["kms:Decrypt", "kms:GenerateDataKey"],  # seals the first secret
                 "notify": ["kms:Decrypt"],  # opens secrets, never seals one
                 "sweeper": ["kms:Decrypt"],
+                "console": ["kms:Decrypt"],  # a resend signs with the endpoint's secret
             }.get(name)
             if actions is None:
                 assert direct == [], name
@@ -345,10 +359,15 @@ def test_secret_access_is_split_between_partner_keys_plan_keys_and_cursor_key() 
         console_arn = arns[4]  # the credential's digest: the console's, never ingest's
         console = policy("console")
         assert allows(console, read, console_arn) and allows(console, read, cursor_arn)
-        for other in (partner, plan_key, api, f"{SECRETS}console/other-AbC123"):
-            assert not allows(console, read, other), other
+        rotate = ("secretsmanager:PutSecretValue", "secretsmanager:UpdateSecretVersionStage")
+        for action in (read, *rotate):  # a tenant page lists them; rotate rotates them
+            assert allows(console, action, partner) and allows(console, action, api), action
+            assert not allows(console, action, plan_key), action
+        for action in rotate:  # never its own credential, nor the cursor key
+            assert not allows(console, action, console_arn), action
+            assert not allows(console, action, cursor_arn), action
         assert not allows(ingest, read, console_arn)
-        assert not allows(ingest, read, f"{SECRETS}console/credential-AbC123")
+        assert not allows(ingest, read, f"{SECRETS}ops_console/credential-AbC123")
         for function in ("query", "authorizer", "poller"):
             assert not allows(policy(function), read, console_arn), function
 

@@ -40,6 +40,8 @@ refused. The filters are checked against every record the stream carried.
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
 import re
 import shutil
@@ -59,6 +61,7 @@ from moto import mock_aws
 
 from adapters import easypost
 from gateway.api.app import make_handler
+from gateway.audit.change_table import TableChangeLog
 from gateway.aws import console as console_module
 from gateway.aws import handler as handler_module
 from gateway.aws import notify as notify_module
@@ -66,6 +69,7 @@ from gateway.aws import poll as poll_module
 from gateway.aws.handler import services_from_environment
 from gateway.aws.secrets import console_credential_secret_id
 from gateway.console.credential import new_credential
+from gateway.ingest.pipeline import Pipeline
 from gateway.local.proxy_event import LocalContext, build_event
 from gateway.notify.endpoints import EVENT_ADDED, STATUS_CHANGED
 from gateway.notify.service import EndpointSpec
@@ -98,8 +102,10 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 PARTNER_SECRET = "ep-replay-secret"
 ROLES = ("ingest", "query", "notify", "sweeper", "poller", "console")
 POLL_TENANT = "pollco"
-POLL_BUDGET = 5  # a refresh (2 requests), then a pass (3): the last one fits exactly
+POLL_BUDGET = 7  # two refreshes (2 requests each), then a pass (3): the last one fits exactly
 TRACKED = ("1Z999AA10000000001", "1Z999AA10000000002", "1Z999AA10000000003")
+PARKED_BODY = b'{"object": "Event", "result": 7}'  # verified, unreadable: parked
+PARKED_ID = hashlib.sha256(PARKED_BODY).hexdigest()[:12]
 NOT_REPLAYED = {
     ("notify", "dynamodb:ListStreams"): "the mapping's poller may list the table's streams; "
     "reading needs only Describe/GetShardIterator/GetRecords, which are replayed",
@@ -214,7 +220,7 @@ def _ingest(monkeypatch: pytest.MonkeyPatch, replay: Replay, sender: Endpoints) 
     history = (FIXTURES / "easypost" / "event_tracker_updated_full_history.json").read_bytes()
     assert _signed_webhook(history)[0] == 200
     assert _signed_webhook(history)[0] == 200  # a duplicate
-    assert _signed_webhook(b'{"object": "Event", "result": 7}')[0] == 202  # parked
+    assert _signed_webhook(PARKED_BODY)[0] == 202  # parked
     canonical = {
         "tracking_id": "1ZREPLAY1",
         "status": "in_transit",
@@ -388,7 +394,7 @@ CONSOLE_CREDENTIAL: list[str] = []  # the plaintext of the credential the secret
 
 
 def _console_event(
-    method: str, path: str, cookies: tuple[str, ...] = (), form: Mapping[str, str] | None = None
+    method: str, path: str, cookies: tuple[str, ...] = (), form: Mapping[str, Any] | None = None
 ) -> dict[str, Any]:
     """A REST proxy event of the ``/console`` routes on stage ``api``."""
     path, _, query = path.partition("?")
@@ -406,7 +412,7 @@ def _console_event(
         "headers": headers,
         "multiValueHeaders": multi,
         "multiValueQueryStringParameters": params or None,
-        "body": urlencode(form) if form is not None else None,
+        "body": urlencode(form, doseq=True) if form is not None else None,
         "isBase64Encoded": False,
         "requestContext": {"path": f"/api{path}", "identity": {"sourceIp": "203.0.113.9"}},
     }
@@ -425,22 +431,58 @@ def _csrf(body: str) -> str:
     return found.group(1)
 
 
-def _console(monkeypatch: pytest.MonkeyPatch, seen: list[Any]) -> dict[str, int]:
-    """A cold console container (as :mod:`infra.functions` sets it up): a login with the
-    credential of the stack's secret, then every page with the session."""
+ConsoleHandler = Any  # the proxy handler of gateway.aws.console
+
+
+def _console_container(monkeypatch: pytest.MonkeyPatch, *, loopback: bool = False) -> Any:
+    """A cold console container (as :mod:`infra.functions` sets it up): its handler."""
     monkeypatch.setenv("CURSOR_KEY_SECRET", f"{PREFIX}cursor_key")
-    monkeypatch.delenv("NOTIFY_KEY_ID", raising=False)
-    monkeypatch.setenv("NOTIFY_ALLOW_INSECURE", "false")
+    monkeypatch.setenv("NOTIFY_KEY_ID", NOTIFY_KEY[0])
+    monkeypatch.setenv("NOTIFY_ALLOW_INSECURE", "true" if loopback else "false")
     handler_module.shared_services.cache_clear()
-    handler = console_module.make_console_handler(console_module.console_from_environment)
+    return console_module.make_console_handler(console_module.console_from_environment)
+
+
+def _console_login(handler: ConsoleHandler) -> str:
+    """A login with the credential of the stack's secret: the session cookie."""
     login = handler(_console_event("GET", "/console/login"), None)
     assert login["statusCode"] == 200
     pre = _set_cookie(login, "waybill_console_login")
     form = {"csrf": _csrf(login["body"]), "credential": CONSOLE_CREDENTIAL[0]}
     answer = handler(_console_event("POST", "/console/login", (pre,), form), None)
     assert answer["statusCode"] == 303, answer["body"][:300]
-    session = _set_cookie(answer, "waybill_console")
-    endpoints = seen[0]
+    return _set_cookie(answer, "waybill_console")
+
+
+def _console_action(
+    handler: ConsoleHandler, session: str, path: str, form: Mapping[str, Any]
+) -> tuple[int, str]:
+    """One action's form posted with the session and a page's CSRF token."""
+    page = handler(_console_event("GET", "/console/tenants", (session,)), None)
+    answer = handler(
+        _console_event("POST", path, (session,), {"csrf": _csrf(page["body"]), **form}), None
+    )
+    return answer["statusCode"], answer["body"]
+
+
+def _console_refresh(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Before the pass: a console refresh of one tracker now (a token call and a tracking
+    call, the budget spent, the events stored through the write path, the check logged)."""
+    handler = _console_container(monkeypatch, loopback=True)
+    session = _console_login(handler)
+    form = {"tenant": POLL_TENANT, "carrier": "ups", "number": TRACKED[2]}
+    status, body = _console_action(handler, session, "/console/trackers/refresh", form)
+    assert status == 200 and f"checked {TRACKED[2]}" in body, body[:500]
+    handler_module.shared_services().pipeline.audit.flush()
+    handler_module.shared_services.cache_clear()
+
+
+def _console(monkeypatch: pytest.MonkeyPatch, seen: list[Any]) -> dict[str, int]:
+    """A cold console container: a login, every page with the session, then every action
+    (each audited in the table)."""
+    handler = _console_container(monkeypatch)
+    session = _console_login(handler)
+    endpoints, listed = seen
     number = "EZ1000000001"
     pages = (
         "/console/",
@@ -462,6 +504,57 @@ def _console(monkeypatch: pytest.MonkeyPatch, seen: list[Any]) -> dict[str, int]
         page = handler(_console_event("GET", path, (session,)), None)
         visited[path] = page["statusCode"]
         assert page["statusCode"] in (200, 303), (path, page["body"][:500])
+    a, b, c, _ = endpoints
+    services = handler_module.shared_services()
+    services.notifications.notifier.send = Endpoints([])
+    # the adapter was fixed and deployed: the parked body now reads (as another shipment's
+    # history, so the replay stores new events)
+    history = (FIXTURES / "easypost" / "event_tracker_updated_return_to_sender.json").read_bytes()
+    read = Pipeline.read
+
+    def fixed(pipeline: Pipeline, tenant: Any, adapter: Any, delivery: Any) -> Any:
+        return read(pipeline, tenant, adapter, dataclasses.replace(delivery, body=history))
+
+    monkeypatch.setattr(Pipeline, "read", fixed)
+    since = (datetime.now(UTC) - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
+    for path, form, expected in (
+        ("/console/parked/replay", {"tenant": "acme", "id": PARKED_ID}, "1 replayed"),
+        (
+            "/console/endpoints/toggle",
+            {"tenant": "acme", "endpoint": b.id, "enabled": "false"},
+            "disabled",
+        ),
+        (
+            "/console/endpoints/toggle",
+            {"tenant": "acme", "endpoint": b.id, "enabled": "true"},
+            "enabled",
+        ),
+        (
+            "/console/endpoints/recover",
+            {"tenant": "acme", "endpoint": c.id, "since": since},
+            "queued",
+        ),
+        (
+            "/console/endpoints/resend",
+            {"tenant": "acme", "endpoint": a.id, "message": listed[0][0].id},
+            "resent",
+        ),
+        (
+            "/console/trackers/refresh",
+            {"tenant": POLL_TENANT, "carrier": "ups", "number": [TRACKED[0], TRACKED[2]]},
+            "queued 2 trackers",
+        ),
+        (
+            "/console/secrets/rotate",
+            {"tenant": "acme", "target": "easypost", "grace": "1h"},
+            "rotated",
+        ),
+    ):
+        status, body = _console_action(handler, session, path, form)
+        assert status == 200 and expected in body, (path, body[:800])
+        visited[path] = status
+    monkeypatch.setattr(Pipeline, "read", read)
+    services.pipeline.audit.flush()
     handler_module.shared_services.cache_clear()
     return visited
 
@@ -549,6 +642,8 @@ def replay(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Replay]:
                 _sweep(monkeypatch, result, sender)
             with recorder.acting("ingest"):
                 _tracker_writes(monkeypatch, sender)
+            with recorder.acting("console"):
+                _console_refresh(monkeypatch)
             with recorder.acting("poller"):
                 _poll(monkeypatch, sender)
             with recorder.acting("query"):
@@ -731,9 +826,9 @@ def test_the_pass_and_the_refresh_called_the_carrier_within_the_budget(replay: R
     one tracking call per tracker; the refresh refused for the budget made no call."""
     tokens = [p for p in replay.carrier_requests if "oauth/token" in p]
     details = [p for p in replay.carrier_requests if "/track/" in p]
-    assert len(tokens) == 2  # the refresh's container, then the poller's
+    assert len(tokens) == 3  # the refresh's container, the console's, then the poller's
     assert sorted(p.rsplit("/", 1)[-1].split("?")[0] for p in details) == sorted(
-        [TRACKED[2], TRACKED[0], TRACKED[1]]
+        [TRACKED[2], TRACKED[2], TRACKED[0], TRACKED[1]]
     )
     assert len(replay.carrier_requests) == POLL_BUDGET  # every request counted, none over
 
@@ -800,19 +895,43 @@ def test_the_notifications_went_out_as_the_endpoints_answered(replay: Replay) ->
     assert len(retried) > len(set(retried))  # the sweeper sent a retry, same webhook-id
 
 
-def test_the_console_visited_every_page_and_may_only_read(replay: Replay) -> None:
-    """Every page answered through ``console_handler`` with the session; its role reads its
-    pages and nothing else: no write, no API key, no data key, no partner or plan key."""
+def test_the_console_visited_every_page_and_did_every_action_within_its_role(
+    replay: Replay,
+) -> None:
+    """Every page and action answered through ``console_handler`` with the session, each
+    action audited in the table; its role does what they need and nothing more: no Scan,
+    no API key, no plan key, no usage counter write, no shipment deleted, no data key
+    made, its own credential and the cursor key never written."""
     assert set(replay.console_pages.values()) == {200}, replay.console_pages
+    changes = TableChangeLog(boto3.client("dynamodb", region_name=REGION), TABLE)
+    since = datetime.now(UTC) - timedelta(hours=2)
+    done = [
+        (c.action, c.actor) for t in ("acme", POLL_TENANT) for c in changes.read(t, since=since)
+    ]
+    assert sorted(done) == sorted(
+        [
+            ("endpoint.disable", "console"),
+            ("endpoint.enable", "console"),
+            ("endpoint.recover", "console"),
+            ("secret.rotate", "console"),
+            ("tracker.refresh", "console"),
+            ("tracker.refresh", "console"),
+        ]
+    )
     table, index = replay.scope.table_arn, f"{replay.scope.table_arn}/index"
     key, read = replay.scope.kms_key_arn, "secretsmanager:GetSecretValue"
-    for action in ("PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem"):
-        for pk in ("S#acme#1Z", "P#acme#a", "A#acme#2026-01-02#0", "N#acme", "M#acme#ep_1#0"):
+    for pk in ("APIKEY#0f3a", "L#acme#2026-01#3", "LEASE#poll", "A#acme#2026-01-02#0"):
+        for action in ("PutItem", "UpdateItem", "DeleteItem"):
             assert not _can(
                 replay, "console", f"dynamodb:{action}", table, dynamodb__LeadingKeys=(pk,)
-            )
-    for pk in ("APIKEY#0f3a", "K#notify", "L#acme#2026-01-02#3", "LEASE#poll"):
-        assert not _can(replay, "console", "dynamodb:GetItem", table, dynamodb__LeadingKeys=(pk,))
+            ), (action, pk)
+    assert not _can(
+        replay, "console", "dynamodb:GetItem", table, dynamodb__LeadingKeys=("APIKEY#0f3a",)
+    )
+    for pk in ("S#acme#1Z", "N#acme", "M#acme#ep_1#0", "CH#acme#2026-01"):
+        assert not _can(
+            replay, "console", "dynamodb:DeleteItem", table, dynamodb__LeadingKeys=(pk,)
+        )
     assert not _can(replay, "console", "dynamodb:Scan", table)
     assert not _can(
         replay,
@@ -828,13 +947,21 @@ def test_the_console_visited_every_page_and_may_only_read(replay: Replay) -> Non
         f"{index}/gsi1",
         dynamodb__LeadingKeys=("TRK#acme#active",),
     )
-    assert not _can(replay, "console", "kms:Decrypt", key, **DATA_KEY_CONTEXT)
+    assert _can(replay, "console", "kms:Decrypt", key, **DATA_KEY_CONTEXT)
     assert not _can(replay, "console", "kms:GenerateDataKey", key, **DATA_KEY_CONTEXT)
+    rotate = ("secretsmanager:PutSecretValue", "secretsmanager:UpdateSecretVersionStage")
     for name in (f"{PREFIX}acme/easypost", f"{PREFIX}{POLL_TENANT}/ups.api"):
-        assert not _can(replay, "console", read, replay.world.secret_arns[name]), name
-    assert not _can(replay, "console", read, replay.scope.plan_keys().replace("*", "acme-AbC123"))
-    # the credential's digest is the console's alone: ingest's waybill/{stack}/* is denied it
+        for action in (read, *rotate):
+            assert _can(replay, "console", action, replay.world.secret_arns[name]), (name, action)
+    plan_key = replay.scope.plan_keys().replace("*", "acme-AbC123")
     credential = replay.world.secret_arns[console_credential_secret_id(PREFIX)]
+    cursor = replay.world.secret_arns[f"{PREFIX}cursor_key"]
+    for action in (read, *rotate):
+        assert not _can(replay, "console", action, plan_key), action
+    for action in rotate:
+        assert not _can(replay, "console", action, credential), action
+        assert not _can(replay, "console", action, cursor), action
+    # the credential's digest is the console's alone: ingest's waybill/{stack}/* is denied it
     assert _can(replay, "console", read, credential)
     for function in ("ingest", "query", "poller"):
         assert not _can(replay, function, read, credential), function

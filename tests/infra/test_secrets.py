@@ -26,7 +26,10 @@ def build(stack: str = "dev", tenants: list[TenantConfig] = TENANTS) -> PartnerS
 
 def partner_names() -> set[str]:
     names = {r.inputs["name"] for r in resources_of(SECRET)}
-    return names - {f"{stack_prefix('dev')}cursor_key", f"{stack_prefix('dev')}console/credential"}
+    return names - {
+        f"{stack_prefix('dev')}cursor_key",
+        f"{stack_prefix('dev')}ops_console/credential",
+    }
 
 
 @pulumi.runtime.test
@@ -73,7 +76,7 @@ def test_cursor_key_is_a_random_secret_long_enough_for_the_codec() -> Any:
         assert password["special"] is False  # plain text, read as the key's bytes
         assert named(SECRET, "s-cursor-key").inputs["name"] == "waybill/dev/cursor_key"
         console = named(SECRET, "s-console-credential").inputs
-        assert console["name"] == "waybill/dev/console/credential"
+        assert console["name"] == "waybill/dev/ops_console/credential"
 
     return secrets.cursor_key_version.id.apply(check)
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.audit.changes import append_audit
+from gateway.audit.changes import FileChangeLog, append_audit
 from gateway.tenancy.apikeys import LocalApiKeyStore, digest
 from gateway.tenancy.keysets import KeySetError
 from gateway.tenancy.local_secrets import LocalSecretStore, LocalStateError
@@ -246,7 +246,7 @@ def test_audit_lines_are_appended_privately(tmp_path: Path) -> None:
     state = tmp_path / "state"
     for action in ("secret.set", "key.issue"):
         append_audit(
-            state,
+            FileChangeLog(state),
             actor="ops",
             action=action,
             tenant="demo",
@@ -272,5 +272,7 @@ def test_audit_tightens_a_loose_file(tmp_path: Path) -> None:
     path = tmp_path / "audit.jsonl"
     path.write_text("")
     path.chmod(0o644)
-    append_audit(tmp_path, actor="ops", action="key.issue", tenant="d", target="t", now=T0)
+    append_audit(
+        FileChangeLog(tmp_path), actor="ops", action="key.issue", tenant="d", target="t", now=T0
+    )
     assert mode(path) == 0o600
