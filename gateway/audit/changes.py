@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 AUDIT_FILE = "audit.jsonl"
-CHANGE_KINDS = ("console", "endpoint", "key", "secret", "shipment", "tracker")
+CHANGE_KINDS = ("console", "endpoint", "key", "parked", "secret", "shipment", "tracker")
 """What a change acts on: the first part of every action (``secret.rotate``); ``waybill
 audit --outcome`` takes a kind or an action, so a kind not listed here is refused."""
 DetailValue = str | int | bool | None

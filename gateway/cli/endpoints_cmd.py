@@ -202,7 +202,10 @@ def _messages(args: argparse.Namespace, services: Services) -> int:
 
 
 def _resend(args: argparse.Namespace, services: Services) -> int:
-    message = services.notifications.resend(args.tenant, args.endpoint, args.message)
+    from gateway.ops import endpoints
+
+    audit, notifications = _auditing(args), services.notifications
+    message = endpoints.resend(notifications, audit, args.tenant, args.endpoint, args.message)
     print(message_line(message))
     last = message.attempts[-1] if message.attempts else None
     return 0 if last is not None and last.status is not None and 200 <= last.status < 300 else 1

@@ -13,8 +13,10 @@ import re
 from pathlib import Path
 from typing import Any
 
+from gateway.audit.changes import current_actor
 from gateway.cli import CliError, add_state_dir, shown_time
 from gateway.cli.output import add_json_option, print_json
+from gateway.cli.tables import change_log
 from gateway.cli.tenants_cmd import add_tenants_dir, require_tenant
 from gateway.observability import printable
 from gateway.store.parked import ParkedDelivery
@@ -106,10 +108,12 @@ def run(args: argparse.Namespace) -> int:
         print(f"no parked deliveries for {args.tenant}: nothing to replay")
         return 0
     from gateway.ops import parked as replaying
+    from gateway.ops.audit import Auditing
 
     chosen = replaying.choose(parked, args.ids)
+    audit = Auditing(change_log(args), current_actor())
     failed = 0
-    for done in replaying.replay(pipeline, chosen):  # the console's replay does the same
+    for done in replaying.replay(pipeline, audit, args.tenant, chosen):  # as the console
         item = done.parked
         if done.outcome is None:
             failed += 1

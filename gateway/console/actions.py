@@ -81,7 +81,7 @@ def replay(ctx: Context, form: Form) -> Done:
         chosen = [p for p in waiting if reason is not None and p.reason == reason]
     if not chosen:
         raise NotFoundError("no such parked delivery (replayed already?)")
-    done = parked.replay(pipeline, chosen[:MAX_REPLAY])
+    done = parked.replay(pipeline, ctx.audit, config.id, chosen[:MAX_REPLAY])
     failed = [d for d in done if d.outcome is None]
     lines = [f"{d.parked.body_sha256[:12]}: still parked: {d.error}"[:300] for d in failed]
     if len(chosen) > MAX_REPLAY:
@@ -120,7 +120,8 @@ def resend(ctx: Context, form: Form) -> Done:
     message_id = _one(form, "message")
     if not MESSAGE_ID.fullmatch(message_id):
         raise BadRequestError("not a message id (msg_…)")
-    message = ctx.services.notifications.resend(config.id, endpoint_id, message_id)
+    notifications = ctx.services.notifications
+    message = endpoints.resend(notifications, ctx.audit, config.id, endpoint_id, message_id)
     last = message.attempts[-1] if message.attempts else None
     what = f"HTTP {last.status}" if last and last.status else (last.error if last else None)
     lines = (f"attempt: {what or 'none'}; message {message.state}",)

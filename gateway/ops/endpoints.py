@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from gateway.errors import BadRequestError
 from gateway.models import utc_text
 from gateway.notify.endpoints import Endpoint
+from gateway.notify.messages import Message
 from gateway.notify.service import Notifications
 from gateway.ops.audit import Auditing
 
@@ -41,3 +42,15 @@ def recover(
     shown = utc_text(since, to_second=True)
     audit.record("endpoint.recover", tenant, endpoint_id, since=shown, queued=queued)
     return queued
+
+
+def resend(
+    notifications: Notifications, audit: Auditing, tenant: str, endpoint_id: str, message_id: str
+) -> Message:
+    """Send one message again now (an attempt of its own, trigger ``resend``); audited with
+    what the endpoint answered."""
+    message = notifications.resend(tenant, endpoint_id, message_id)
+    last = message.attempts[-1] if message.attempts else None
+    answered = (last.status or last.error) if last is not None else None
+    audit.record("endpoint.resend", tenant, endpoint_id, message=message.id, answered=answered)
+    return message

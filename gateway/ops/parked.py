@@ -6,6 +6,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from gateway.ingest.pipeline import IngestResponse, Pipeline
+from gateway.ops.audit import Auditing
 from gateway.store.parked import ParkedDelivery
 
 
@@ -23,10 +24,14 @@ def choose(parked: Iterable[ParkedDelivery], ids: Sequence[str]) -> list[ParkedD
     return [p for p in parked if not ids or any(p.body_sha256.startswith(i) for i in ids)]
 
 
-def replay(pipeline: Pipeline, chosen: Iterable[ParkedDelivery]) -> list[Replayed]:
+def replay(
+    pipeline: Pipeline, audit: Auditing, tenant: str, chosen: Sequence[ParkedDelivery]
+) -> list[Replayed]:
     """Parse each again and store it; one that still fails stays parked, the rest go on.
 
-    The pipeline audits each outcome in the counted windows, as for a delivery.
+    The pipeline audits each outcome in the counted windows, as for a delivery; the replay
+    itself is one change (``parked.replay``: the one id, or how many, and what became of
+    them).
     """
     done: list[Replayed] = []
     for item in chosen:
@@ -36,4 +41,9 @@ def replay(pipeline: Pipeline, chosen: Iterable[ParkedDelivery]) -> list[Replaye
             done.append(Replayed(item, error=f"{type(exc).__name__}: {exc}"))
             continue
         done.append(Replayed(item, outcome=outcome))
+    if done:
+        target = done[0].parked.body_sha256[:12] if len(done) == 1 else f"{len(done)} deliveries"
+        failed = sum(1 for d in done if d.outcome is None)
+        replayed = len(done) - failed
+        audit.record("parked.replay", tenant, target, replayed=replayed, still_parked=failed)
     return done

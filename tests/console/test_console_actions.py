@@ -59,12 +59,16 @@ def test_every_action_does_what_its_cli_twin_does(served: Served) -> None:
     assert mine == [
         ("endpoint.disable", driven.endpoint),
         ("endpoint.enable", driven.endpoint),
+        ("endpoint.resend", driven.endpoint),
         ("endpoint.recover", driven.endpoint),
         ("tracker.refresh", TRACKED),
         ("secret.rotate", "standard_webhooks"),
+        ("parked.replay", driven.parked[:12]),
     ]
     entries = {e["action"]: e for e in audited(served) if e["actor"] == "console"}
     assert set(entries["endpoint.recover"]["detail"]) == {"since", "queued"}  # as the CLI's
+    assert entries["endpoint.resend"]["detail"] == {"message": message.id, "answered": 500}
+    assert entries["parked.replay"]["detail"] == {"replayed": 1, "still_parked": 0}
     assert entries["tracker.refresh"]["detail"] == {"carrier": "ups", "checked": True}
     assert entries["secret.rotate"]["detail"] == {
         "generated": True,

@@ -80,7 +80,7 @@ def test_rotate_disable_enable_remove(run: Run, gw: Harness) -> None:
     assert run("list", "acme")[1] == "no endpoints for acme\n"
 
 
-def test_messages_resend_and_recover(run: Run, gw: Harness) -> None:
+def test_messages_resend_and_recover(run: Run, gw: Harness, tmp_path: Path) -> None:
     endpoint, _ = added(run, "--types", "shipment.status_changed", "shipment.event_added")
     install_sender(gw.services, FakeSender(status=503))
     events = [make_event(0), make_event(1, status=Status.DELIVERED)]
@@ -100,6 +100,9 @@ def test_messages_resend_and_recover(run: Run, gw: Harness) -> None:
     code, out, _ = run("resend", "acme", endpoint, message)
     assert code == 0 and out.startswith(message) and out.rstrip().endswith("resend 200 3ms")
     assert "delivered" in out
+    resent = json.loads((tmp_path / "audit.jsonl").read_text().splitlines()[-1])
+    assert (resent["action"], resent["target"]) == ("endpoint.resend", endpoint)
+    assert resent["detail"] == {"message": message, "answered": 200}
     code, out, _ = run("messages", "acme", endpoint, "--status", "pending", "--limit", "1")
     assert code == 0 and out.count("\n") == 2 and "(older: --before msg_" in out
     code, out, _ = run("recover", "acme", endpoint, "--since", "1d")

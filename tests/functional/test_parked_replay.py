@@ -7,10 +7,12 @@ import dataclasses
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
 from adapters import standard_webhooks
+from gateway.audit.changes import FileChangeLog
 from gateway.carriers.adapter import Delivery, ParseResult
 from gateway.errors import ParseError
 from gateway.testkit.harness import Harness, moto_harness
@@ -79,6 +81,7 @@ def test_replaying_an_id_that_names_no_parked_delivery_is_an_error(
     gw: Harness,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
     ids: list[str],
     said: str,
 ) -> None:
@@ -91,7 +94,7 @@ def test_replaying_an_id_that_names_no_parked_delivery_is_an_error(
     assert deliver(gw) == 202
     registry.adapters["standard_webhooks"] = fixed
     monkeypatch.setattr(parked_cmd, "_services", lambda args: gw.services)
-    tenants = ["--tenants-dir", str(TENANTS_DIR)]
+    tenants = ["--tenants-dir", str(TENANTS_DIR), "--state-dir", str(tmp_path)]
     assert main(["parked", "replay", "acme", *ids, *tenants]) == 2
     out, err = capsys.readouterr()
     assert said in err and "replayed" not in out
@@ -99,5 +102,8 @@ def test_replaying_an_id_that_names_no_parked_delivery_is_an_error(
     (parked,) = gw.services.pipeline.parking.list("acme")
     assert main(["parked", "replay", "acme", parked.body_sha256[:12], *tenants]) == 0
     assert "1 replayed, 0 still parked" in capsys.readouterr().out
+    (change,) = FileChangeLog(tmp_path).read("acme", since=datetime(2000, 1, 1, tzinfo=UTC))
+    assert (change.action, change.target) == ("parked.replay", parked.body_sha256[:12])
+    assert change.detail == {"replayed": 1, "still_parked": 0}
     assert main(["parked", "replay", "acme", *tenants]) == 0
     assert "no parked deliveries for acme: nothing to replay" in capsys.readouterr().out

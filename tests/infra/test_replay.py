@@ -913,6 +913,8 @@ def test_the_console_visited_every_page_and_did_every_action_within_its_role(
             ("endpoint.disable", "console"),
             ("endpoint.enable", "console"),
             ("endpoint.recover", "console"),
+            ("endpoint.resend", "console"),
+            ("parked.replay", "console"),
             ("secret.rotate", "console"),
             ("tracker.refresh", "console"),
             ("tracker.refresh", "console"),
