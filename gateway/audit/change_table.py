@@ -7,7 +7,8 @@ newest first and two changes in the same microsecond never collide. Each item ca
 ``expires_at``: :data:`CHANGE_RETENTION_DAYS` after the change (an audit trail outlives
 the data it speaks of; it holds ids, masked values and counts, never a secret).
 
-Costs: a change is one ``PutItem`` (1 WCU); reading a tenant's changes since a day is
+Costs: a change is one ``PutItem`` (1 WCU; a batch refresh names its up to 100 numbers
+in the target: up to 3); reading a tenant's changes since a day is
 one ``Query`` per month covered (0.5 RCU per 4 KB, eventually consistent).
 """
 

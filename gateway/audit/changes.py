@@ -32,6 +32,8 @@ CHANGE_KINDS = ("console", "endpoint", "key", "parked", "secret", "shipment", "t
 """What a change acts on: the first part of every action (``secret.rotate``); ``waybill
 audit --outcome`` takes a kind or an action, so a kind not listed here is refused."""
 DetailValue = str | int | bool | None
+NO_TENANT = "-"
+"""The tenant of a change of no tenant's (the ops credential's reset)."""
 
 
 def current_actor() -> str:
@@ -41,7 +43,8 @@ def current_actor() -> str:
 
 @dataclass(frozen=True)
 class Change:
-    """One change (``tenant`` is ``-`` for a change of no tenant's, e.g. the ops credential)."""
+    """One change (``tenant`` is :data:`NO_TENANT` for a change of no tenant's, e.g. the
+    ops credential's reset)."""
 
     at: datetime
     actor: str

@@ -15,7 +15,10 @@ too; here it gets:
   so sessions survive cold starts and every container checks them alike;
 - the partner secrets of the tenant's carriers, read by name (no ``ListSecrets``) and
   rotated in the stack's Secrets Manager (:class:`StackSecrets`); no API keys on a
-  tenant's page (they are stored by digest: listing a tenant's would take a Scan);
+  tenant's page: they are stored by digest (listing a tenant's would take a Scan), and
+  listing their API Gateway keys needs ``apigateway:GET`` on ``/apikeys``, which would
+  also let this internet-facing function read every key's value (``includeValues``);
+  ``waybill keys list TENANT --stack NAME`` lists them with the operator's credentials;
 - its actions audited in the stack's table
   (:class:`~gateway.audit.change_table.TableChangeLog`), where ``waybill audit TENANT
   --stack NAME`` reads them beside the CLI's ``--stack`` changes.
@@ -32,18 +35,20 @@ import hashlib
 import hmac
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 from gateway.audit.change_table import TableChangeLog
-from gateway.aws.secret_store import SecretsManagerStore
+from gateway.aws.secret_store import SecretsManagerStore, SecretStoreError
 from gateway.aws.secrets import console_credential_secret_id
 from gateway.console.app import Console, ConsoleConfig
 from gateway.console.credential import Credential, digest_of_record
 from gateway.console.http import Request, Response
+from gateway.errors import BadRequestError, GatewayError
 from gateway.ops.secrets import targets_of
 from gateway.services import PACKAGED_TENANTS_DIR
 from gateway.tenancy.keysets import KeySet
@@ -107,14 +112,37 @@ class StackSecrets:
         config = self.tenants().get(tenant)
         if config is None:
             return []
-        found = ((target, self.store.get(tenant, target)) for target in targets_of(config))
+        with _secrets_errors():
+            found = [(target, self.store.get(tenant, target)) for target in targets_of(config)]
         return [(target, keyset) for target, keyset in found if keyset is not None]
 
     def rotate(
         self, tenant: str, carrier: str, value: str, *, now: datetime, grace: timedelta
     ) -> KeySet:
-        """Rotate with the stack's store (a compare-and-swap on ``AWSCURRENT``)."""
-        return self.store.rotate(tenant, carrier, value, now=now, grace=grace)
+        """Rotate with the stack's store (a compare-and-swap on ``AWSCURRENT``). A secret
+        with no value yet is refused: its first value is the carrier's or the operator's
+        to give (``waybill secrets set … --stack``), and this role may not create one."""
+        with _secrets_errors():
+            if self.store.get(tenant, carrier) is None:
+                raise BadRequestError(
+                    f"{tenant}/{carrier} has no value yet: set its first one with "
+                    f"`waybill secrets set {tenant} {carrier} --stack NAME`"
+                )
+            return self.store.rotate(tenant, carrier, value, now=now, grace=grace)
+
+
+class SecretsUnavailableError(GatewayError):
+    """Secrets Manager refused or failed a call (the message names the secret, no value)."""
+
+    status, code = 503, "secrets_unavailable"
+
+
+@contextmanager
+def _secrets_errors() -> Iterator[None]:
+    try:
+        yield
+    except SecretStoreError as exc:
+        raise SecretsUnavailableError(str(exc)) from None
 
 
 def session_key(cursor_key: bytes) -> bytes:

@@ -29,7 +29,7 @@ from difflib import get_close_matches
 from pathlib import Path
 from typing import Any
 
-from gateway.audit.changes import CHANGE_KINDS, ChangeLog
+from gateway.audit.changes import CHANGE_KINDS, NO_TENANT, ChangeLog
 from gateway.audit.outcomes import OUTCOMES
 from gateway.audit.provenance import provenance
 from gateway.audit.query import AuditRecord, read_audit
@@ -163,8 +163,30 @@ def show_provenance(args: argparse.Namespace, table: tuple[Any, str] | None) -> 
     return 0
 
 
+def show_changes_of_no_tenant(args: argparse.Namespace) -> int:
+    """``waybill audit -``: the changes of no tenant's (no outcomes, no provenance)."""
+    if args.tracking_number:
+        raise CliError("--tracking-number needs a tenant")
+    if args.outcome is not None:
+        check_outcome(args.outcome)
+    now = datetime.now(UTC)
+    since = parse_since(args.since, now=now) if args.since else now - DEFAULT_SINCE
+    lines = change_lines(change_log(args), NO_TENANT, since, args.outcome)[: args.limit]
+    if args.json:
+        print_json({"tenant": NO_TENANT, "since": since, "entries": [e for *_, e in lines]})
+        return 0
+    if not lines:
+        print(f"no changes of no tenant's since {shown_time(since)}")
+    for _, text, _ in lines:
+        print(text)
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
-    """Print the tenant's audit, newest first (or one shipment's provenance)."""
+    """Print the tenant's audit, newest first (or one shipment's provenance); ``-``: the
+    changes of no tenant's (the ops credential's resets), from the same change log."""
+    if args.tenant == NO_TENANT:
+        return show_changes_of_no_tenant(args)
     check_tenant_id(args.tenant)
     if args.outcome is not None:
         check_outcome(args.outcome)
@@ -209,7 +231,9 @@ def register(subparsers: Any) -> None:
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "audit", help="a tenant's delivery outcomes and key/secret changes, newest first"
     )
-    parser.add_argument("tenant", metavar="TENANT")
+    parser.add_argument(
+        "tenant", metavar="TENANT", help="a tenant, or - for the changes of no tenant's"
+    )
     parser.add_argument("--since", help="ISO date/instant, or a duration (24h, 7d); default 7d")
     parser.add_argument("--outcome", help="accepted, duplicate, rejected, …, or change, secret…")
     parser.add_argument("--limit", type=int, default=100, help="at most this many lines")

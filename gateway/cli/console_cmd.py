@@ -8,8 +8,8 @@ it is stored as its SHA-256 only (``<state_dir>/console_credential.json``, mode 
 session end at once, even in a running server. Resets are audited (never the value).
 
 With ``--stack NAME`` the credential is the stack's on AWS: only its digest record is
-put in the secret ``waybill/NAME/ops_console/credential`` (which the console function reads);
-the reset is audited in the local state dir, naming the stack.
+put in the secret ``waybill/NAME/ops_console/credential`` (which the console function
+reads); the reset is audited in the stack's table (``waybill audit - --stack NAME``).
 
 Example:
     $ waybill console credential --reset
@@ -29,7 +29,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from gateway.audit.changes import append_audit, current_actor
+from gateway.audit.changes import NO_TENANT, append_audit, current_actor
 from gateway.cli import CliError, add_state_dir
 from gateway.cli.tables import change_log
 from gateway.console.credential import (
@@ -145,7 +145,7 @@ def _credential(args: argparse.Namespace) -> int:
         change_log(args),
         actor=current_actor(),
         action="console.credential.reset",
-        tenant="-",
+        tenant=NO_TENANT,
         target="ops",
         detail={"stack": args.stack} if args.stack else None,
         now=datetime.now(UTC),

@@ -122,6 +122,14 @@ def test_login_and_a_page_through_proxy_events(
         ["secret.set", "easypost", "stack=t1"],
     ], lines
     assert "by console" in lines[0] and not (tmp_path / "audit.jsonl").exists()
+    assert main(["audit", "-", "--stack", STACK, *state, *tenants]) == 0  # no tenant's
+    (reset,) = capsys.readouterr().out.splitlines()
+    assert reset.split()[2:4] == ["console.credential.reset", "ops"], reset
+
+    # a secret with no value yet: refused with how to set one (the role may not create it)
+    form |= {"target": "aftership"}
+    refused = handler(event("POST", "/console/secrets/rotate", cookies=(session,), form=form), None)
+    assert refused["statusCode"] == 400 and "has no value yet" in refused["body"]
 
 
 def test_session_key_is_not_the_cursor_key() -> None:

@@ -28,10 +28,15 @@ per step:
   trackers API's (a list, a tracker with its checks, today's usage);
 - **ingest** again: the endpoint API's other writes; a refresh refused because the day's
   budget is spent (429), a batch refresh queued, a tracker removed;
-- **console**: ``gateway.aws.console.console_handler`` on REST proxy events, a cold
-  container: a login with the credential whose digest is in the stack's secret, then
-  every page with that session (overview, tenants, a tenant, a shipment, parked,
-  notifications, an endpoint, trackers, a tracker, the stylesheet).
+- **console** (before the pass): a cold container logs in with the credential whose
+  digest is in the stack's secret and refreshes one tracker now (the carrier called,
+  the budget spent, the events stored, the check logged);
+- **console** (last): ``gateway.aws.console.console_handler`` on REST proxy events, a
+  cold container: a login, every page with that session (overview, tenants, a tenant,
+  a shipment, parked, notifications, an endpoint, trackers, a tracker, the stylesheet),
+  then every action (a parked delivery replayed once its adapter is fixed, an endpoint
+  disabled and enabled, failed messages recovered, a message resent, two trackers
+  queued, a partner secret rotated), each audited in the table.
 
 Then: every call is allowed; every grant of the six roles is used by some call (but the
 few listed in :data:`NOT_REPLAYED`, each with why); and what each role must not do is
