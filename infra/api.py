@@ -2,8 +2,8 @@
 plans and optional WAF.
 
 Only the routes tenants call with ``x-api-key`` (and the public ``/healthz`` and
-``/openapi.json``) and the ops console's (``/console``, no authorizer and no API key: the
-console checks its own session, :data:`infra.routes.CONSOLE_ROUTES`) are here; carrier
+``/openapi.json``) and the ops console's (``/console``, no API key; its pages and actions
+behind the console's own authorizer, :data:`infra.routes.CONSOLE_ROUTES`) are here; carrier
 webhooks and the OAuth token endpoint are on the webhook edge (:mod:`infra.webhook_edge`,
 an HTTP API with no authorizer).
 
@@ -16,6 +16,12 @@ an HTTP API with no authorizer).
   Gateway without invoking anything. :func:`check_authorizer_cache` refuses a cache on an
   identity source that does not carry the tenant (a path template, a stage variable):
   it would serve one tenant's answer to another.
+- The console authorizer (REQUEST, the console function's
+  :func:`gateway.aws.console.authorize`) caches nothing (:data:`CONSOLE_AUTHORIZER_TTL`):
+  a session ends at logout, expiry or a credential reset, and a cached Allow would outlive
+  it. Its identity source is :data:`CONSOLE_IDENTITY_SOURCE`, the method (always there),
+  so API Gateway calls it for a request without cookies too (the console then answers
+  with its login form) instead of refusing it with a JSON 401.
 - Stage ``api`` with its logs: :mod:`infra.stage`; the account-level CloudWatch role of
   API Gateway is the bootstrap stack's (:mod:`infra.account`).
 - One usage plan per tier of ``plans.toml``; a web ACL with a per-IP rate rule when
@@ -42,6 +48,8 @@ from infra.stage import build_stage
 
 IDENTITY_SOURCE = "method.request.header.x-api-key"
 AUTHORIZER_TTL_SECONDS = 300
+CONSOLE_IDENTITY_SOURCE = "context.httpMethod"
+CONSOLE_AUTHORIZER_TTL = 0
 TENANT_IDENTITY_SOURCES = frozenset({IDENTITY_SOURCE})
 """Identity sources whose value determines the tenant: the only ones a cache may key on."""
 FIRST_METHOD = {"ingest": "POST", "query": "GET"}
@@ -73,17 +81,16 @@ def route_methods() -> list[tuple[str, str]]:
 
 
 def deployment_triggers(
-    authorizer: aws.apigateway.Authorizer, aliases: Mapping[str, aws.lambda_.Alias]
+    authorizers: tuple[aws.apigateway.Authorizer, aws.apigateway.Authorizer],
+    aliases: Mapping[str, aws.lambda_.Alias],
 ) -> dict[str, pulumi.Input[str]]:
     """What a deployment renders: a change to any of them makes a new one."""
     return {
         "routes": routes.fingerprint(),
         "authorizer": pulumi.Output.json_dumps(
             [
-                authorizer.authorizer_uri,
-                authorizer.identity_source,
-                authorizer.authorizer_result_ttl_in_seconds,
-                authorizer.type,
+                [a.authorizer_uri, a.identity_source, a.authorizer_result_ttl_in_seconds, a.type]
+                for a in authorizers
             ]
         ),
         "integrations": pulumi.Output.json_dumps(
@@ -139,19 +146,30 @@ class Api(pulumi.ComponentResource):
             identity_source=IDENTITY_SOURCE,
             opts=child,
         )
+        console_authorizer = aws.apigateway.Authorizer(
+            f"{name}-console-authorizer",
+            name=f"waybill-{settings.stack}-console",
+            rest_api=self.rest_api.id,
+            type="REQUEST",
+            authorizer_uri=functions.console.invoke_arn,
+            authorizer_result_ttl_in_seconds=CONSOLE_AUTHORIZER_TTL,
+            identity_source=CONSOLE_IDENTITY_SOURCE,
+            opts=child,
+        )
+        authorizers = (authorizer, console_authorizer)
         aliases = {
             "ingest": functions.ingest,
             "query": functions.query,
             routes.CONSOLE: functions.console,
         }
-        self._permissions(name, functions, authorizer)
-        built = routes.build_routes(name, self.rest_api, authorizer, aliases, self)
+        self._permissions(name, functions, authorizers)
+        built = routes.build_routes(name, self.rest_api, authorizers, aliases, self)
         built += edge_guards.build_gateway_responses(name, self.rest_api, self)
         deployment = aws.apigateway.Deployment(
             f"{name}-deployment",
             rest_api=self.rest_api.id,
             description=f"routes {routes.fingerprint()[:12]}",
-            triggers=deployment_triggers(authorizer, aliases),
+            triggers=deployment_triggers(authorizers, aliases),
             opts=pulumi.ResourceOptions(parent=self, depends_on=built),
         )
         self.stage, self.access_logs = build_stage(
@@ -166,10 +184,14 @@ class Api(pulumi.ComponentResource):
         self.register_outputs({"base_url": self.base_url, "rest_api_id": self.rest_api.id})
 
     def _permissions(
-        self, name: str, functions: Functions, authorizer: aws.apigateway.Authorizer
+        self,
+        name: str,
+        functions: Functions,
+        authorizers: tuple[aws.apigateway.Authorizer, aws.apigateway.Authorizer],
     ) -> None:
         """Each alias may be invoked by this API only, for the methods of its routes (the
-        console's for its two paths, and the authorizer by its authorizer)."""
+        console's for its paths and as its authorizer, the authorizer by its authorizer)."""
+        authorizer, console_authorizer = authorizers
         execution_arn = self.rest_api.execution_arn
         aliases = {"ingest": functions.ingest, "query": functions.query}
         for function, method in route_methods():
@@ -193,6 +215,15 @@ class Api(pulumi.ComponentResource):
                 source_arn=pulumi.Output.concat(execution_arn, f"/*/*{path}"),
                 opts=pulumi.ResourceOptions(parent=self),
             )
+        aws.lambda_.Permission(
+            f"{name}-invoke-console-authorizer",
+            action="lambda:InvokeFunction",
+            function=functions.console.function_name,
+            qualifier=functions.console.name,
+            principal="apigateway.amazonaws.com",
+            source_arn=pulumi.Output.concat(execution_arn, "/authorizers/", console_authorizer.id),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
         aws.lambda_.Permission(
             f"{name}-invoke-authorizer",
             action="lambda:InvokeFunction",

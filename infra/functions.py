@@ -6,7 +6,8 @@ permissions of its routes (:mod:`infra.roles`). ``notify`` reads the table's str
 ``sweeper`` sends the retries that are due (:mod:`infra.notify` wires their triggers);
 ``poller`` checks the trackers that are due with the carriers' tracking APIs
 (:mod:`infra.poll` wires its schedule); ``console`` serves the ops console's pages and
-actions (``/console`` on the tenant edge, :mod:`infra.routes`). Every function is
+actions (``/console`` on the tenant edge, :mod:`infra.routes`) and answers as the
+console's authorizer too (:mod:`infra.api`). Every function is
 arm64/python3.12, published on each change, traced with X-Ray (Active: the only cost is
 X-Ray's sampled traces, and a cold start or a slow DynamoDB call is then visible per
 request), and logs to a log group created first, with the stack's retention, so Lambda

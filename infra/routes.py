@@ -8,10 +8,13 @@ when it names no tenant (``/healthz``, ``/openapi.json``): the others require th
 authorizer and an API key, which API Gateway takes from the authorizer's
 ``usageIdentifierKey`` (key source ``AUTHORIZER``) to apply the tenant's plan.
 
-The ops console's routes (:data:`CONSOLE_ROUTES`: ``ANY /console`` and ``ANY
-/console/{proxy+}``) are not the tenant API's, so not in :mod:`gateway.routes` nor the
-OpenAPI document: they go to the console alias with no authorizer and no API key (the
-console authenticates itself: its login form, then a signed session; ``docs/deploy.md``).
+The ops console's routes (:data:`CONSOLE_ROUTES`) are not the tenant API's, so not in
+:mod:`gateway.routes` nor the OpenAPI document: they go to the console alias with no API
+key. ``ANY /console`` (a redirect), ``ANY /console/login`` and ``GET
+/console/static/{file}`` have no authorizer; ``ANY /console/{proxy+}``, every page and
+action, is behind the console's own REQUEST authorizer (the console function's
+:func:`gateway.aws.console.authorize`, no cache), and the console checks the session
+again (``docs/deploy.md``).
 
 API Gateway's own answers and the WAF rule are in :mod:`infra.edge_guards`.
 """
@@ -26,6 +29,7 @@ from dataclasses import asdict
 import pulumi
 import pulumi_aws as aws
 
+from gateway.aws.console import GUARDED_ROUTE, OPEN_ROUTES
 from gateway.routes import ROUTES as GATEWAY_ROUTES
 from gateway.routes import Endpoint
 from infra.edge_guards import GATEWAY_RESPONSES
@@ -34,8 +38,8 @@ ROUTES: tuple[Endpoint, ...] = tuple(r for r in GATEWAY_ROUTES if r.auth != "car
 """The HTTP surface's one route table (``gateway/routes.py``) less the carriers' routes."""
 CONSOLE = "console"
 """The alias of the console's routes."""
-CONSOLE_ROUTES: tuple[tuple[str, str], ...] = (("ANY", "/console"), ("ANY", "/console/{proxy+}"))
-"""(method, path) of the ops console's routes: every method, the console's page and below."""
+CONSOLE_ROUTES: tuple[tuple[str, str], ...] = (*OPEN_ROUTES, GUARDED_ROUTE)
+"""(method, path) of the ops console's routes; only :data:`GUARDED_ROUTE` has an authorizer."""
 
 
 def is_public(route: Endpoint) -> bool:
@@ -68,12 +72,14 @@ def resource_name(path: str) -> str:
 def build_routes(
     name: str,
     rest_api: aws.apigateway.RestApi,
-    authorizer: aws.apigateway.Authorizer,
+    authorizers: tuple[aws.apigateway.Authorizer, aws.apigateway.Authorizer],
     aliases: Mapping[str, aws.lambda_.Alias],
     parent: pulumi.Resource,
 ) -> list[pulumi.Resource]:
     """Resources, methods and AWS_PROXY integrations of :data:`ROUTES` and
-    :data:`CONSOLE_ROUTES` (to ``aliases["console"]``); what a deployment needs."""
+    :data:`CONSOLE_ROUTES` (to ``aliases["console"]``); what a deployment needs.
+    ``authorizers``: the tenant API's, and the console's."""
+    authorizer, console_authorizer = authorizers
     child = pulumi.ResourceOptions(parent=parent)
     resources: dict[str, pulumi.Output[str]] = {"": rest_api.root_resource_id}
     built: list[pulumi.Resource] = []
@@ -113,12 +119,14 @@ def build_routes(
         built += [method, integration]
     for verb, path in CONSOLE_ROUTES:
         ident = f"{name}-{verb.lower()}-{resource_name(path)}"
+        guarded = (verb, path) == GUARDED_ROUTE
         method = aws.apigateway.Method(
             ident,
             rest_api=rest_api.id,
             resource_id=resources[path],
             http_method=verb,
-            authorization="NONE",  # the console checks its own session (docs/deploy.md)
+            authorization="CUSTOM" if guarded else "NONE",  # and the console's own check
+            authorizer_id=console_authorizer.id if guarded else None,
             api_key_required=False,
             opts=child,
         )

@@ -23,6 +23,10 @@ too; here it gets:
   (:class:`~gateway.audit.change_table.TableChangeLog`), where ``waybill audit TENANT
   --stack NAME`` reads them beside the CLI's ``--stack`` changes.
 
+Behind API Gateway the guarded route (:data:`GUARDED_ROUTE`) has the console's own
+REQUEST authorizer, served by this same function (:func:`authorize`), and the function
+sees a session only when that authorizer checked it (:func:`gate`).
+
 Cookies are always ``Secure``. The stage's path (``/api``) is put back in front of every
 link, redirect and cookie path: API Gateway sends the path without it.
 """
@@ -30,6 +34,7 @@ link, redirect and cookie path: API Gateway sends the path without it.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import functools
 import hashlib
 import hmac
@@ -48,6 +53,7 @@ from gateway.aws.secrets import console_credential_secret_id
 from gateway.console.app import Console, ConsoleConfig
 from gateway.console.credential import Credential, digest_of_record
 from gateway.console.http import Request, Response
+from gateway.console.sessions import COOKIE
 from gateway.errors import BadRequestError, GatewayError
 from gateway.ops.secrets import targets_of
 from gateway.services import PACKAGED_TENANTS_DIR
@@ -186,14 +192,89 @@ def proxy_response(response: Response) -> dict[str, Any]:
     }
 
 
+OPEN_ROUTES: tuple[tuple[str, str], ...] = (
+    ("ANY", "/console"),
+    ("ANY", "/console/login"),
+    ("GET", "/console/static/{file}"),
+)
+"""The console's routes without its authorizer (:mod:`infra.routes`): the redirect to the
+overview, the login form and the stylesheet, which need no session."""
+GUARDED_ROUTE = ("ANY", "/console/{proxy+}")
+"""Every other page and action: behind the console authorizer (:func:`authorize`)."""
+
+
+def console_resource(path: str) -> str:
+    """The REST resource of a console path, as API Gateway matches it.
+
+    >>> [console_resource(p) for p in ("/console/login", "/console/static/a.css", "/console/")]
+    ['/console/login', '/console/static/{file}', '/console/{proxy+}']
+    """
+    if path in ("/console", "/console/login"):
+        return path
+    head, _, name = path.rpartition("/")
+    if head == "/console/static" and name:
+        return "/console/static/{file}"
+    return GUARDED_ROUTE[1]
+
+
+AUTHORIZED = "session"
+"""The console authorizer's context key: ``valid`` when the request carries a session it
+checked, ``none`` otherwise (``requestContext.authorizer.session`` of the proxy event)."""
+READS = ("GET", "HEAD")
+
+
+def authorize(console: Console, event: Mapping[str, Any]) -> dict[str, Any]:
+    """The REQUEST authorizer of ``/console/{proxy+}`` (no cache: TTL 0).
+
+    A valid session: Allow, context ``session=valid``. None (or an expired or forged one):
+    a read is allowed with ``session=none``, so the console answers it with its login
+    redirect and nothing else (the proxy handler strips the session cookie of every request
+    the authorizer did not call valid, see :func:`gate`); any other method is denied at the
+    edge (API Gateway's 403), so no action reaches the function without a session.
+    """
+    request, _ = request_of(event)
+    valid = console.session_of(request) is not None
+    effect = "Allow" if valid or request.method in READS else "Deny"
+    return {
+        "principalId": "ops" if valid else "anonymous",
+        "policyDocument": {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Action": "execute-api:Invoke",
+                    "Effect": effect,
+                    "Resource": str(event.get("methodArn") or ""),
+                }
+            ],
+        },
+        "context": {AUTHORIZED: "valid" if valid else "none"},
+    }
+
+
+def gate(event: Mapping[str, Any], request: Request) -> Request:
+    """``request`` without its session cookie unless the console authorizer checked it:
+    behind API Gateway, a page needs both the authorizer's check and the console's own.
+    Routes without the authorizer (login, the stylesheet) need no session anyway."""
+    authorizer = (event.get("requestContext") or {}).get("authorizer") or {}
+    if authorizer.get(AUTHORIZED) == "valid":
+        return request
+    kept = [c for c in (request.header("cookie") or "").split(";") if c.strip()]
+    kept = [c for c in kept if c.strip().partition("=")[0] != COOKIE]
+    headers = dict(request.headers) | {"cookie": "; ".join(kept)}
+    return dataclasses.replace(request, headers=headers)
+
+
 def make_console_handler(
     build: Callable[[str], Console],
 ) -> Callable[[Mapping[str, Any], Any], dict[str, Any]]:
-    """A proxy handler over the console ``build(base)`` makes for a stage path."""
+    """A handler over the console ``build(base)`` makes for a stage path: the console
+    authorizer's answer for an authorizer event, else a proxy response."""
 
     def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
+        if event.get("type") == "REQUEST" and "methodArn" in event:
+            return authorize(build(""), event)
         request, base = request_of(event)
-        return proxy_response(build(base)(request))
+        return proxy_response(build(base)(gate(event, request)))
 
     return handler
 

@@ -125,7 +125,7 @@ class Console:
             return self._static(request)
         if path == "/console/login":
             return self._login(request)
-        session = self._codec().open(request.cookie(COOKIE))
+        session = self.session_of(request)
         if session is None:
             if request.method == "GET":
                 return self._redirect("/console/login")
@@ -140,6 +140,10 @@ class Console:
         return respond(405, b"method not allowed\n", "text/plain", (("allow", allow),))
 
     # -- sessions and login --------------------------------------------------------
+
+    def session_of(self, request: Request) -> Session | None:
+        """The request's valid session, if it carries one (what the AWS authorizer asks)."""
+        return self._codec().open(request.cookie(COOKIE))
 
     def _codec(self, purpose: str | None = None) -> SessionCodec:
         digest = self.credential.digest() or "no credential"

@@ -1,10 +1,11 @@
 """A stand-in for API Gateway in front of a Lambda proxy handler, for a real browser.
 
 API Gateway cannot run here, so this small HTTP server on 127.0.0.1 (a thread) does what
-a REST API's stage does for the console's routes (``ANY /console`` and ``ANY
-/console/{proxy+}``, :mod:`infra.routes`) and nothing more:
+a REST API's stage does for the console's routes (:mod:`infra.routes`) and nothing more:
 
-- a request under ``/{stage}/console`` becomes one REST proxy event (payload 1.0): the
+- a request under ``/{stage}/console`` becomes one REST proxy event (payload 1.0),
+  handed over as the stage would (:func:`gateway.testkit.rest_console.through_rest_api`:
+  on the guarded route, the console authorizer first, its Deny a 403): the
   method; ``path`` without the stage and ``requestContext.path`` with it (both as the
   browser sent them: a REST API does not decode the path); ``headers`` (the last value of
   each name) and ``multiValueHeaders`` (every value, every ``Cookie`` header); the query's
@@ -36,6 +37,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
+
+from gateway.testkit.rest_console import through_rest_api
 
 ProxyHandler = Callable[[Mapping[str, Any], Any], Mapping[str, Any]]
 
@@ -142,7 +145,7 @@ class RestProxy:
                     return
                 proxy.events.append(event)
                 try:
-                    answer = proxy.handler(event, None)
+                    answer = through_rest_api(proxy.handler, event)
                 except Exception as exc:  # what API Gateway answers when the function fails
                     proxy.errors.append(exc)
                     message = b'{"message": "Internal server error"}'

@@ -19,6 +19,7 @@ from gateway.aws import console as aws_console
 from gateway.aws.handler import shared_services
 from gateway.cli import main
 from gateway.store.table import ensure_table
+from gateway.testkit.rest_console import through_rest_api
 from tests.console.conftest import csrf_of
 
 STACK = "t1"
@@ -58,7 +59,8 @@ def cookie(answer: dict[str, Any], name: str) -> str:
 
 
 @pytest.fixture
-def handler(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+def function(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """The console function itself (its proxy and authorizer entry point), on moto."""
     with mock_aws():
         monkeypatch.setenv("TABLE_NAME", TABLE)
         monkeypatch.setenv("SECRETS_PREFIX", f"waybill/{STACK}/")
@@ -69,6 +71,12 @@ def handler(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         shared_services.cache_clear()
         yield aws_console.make_console_handler(aws_console.console_from_environment)
         shared_services.cache_clear()
+
+
+@pytest.fixture
+def handler(function: Any) -> Any:
+    """The function as the stage hands it requests (the guarded route's authorizer first)."""
+    return lambda event, _: through_rest_api(function, event)
 
 
 def test_login_and_a_page_through_proxy_events(
@@ -135,3 +143,49 @@ def test_login_and_a_page_through_proxy_events(
 def test_session_key_is_not_the_cursor_key() -> None:
     assert aws_console.session_key(b"k" * 32) != b"k" * 32
     assert re.fullmatch(rb".{32}", aws_console.session_key(b"k" * 32), re.S)
+
+
+def test_the_console_authorizer_guards_every_page_and_action(
+    function: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A page needs the authorizer's check and the console's own: a session cookie the
+    authorizer did not check (a forged one, or a request that reached the function without
+    the authorizer) is no session; an action without a session is refused at the edge."""
+    called: list[dict[str, Any]] = []
+
+    def counted(event: dict[str, Any], context: Any) -> Any:
+        called.append(event)
+        return function(event, context)
+
+    assert (
+        main(["console", "credential", "--reset", "--stack", STACK, "--state-dir", str(tmp_path)])
+        == 0
+    )
+    credential = capsys.readouterr().out.strip()
+    login = through_rest_api(counted, event("GET", "/console/login"))
+    assert [e.get("type") for e in called] == [None]  # the login form: no authorizer
+    form = {"csrf": csrf_of(login["body"]), "credential": credential}
+    pre = cookie(login, "waybill_console_login")
+    logged = through_rest_api(counted, event("POST", "/console/login", cookies=(pre,), form=form))
+    session = cookie(logged, "waybill_console")
+
+    called.clear()
+    page = through_rest_api(counted, event("GET", "/console/tenants", cookies=(session,)))
+    assert page["statusCode"] == 200
+    assert [e.get("type") for e in called] == ["REQUEST", None]
+    assert called[1]["requestContext"]["authorizer"]["session"] == "valid"
+
+    for cookies in ((), ("waybill_console=v1.9999999999.forged.mac",)):
+        called.clear()
+        page = through_rest_api(counted, event("GET", "/console/tenants", cookies=cookies))
+        assert page["statusCode"] == 303  # to the login form, nothing read
+        assert called[1]["requestContext"]["authorizer"]["session"] == "none"
+        called.clear()
+        post = event("POST", "/console/parked/replay", cookies=cookies, form={"tenant": "acme"})
+        refused = through_rest_api(counted, post)
+        assert refused["statusCode"] == 403 and [e.get("type") for e in called] == ["REQUEST"]
+
+    # a request that reached the function without the authorizer: its session is not seen
+    bypass = function(event("GET", "/console/tenants", cookies=(session,)), None)
+    assert bypass["statusCode"] == 303
+    assert bypass["multiValueHeaders"]["location"] == ["/api/console/login"]

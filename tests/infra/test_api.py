@@ -25,7 +25,7 @@ from infra.secrets import PartnerSecrets
 from infra.settings import StackSettings
 from infra.stage import STAGE, xray_rule_name
 from infra.table import Table
-from tests.infra.helpers import as_json, one, resources_of
+from tests.infra.helpers import as_json, named, one, resources_of
 
 TENANTS = {
     "acme": TenantConfig(id="acme", name="Acme", plan="free", carriers={"easypost": {}}),
@@ -35,7 +35,13 @@ METHOD = "aws:apigateway/method:Method"
 RESOURCE = "aws:apigateway/resource:Resource"
 INTEGRATION = "aws:apigateway/integration:Integration"
 PERMISSION = "aws:lambda/permission:Permission"
-CONSOLE_ROUTES = {("ANY", "/console"), ("ANY", "/console/{proxy+}")}
+CONSOLE_ROUTES = {
+    ("ANY", "/console"),
+    ("ANY", "/console/login"),
+    ("GET", "/console/static/{file}"),
+    ("ANY", "/console/{proxy+}"),
+}
+GUARDED = ("ANY", "/console/{proxy+}")  # behind the console's own authorizer
 
 
 def build_stack(
@@ -137,11 +143,15 @@ def test_every_method_but_the_public_ones_needs_the_authorizer_and_an_api_key() 
     api, _, _ = build_stack()
 
     def check(_: Any) -> None:
-        authorizer = one("aws:apigateway/authorizer:Authorizer")
+        authorizer = named("aws:apigateway/authorizer:Authorizer", "api-authorizer")
+        console = named("aws:apigateway/authorizer:Authorizer", "api-console-authorizer")
         for (verb, path), method in deployed_methods().items():
             inputs = method.inputs
-            if path in {"/healthz", "/openapi.json"} or (verb, path) in CONSOLE_ROUTES:
-                # the console authenticates itself (its login form, a signed session)
+            if (verb, path) == GUARDED:  # every page and action: the console's authorizer
+                assert inputs["authorization"] == "CUSTOM" and not inputs.get("apiKeyRequired")
+                assert inputs["authorizerId"] == f"{console.name}-id"
+            elif path in {"/healthz", "/openapi.json"} or (verb, path) in CONSOLE_ROUTES:
+                # public, or the console's login form, stylesheet and redirect
                 assert inputs["authorization"] == "NONE" and not inputs.get("apiKeyRequired")
                 assert not inputs.get("authorizerId"), (verb, path)
             else:
@@ -160,15 +170,22 @@ def test_keys_come_from_a_request_authorizer_cached_on_the_api_key() -> Any:
         rest = one("aws:apigateway/restApi:RestApi").inputs
         assert rest["apiKeySource"] == "AUTHORIZER"
         assert rest["endpointConfiguration"]["types"] == "REGIONAL"
-        authorizer = one("aws:apigateway/authorizer:Authorizer").inputs
+        authorizer = named("aws:apigateway/authorizer:Authorizer", "api-authorizer").inputs
         assert authorizer["type"] == "REQUEST"
         assert authorizer["authorizerResultTtlInSeconds"] == 300
-        assert authorizer["authorizerUri"] == values[-1]
+        assert authorizer["authorizerUri"] == values[-2]
         # the cache key is the API key, which carries the tenant
         assert authorizer["identitySource"] == "method.request.header.x-api-key"
         assert "variables" not in one("aws:apigateway/stage:Stage").inputs
+        # the console's: the console function, no cache (a session may end any time), an
+        # identity source always present (a request without cookies still reaches it)
+        console = named("aws:apigateway/authorizer:Authorizer", "api-console-authorizer").inputs
+        assert (console["type"], console["authorizerUri"]) == ("REQUEST", values[-1])
+        assert console["authorizerResultTtlInSeconds"] == 0
+        assert console["identitySource"] == "context.httpMethod"
 
-    return ready(api, functions.authorizer.invoke_arn).apply(check)
+    invoked = (functions.authorizer.invoke_arn, functions.console.invoke_arn)
+    return ready(api, *invoked).apply(check)
 
 
 @pytest.mark.parametrize(
@@ -192,12 +209,17 @@ def test_lambda_permissions_name_this_api_and_only_its_methods() -> Any:
 
     def check(values: list[Any]) -> None:
         execution_arn = values[1]
-        authorizer = one("aws:apigateway/authorizer:Authorizer")
+        authorizer = named("aws:apigateway/authorizer:Authorizer", "api-authorizer")
+        console = named("aws:apigateway/authorizer:Authorizer", "api-console-authorizer")
         permissions = {p.name: p.inputs for p in resources_of(PERMISSION)}
         expected = {
             "api-invoke-authorizer": (
                 "waybill-dev-authorizer",
                 f"{execution_arn}/authorizers/{authorizer.name}-id",
+            ),
+            "api-invoke-console-authorizer": (
+                "waybill-dev-console",
+                f"{execution_arn}/authorizers/{console.name}-id",
             ),
         }
         for suffix, path in (("", "/console"), ("-proxy", "/console/*")):  # every method
@@ -388,10 +410,8 @@ def test_the_deployment_is_replaced_when_the_routes_change(monkeypatch: pytest.M
         # the authorizer's inputs and the integrations' targets are fingerprinted too
         uri, ingest, query, console = values[-4:]
         assert json.loads(triggers["authorizer"]) == [
-            uri,
-            "method.request.header.x-api-key",
-            300,
-            "REQUEST",
+            [uri, "method.request.header.x-api-key", 300, "REQUEST"],
+            [console, "context.httpMethod", 0, "REQUEST"],
         ]
         assert json.loads(triggers["integrations"]) == {
             "ingest": ingest,

@@ -227,8 +227,8 @@ def check_alarms_notify_the_topic(world: MotoWorld, out: Outcome) -> None:
 
 
 def check_integrations(world: MotoWorld, out: Outcome) -> None:
-    """REST integrations invoke the real ingest, query or console alias; the authorizer its
-    own."""
+    """REST integrations invoke the real ingest, query or console alias; the tenant
+    authorizer its own, the console's authorizer the console's."""
     apigw = world.client("apigateway")
     rest_id = _one(out, "aws:apigateway/restApi:RestApi").id
     functions = ("ingest", "query", "console")
@@ -239,8 +239,12 @@ def check_integrations(world: MotoWorld, out: Outcome) -> None:
             restApiId=rest_id, resourceId=i["resourceId"], httpMethod=i["httpMethod"]
         )
         assert got["uri"] in aliases, integration.name
-    (authorizer,) = apigw.get_authorizers(restApiId=rest_id)["items"]
-    assert authorizer["authorizerUri"] == invocation_uri("us-west-2", _alias_arn(out, "authorizer"))
+    items = apigw.get_authorizers(restApiId=rest_id)["items"]
+    found = {a["name"].rsplit("-", 1)[1]: a for a in items}
+    assert set(found) == {"tenant", "console"}  # waybill-{stack}-tenant, -console
+    tenant, console = found["tenant"], found["console"]
+    assert tenant["authorizerUri"] == invocation_uri("us-west-2", _alias_arn(out, "authorizer"))
+    assert console["authorizerUri"] == invocation_uri("us-west-2", _alias_arn(out, "console"))
     stage = apigw.get_stage(restApiId=rest_id, stageName="api")
     assert exported("base_url") == f"https://{rest_id}.execute-api.us-west-2.amazonaws.com/api"
     access = _one_named(out, "aws:cloudwatch/logGroup:LogGroup", "api-access-logs")

@@ -87,6 +87,7 @@ from gateway.store.table import ensure_table
 from gateway.tenancy.keysets import new_keyset
 from gateway.testkit.carrier_api import CarrierApi, SimEvent
 from gateway.testkit.events import make_event
+from gateway.testkit.rest_console import through_rest_api
 from infra.notify import STREAM_FILTERS
 from infra.roles import (
     INDEX_ACCESS,
@@ -445,7 +446,8 @@ def _console_container(monkeypatch: pytest.MonkeyPatch, *, loopback: bool = Fals
     monkeypatch.setenv("NOTIFY_KEY_ID", NOTIFY_KEY[0])
     monkeypatch.setenv("NOTIFY_ALLOW_INSECURE", "true" if loopback else "false")
     handler_module.shared_services.cache_clear()
-    return console_module.make_console_handler(console_module.console_from_environment)
+    handler = console_module.make_console_handler(console_module.console_from_environment)
+    return lambda event, _: through_rest_api(handler, event)  # the stage: its authorizer first
 
 
 def _console_login(handler: ConsoleHandler) -> str:
