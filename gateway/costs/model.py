@@ -78,9 +78,10 @@ class StackShape:
     """What a stack holds whatever its traffic, and the containers that refresh secrets."""
 
     metrics: int = 25  # EMF metric names (dimension: service only)
-    alarms: int = 22  # tests/infra/test_observability.py: every alarm of a stack
+    alarms: int = 25  # tests/infra/test_observability.py: every alarm of a stack
     cmk_keys: int = 1  # the table's customer managed key
-    secrets: int = 1  # the cursor key (partner key sets and plan keys are per tenant)
+    secrets: int = 2  # the cursor key, the console credential (tests/infra/test_secrets.py;
+    # partner key sets and plan keys are per tenant)
     waf_rules: int = 1  # infra/edge_guards.py: one rate rule; 0 when WAF is off
     warm_containers: float = 4.0  # ingest containers warm at a time, each refreshing secrets
     xray_reservoir_per_s: float = 1.0  # infra/stage.py XRAY_RESERVOIR, Lambda's default too

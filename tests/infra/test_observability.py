@@ -10,6 +10,7 @@ from typing import Any
 import pulumi
 import pytest
 
+from gateway.costs.model import StackShape
 from gateway.tenancy.plans import load_plans, plans_file
 from infra import dashboard
 from infra.alarms import API_5XX_PERCENT, POLLS_FAILED_PERCENT, THROTTLED_PER_5_MIN
@@ -78,6 +79,7 @@ def test_every_alarm_exists_with_its_threshold_and_notifies_the_topic() -> Any:
             expected[f"lambda-throttles-{function}"] = (0, {"Throttles"})
         assert set(found) == set(expected)
         assert set(obs.alarms) == set(expected)
+        assert len(obs.alarms) == StackShape().alarms  # what the cost model prices
         for key, (threshold, metrics) in expected.items():
             alarm = found[key]
             assert alarm["threshold"] == threshold, key
