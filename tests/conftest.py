@@ -6,7 +6,9 @@ Only what every suite needs lives here; suites add their own ``conftest.py``.
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -29,6 +31,25 @@ def dynamodb_local_endpoint() -> Iterator[str]:
 
     with DynamoDBLocal(in_memory=True) as ddb:
         yield ddb.endpoint_url
+
+
+@pytest.fixture
+def client(dynamodb_local_endpoint: str) -> Any:
+    """A low-level DynamoDB client for the session's DynamoDB Local."""
+    from gateway.local.wiring import local_dynamodb
+
+    return local_dynamodb(dynamodb_local_endpoint)
+
+
+@pytest.fixture
+def table(client: Any) -> Iterator[str]:
+    """A fresh table (with its index and TTL) of its own, deleted afterwards."""
+    from gateway.store.table import ensure_table
+
+    name = f"waybill-{uuid.uuid4().hex[:12]}"
+    ensure_table(client, name)
+    yield name
+    client.delete_table(TableName=name)
 
 
 def _hypothesis_profile() -> None:

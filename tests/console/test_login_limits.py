@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import logging
 import socket
-import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -22,7 +20,6 @@ from gateway.console.login_limits import (
 )
 from gateway.local.wiring import local_dynamodb
 from gateway.store.capacity import CapacityMeter
-from gateway.store.table import ensure_table
 
 pytestmark = pytest.mark.integration
 
@@ -40,19 +37,6 @@ class Clock:
         return self.now
 
 
-@pytest.fixture
-def ddb(dynamodb_local_endpoint: str) -> Any:
-    return local_dynamodb(dynamodb_local_endpoint)
-
-
-@pytest.fixture
-def table(ddb: Any) -> Iterator[str]:
-    name = f"waybill-login-{uuid.uuid4().hex[:12]}"
-    ensure_table(ddb, name)
-    yield name
-    ddb.delete_table(TableName=name)
-
-
 def recorded(client: Any, monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The operations ``client`` sends from now on."""
     calls: list[str] = []
@@ -66,18 +50,18 @@ def recorded(client: Any, monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return calls
 
 
-def throttle_items(ddb: Any, table: str) -> list[dict[str, Any]]:
+def throttle_items(client: Any, table: str) -> list[dict[str, Any]]:
     """Every throttle item (a Scan: fine in a test, never in the throttle)."""
-    items = ddb.scan(TableName=table, ConsistentRead=True)["Items"]
+    items = client.scan(TableName=table, ConsistentRead=True)["Items"]
     return [item for item in items if item["pk"]["S"].startswith("CL#")]
 
 
 def test_a_client_is_held_after_its_cap_and_others_are_not(
-    ddb: Any, table: str, monkeypatch: pytest.MonkeyPatch
+    client: Any, table: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     meter = CapacityMeter()
-    throttle = TableLoginThrottle(ddb, table, clock=Clock(T0 + 10), meter=meter)
-    calls = recorded(ddb, monkeypatch)
+    throttle = TableLoginThrottle(client, table, clock=Clock(T0 + 10), meter=meter)
+    calls = recorded(client, monkeypatch)
     for _ in range(4):
         throttle.failed("198.51.100.7")
     assert throttle.wait("198.51.100.7") is None
@@ -88,7 +72,7 @@ def test_a_client_is_held_after_its_cap_and_others_are_not(
     assert calls == updates * 4 + ["BatchGetItem"] + updates + ["BatchGetItem"] * 2
     assert meter.write_units == 10.0
     assert 0 < meter.read_units <= 3 * 2.0  # four small items, eventually consistent
-    items = {(i["pk"]["S"], i["sk"]["S"]): i for i in throttle_items(ddb, table)}
+    items = {(i["pk"]["S"], i["sk"]["S"]): i for i in throttle_items(client, table)}
     assert set(items) == {("CL#198.51.100.7", str(T0)), ("CL#all", str(T0))}
     for item in items.values():
         assert item["failures"] == {"N": "5"}
@@ -110,9 +94,9 @@ def test_the_overall_cap_is_shared_by_two_throttles_on_the_table(
     assert first.wait("203.0.113.1") == 201 and second.wait("203.0.113.1") == 201
 
 
-def test_windows_slide_with_the_clock(ddb: Any, table: str) -> None:
+def test_windows_slide_with_the_clock(client: Any, table: str) -> None:
     clock = Clock(T0 + 10)
-    throttle = TableLoginThrottle(ddb, table, clock=clock)
+    throttle = TableLoginThrottle(client, table, clock=clock)
     for _ in range(5):
         throttle.failed("198.51.100.7")
     wait = throttle.wait("198.51.100.7")
@@ -133,9 +117,9 @@ def test_windows_slide_with_the_clock(ddb: Any, table: str) -> None:
     assert throttle.wait("198.51.100.7") is None
 
 
-def test_a_success_clears_the_client_but_not_the_overall_count(ddb: Any, table: str) -> None:
+def test_a_success_clears_the_client_but_not_the_overall_count(client: Any, table: str) -> None:
     clock = Clock(T0 + 250)
-    throttle = TableLoginThrottle(ddb, table, per_client=5, overall=16, clock=clock)
+    throttle = TableLoginThrottle(client, table, per_client=5, overall=16, clock=clock)
     for client in ("198.51.100.7", "198.51.100.8"):
         for _ in range(4):
             throttle.failed(client)
@@ -174,10 +158,10 @@ def test_a_table_that_does_not_answer_holds_logins_and_drops_counts(
     ]
 
 
-def test_throttling_and_unprocessed_keys_hold_logins(ddb: Any, table: str) -> None:
-    throttle = TableLoginThrottle(ddb, table, clock=Clock(T0))
+def test_throttling_and_unprocessed_keys_hold_logins(client: Any, table: str) -> None:
+    throttle = TableLoginThrottle(client, table, clock=Clock(T0))
     unprocessed = {"Responses": {}, "UnprocessedKeys": {table: {"Keys": [limit_key("all", T0)]}}}
-    with Stubber(ddb) as stub:
+    with Stubber(client) as stub:
         stub.add_client_error("batch_get_item", "ProvisionedThroughputExceededException")
         for _ in range(2):
             stub.add_client_error("update_item", "InternalServerError", http_status_code=500)
@@ -187,20 +171,20 @@ def test_throttling_and_unprocessed_keys_hold_logins(ddb: Any, table: str) -> No
         throttle.failed("198.51.100.7")  # both counts dropped, nothing raised
         assert throttle.wait("198.51.100.7") == STORE_DOWN_WAIT
         stub.assert_no_pending_responses()
-    assert throttle_items(ddb, table) == []
+    assert throttle_items(client, table) == []
     assert throttle.wait("198.51.100.7") is None  # the table answers again: logins resume
 
 
 def test_client_ids_are_bounded_and_one_client_makes_one_item_per_window(
-    ddb: Any, table: str
+    client: Any, table: str
 ) -> None:
-    throttle = TableLoginThrottle(ddb, table, clock=Clock(T0 + 5))
+    throttle = TableLoginThrottle(client, table, clock=Clock(T0 + 5))
     huge = "x" * 100_000
     for _ in range(5):
         throttle.failed(huge)
     assert throttle.wait(huge) is not None
     assert throttle.wait("x" * 99_999) is None
-    items = throttle_items(ddb, table)
+    items = throttle_items(client, table)
     assert sorted(len(i["pk"]["S"]) for i in items) == [6, 3 + 33]
     for near in ("2001:db8::1", "2001:DB8:0:0:ffff::2", "2001:db8::3"):  # one /64
         throttle.failed(near)
@@ -211,5 +195,5 @@ def test_client_ids_are_bounded_and_one_client_makes_one_item_per_window(
     throttle.failed("2001:db8::abcd")
     assert throttle.wait("2001:db8::9") is not None
     assert throttle.wait("2001:db8:0:1::9") is None
-    pks = sorted(i["pk"]["S"] for i in throttle_items(ddb, table))
+    pks = sorted(i["pk"]["S"] for i in throttle_items(client, table))
     assert pks == sorted(["CL#all", "CL#198.51.100.7", "CL#2001:db8::/64", "CL#" + client_id(huge)])
