@@ -135,28 +135,10 @@ class Api(pulumi.ComponentResource):
             tags=tags,
             opts=child,
         )
-        check_authorizer_cache(IDENTITY_SOURCE, AUTHORIZER_TTL_SECONDS)
-        authorizer = aws.apigateway.Authorizer(
-            f"{name}-authorizer",
-            name=f"waybill-{settings.stack}-tenant",
-            rest_api=self.rest_api.id,
-            type="REQUEST",
-            authorizer_uri=functions.authorizer.invoke_arn,
-            authorizer_result_ttl_in_seconds=AUTHORIZER_TTL_SECONDS,
-            identity_source=IDENTITY_SOURCE,
-            opts=child,
+        authorizers = (
+            self._authorizer(f"{name}-authorizer", settings, "tenant", functions.authorizer),
+            self._authorizer(f"{name}-console-authorizer", settings, "console", functions.console),
         )
-        console_authorizer = aws.apigateway.Authorizer(
-            f"{name}-console-authorizer",
-            name=f"waybill-{settings.stack}-console",
-            rest_api=self.rest_api.id,
-            type="REQUEST",
-            authorizer_uri=functions.console.invoke_arn,
-            authorizer_result_ttl_in_seconds=CONSOLE_AUTHORIZER_TTL,
-            identity_source=CONSOLE_IDENTITY_SOURCE,
-            opts=child,
-        )
-        authorizers = (authorizer, console_authorizer)
         aliases = {
             "ingest": functions.ingest,
             "query": functions.query,
@@ -182,6 +164,28 @@ class Api(pulumi.ComponentResource):
         }
         self.web_acl = edge_guards.build_waf(name, settings, self.stage, tags, self)
         self.register_outputs({"base_url": self.base_url, "rest_api_id": self.rest_api.id})
+
+    def _authorizer(
+        self, name: str, settings: StackSettings, kind: str, alias: aws.lambda_.Alias
+    ) -> aws.apigateway.Authorizer:
+        """A REQUEST authorizer of this API: the tenant API's (cached on the API key) or
+        the console's (no cache)."""
+        ttl, source = (
+            (AUTHORIZER_TTL_SECONDS, IDENTITY_SOURCE)
+            if kind == "tenant"
+            else (CONSOLE_AUTHORIZER_TTL, CONSOLE_IDENTITY_SOURCE)
+        )
+        check_authorizer_cache(source, ttl)
+        return aws.apigateway.Authorizer(
+            name,
+            name=f"waybill-{settings.stack}-{kind}",
+            rest_api=self.rest_api.id,
+            type="REQUEST",
+            authorizer_uri=alias.invoke_arn,
+            authorizer_result_ttl_in_seconds=ttl,
+            identity_source=source,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
 
     def _permissions(
         self,

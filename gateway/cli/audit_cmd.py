@@ -172,11 +172,16 @@ def show_changes_of_no_tenant(args: argparse.Namespace) -> int:
     now = datetime.now(UTC)
     since = parse_since(args.since, now=now) if args.since else now - DEFAULT_SINCE
     lines = change_lines(change_log(args), NO_TENANT, since, args.outcome)[: args.limit]
+    return show_lines(args, since, lines, f"no changes of no tenant's since {shown_time(since)}")
+
+
+def show_lines(args: argparse.Namespace, since: datetime, lines: list[Line], none: str) -> int:
+    """Print ``lines`` (``--json``: their entries), or ``none`` when there are none."""
     if args.json:
-        print_json({"tenant": NO_TENANT, "since": since, "entries": [e for *_, e in lines]})
+        print_json({"tenant": args.tenant, "since": since, "entries": [e for *_, e in lines]})
         return 0
     if not lines:
-        print(f"no changes of no tenant's since {shown_time(since)}")
+        print(none)
     for _, text, _ in lines:
         print(text)
     return 0
@@ -216,14 +221,8 @@ def run(args: argparse.Namespace) -> int:
         table=table,
     )
     require_known_tenant(args.tenants_dir, args.tenant, found=bool(lines))
-    if args.json:
-        print_json({"tenant": args.tenant, "since": since, "entries": [e for *_, e in lines]})
-        return 0
-    if not lines:
-        print(f"nothing audited for {args.tenant} since {shown_time(since)}")
-    for _, text, _ in lines:
-        print(text)
-    return 0
+    none = f"nothing audited for {args.tenant} since {shown_time(since)}"
+    return show_lines(args, since, lines, none)
 
 
 def register(subparsers: Any) -> None:
