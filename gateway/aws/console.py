@@ -45,7 +45,7 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import unquote, urlencode
 
 from gateway.audit.change_table import TableChangeLog
 from gateway.aws.secret_store import SecretsManagerStore, SecretStoreError
@@ -157,7 +157,16 @@ def session_key(cursor_key: bytes) -> bytes:
 
 
 def request_of(event: Mapping[str, Any]) -> tuple[Request, str]:
-    """The console's request of a REST proxy event, and the stage's path before it."""
+    """The console's request of a REST proxy event, and the stage's path before it.
+
+    A REST API hands the path over as the browser sent it, percent-encoded; the console
+    (as the local edge) takes it decoded.
+
+    >>> event = {"path": "/console/x%20y", "requestContext": {"path": "/api/console/x%20y"}}
+    >>> request, base = request_of(event)
+    >>> request.path, base
+    ('/console/x y', '/api')
+    """
     multi: Mapping[str, list[str]] = event.get("multiValueHeaders") or {}
     headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
     for name, values in multi.items():
@@ -171,8 +180,8 @@ def request_of(event: Mapping[str, Any]) -> tuple[Request, str]:
     full = str(context.get("path") or path)
     base = full[: -len(path)] if full.endswith(path) else ""
     client = str((context.get("identity") or {}).get("sourceIp") or "-")
-    request = Request(str(event.get("httpMethod") or "GET"), path, query, headers, body, client)
-    return request, base
+    method = str(event.get("httpMethod") or "GET")
+    return Request(method, unquote(path), query, headers, body, client), base
 
 
 def proxy_response(response: Response) -> dict[str, Any]:
