@@ -34,11 +34,10 @@ from typing import Any
 from gateway.cli import CliError, add_state_dir
 from gateway.cli.output import add_json_option, print_json
 from gateway.cli.tables import running_table, stack_table
-from gateway.cli.tenants_cmd import add_tenants_dir
+from gateway.cli.tenants_cmd import add_tenants_dir, valid_tenants
 from gateway.costs.attribution import TenantCost, month_costs
 from gateway.costs.model import NEW_EDGE
 from gateway.costs.prices import load_price_table
-from gateway.tenancy.tenants import TenantConfigError, load_tenants
 
 KINDS = ("accepted", "duplicate", "ignored", "parked", "refused")
 REFUSED = ("rejected", "throttled", "failed")
@@ -111,10 +110,7 @@ def table_lines(month: str, costs: list[TenantCost]) -> list[str]:
 def run(args: argparse.Namespace) -> int:
     """Attribute the month's modeled cost to every tenant and print it."""
     month = parse_month(args.month) if args.month else datetime.now(UTC).strftime("%Y-%m")
-    try:
-        tenants = load_tenants(Path(args.tenants_dir))
-    except TenantConfigError as exc:
-        raise CliError(str(exc)) from None
+    tenants = valid_tenants(args.tenants_dir)
     client, name = _table(args)
     costs = month_costs(client, name, tenants, month)
     if args.json:

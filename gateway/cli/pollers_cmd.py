@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from gateway.cli import CliError, add_state_dir
 from gateway.cli.endpoints_cmd import running, user_errors
 from gateway.cli.output import add_json_option, print_json
-from gateway.cli.tenants_cmd import add_tenants_dir, require_tenant
+from gateway.cli.tenants_cmd import add_tenants_dir, require_tenant, valid_tenants
 from gateway.cli.trackers_cmd import carrier_id, check_line, tracking_number
 
 if TYPE_CHECKING:
@@ -33,16 +33,9 @@ MAX_LOG = 100
 
 def polling_tenants(args: argparse.Namespace) -> list[TenantConfig]:
     """The named tenant, or every tenant of ``--tenants-dir`` that polls a carrier."""
-    from pathlib import Path
-
-    from gateway.tenancy.tenants import TenantConfigError, load_tenants
-
     if args.tenant is not None:
         return [require_tenant(args.tenants_dir, args.tenant)]
-    try:
-        found = load_tenants(Path(args.tenants_dir))
-    except TenantConfigError as exc:
-        raise CliError(str(exc)) from None
+    found = valid_tenants(args.tenants_dir)
     return [
         config
         for _, config in sorted(found.items())

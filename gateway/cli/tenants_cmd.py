@@ -103,6 +103,13 @@ def scan(tenants_dir: str) -> TenantScan:
     return found
 
 
+def valid_tenants(tenants_dir: str) -> dict[str, TenantConfig]:
+    """Every valid tenant by id, each invalid file named on stderr and left out: what a
+    report over all tenants (``pollers status``, ``costs``) uses, so one bad file does not
+    hide the others."""
+    return {config.id: config for config in scan(tenants_dir).valid.values()}
+
+
 def refuse_invalid_tenants(tenants_dir: str) -> None:
     """What ``waybill serve`` checks before it starts: every tenant file valid, or a
     :class:`CliError` after each bad file was named (file and field)."""

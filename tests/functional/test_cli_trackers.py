@@ -156,7 +156,7 @@ def test_remove_then_refresh_is_refused_and_a_spent_budget_says_when(run: Run) -
     )
 
 
-def test_pollers_status_and_log(run: Run) -> None:
+def test_pollers_status_and_log(run: Run, tenants: Path) -> None:
     code, out, _ = run("pollers", "status")
     assert (code, out) == (0, f"acme  ups  due=0 overdue=0 failing=0  budget=0/{BUDGET} today\n")
     run("trackers", "add", "acme", UPS1, "--carrier", "ups")
@@ -165,6 +165,10 @@ def test_pollers_status_and_log(run: Run) -> None:
     code, out, _ = run("pollers", "status", "acme")
     assert re.fullmatch(rf"acme  ups  due=1 overdue=0 failing=0  budget=[12]/{BUDGET} today\n", out)
     assert run("pollers", "status", "globex")[1] == "globex  polls no carrier\n"
+    (tenants / "broken.toml").write_text('name = "B"\nretention = 30\n')  # one bad file
+    code, out, err = run("pollers", "status")
+    assert code == 0 and out.startswith("acme  ups  due=1 ")  # the others still reported
+    assert "broken.toml: retention: extra inputs are not permitted" in err
     code, out, _ = run("pollers", "log", "acme", UPS1.lower(), "--carrier", "ups")
     assert code == 0 and re.fullmatch(
         rf"{INSTANT}  refresh  http=200  \d+ms  \+1 events  status changed\n", out

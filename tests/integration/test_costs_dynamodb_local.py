@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 import time
 from contextlib import redirect_stdout
 from datetime import UTC, datetime
@@ -93,3 +94,17 @@ def test_each_tenant_pays_for_its_own_deliveries(
     assert all(sum(t["requests"].values()) == 0 for t in other["tenants"])
     assert all(t["variable_usd"] == 0 for t in other["tenants"])
     assert datetime.now(UTC).strftime("%Y-%m") == found["month"]
+
+
+def test_a_bad_tenant_file_is_named_and_the_others_are_still_priced(
+    table: str, dynamodb_local_endpoint: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    tenants = tmp_path / "tenants"
+    shutil.copytree(TENANTS_DIR, tenants)
+    (tenants / "broken.toml").write_text('name = "B"\nretention = 30\n')  # a typo'd field
+    owner = own_state_dir(tmp_path / "state")
+    write_runtime(owner, dynamodb_endpoint=dynamodb_local_endpoint, table_name=table)
+    found = _costs(tmp_path / "state", "--tenants-dir", str(tenants))
+    assert {"acme", "globex"} <= {t["tenant"] for t in found["tenants"]}
+    assert "broken" not in {t["tenant"] for t in found["tenants"]}
+    assert "broken.toml: retention: extra inputs are not permitted" in capsys.readouterr().err
