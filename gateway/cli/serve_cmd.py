@@ -156,6 +156,8 @@ def run(args: argparse.Namespace) -> int:
             raise CliError(f"cannot listen on {args.host}:{args.port}: {exc.strerror}") from None
         finally:
             workers.stop()
+            if gateway.services.limits is not None:  # counts kept by a failed write
+                gateway.services.limits.flush()
             gateway.services.pipeline.audit.flush(final=True)  # the last open count windows
     finally:
         clear_runtime(owner)

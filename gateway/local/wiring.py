@@ -3,11 +3,13 @@
 DynamoDB Local instead of DynamoDB, ``<state_dir>/secrets.json`` instead of
 Secrets Manager, ``<state_dir>/api_keys.json`` for the edge's API keys,
 ``<state_dir>/cursor.key`` for the page cursors' key, ``<state_dir>/notify.key`` for the
-endpoint secrets' key instead of KMS, the edge's in-process throttle (token bucket,
-quota, hard cap) for API Gateway's usage plans, and threads reading DynamoDB Local's
-stream and sweeping due retries (:mod:`gateway.local.streams`) for the stream Lambda and
-its schedule. Endpoints on loopback and private addresses over http are allowed here
-(local receivers, tests); link-local and metadata addresses never are.
+endpoint secrets' key instead of KMS, the edge's in-process token buckets for API
+Gateway's rate and burst, and threads reading DynamoDB Local's stream and sweeping due
+retries (:mod:`gateway.local.streams`) for the stream Lambda and its schedule. The quota
+and the daily hard cap are counted as on AWS, by :class:`~gateway.tenancy.limits.UsageLimits`
+in the table (the ``L#`` counters the console reads), flushed on every request
+(:func:`local_limits`). Endpoints on loopback and private addresses over http are allowed
+here (local receivers, tests); link-local and metadata addresses never are.
 """
 
 from __future__ import annotations
@@ -29,8 +31,9 @@ from gateway.observability import count
 from gateway.services import Services, build_services, dynamodb_client
 from gateway.store.table import DEFAULT_TABLE_NAME, ensure_table
 from gateway.tenancy.apikeys import LocalApiKeyStore
+from gateway.tenancy.limits import UsageLimits
 from gateway.tenancy.local_secrets import LocalSecretStore
-from gateway.tenancy.plans import plan_of
+from gateway.tenancy.plans import Plan, plan_of
 
 LOCAL_SESSION = {
     "region_name": "us-west-2",
@@ -41,12 +44,15 @@ LOCAL_SESSION = {
 
 @dataclass(frozen=True)
 class LocalGateway:
-    """What ``waybill serve`` needs: the handler, the edge's key resolver and throttle."""
+    """What ``waybill serve`` needs: the handler, the edge's key resolver and admissions.
+
+    ``services.limits`` counts the quota and the hard cap (through ``admit`` and ingest,
+    not through the handler's middleware): flush it at shutdown."""
 
     handler: LambdaHandler
     resolve_api_key: Callable[[str], str | None]
     services: Services
-    admit: Callable[[str], float | None] | None = None  # /v1, by the key's tenant
+    admit: Callable[[str], float | None] | None = None  # /v1, by the key's tenant: counted
     admit_route: Callable[[str], float | None] | None = None  # webhooks, before verification
 
 
@@ -56,6 +62,11 @@ def local_dynamodb(endpoint_url: str) -> Any:
 
 
 SWEEP_EVERY = 1.0  # seconds
+LOCAL_FLUSH_EVERY = 1
+"""Every request the local edge counts is added to its ``L#`` counter at once: one process
+counts (one server per state dir), so the counters, the refusals and the console's usage
+are exact, and a kill loses nothing. AWS batches 50 to save write units
+(docs/limits.md); one more ``UpdateItem`` per request on DynamoDB Local costs nothing."""
 POLL_EVERY = 60.0  # seconds: `waybill serve --poll-interval`
 
 
@@ -149,14 +160,40 @@ def build_local_gateway(
         retry_scale=retry_scale,
     )
     keys = LocalApiKeyStore(state_dir)
-    throttle = EdgeThrottle(plan_of(services.pipeline.tenants))
+    plans = plan_of(services.pipeline.tenants)
+    throttle = EdgeThrottle(plans)  # rate and burst: API Gateway's part
+    limits = local_limits(client, services, plans)  # quota and hard cap: AWS's code
     audit, clock = services.pipeline.audit, services.clock
-    # Verified deliveries count against the quota and hard cap inside ingest.
-    services = replace(services, pipeline=replace(services.pipeline, usage=throttle.admit_verified))
+    # Verified deliveries are counted inside ingest, as on AWS; keyed /v1 calls at the edge
+    # (keyed_admission), so the handler runs without the limits middleware: Powertools keeps
+    # a request's route arguments in the resolver's shared context, and here the handler
+    # serves concurrent requests on threads (a Lambda container serves one at a time).
+    served = replace(services, pipeline=replace(services.pipeline, usage=limits.admit))
     return LocalGateway(
-        handler=make_handler(services),
+        handler=make_handler(served),
         resolve_api_key=keys.resolve,
-        services=services,
-        admit=audited_admission(throttle.admit, audit, clock),
+        services=replace(served, limits=limits),  # waybill serve flushes it at shutdown
+        admit=audited_admission(keyed_admission(throttle, limits), audit, clock),
         admit_route=audited_admission(throttle.admit_route, audit, clock),
     )
+
+
+def keyed_admission(throttle: EdgeThrottle, limits: UsageLimits) -> Callable[[str], None]:
+    """The edge's door for a ``/v1`` request whose key resolved to ``tenant``: the key's
+    bucket, then the quota and the hard cap (counted as the AWS handler's middleware
+    counts them); a :class:`~gateway.errors.ThrottledError` names the limit hit."""
+
+    def admit(tenant: str) -> None:
+        throttle.admit(tenant)
+        limits.admit(tenant)
+
+    return admit
+
+
+def local_limits(
+    client: Any, services: Services, plans: Callable[[str], Plan | None]
+) -> UsageLimits:
+    """The quota and hard cap counter of the local gateway: AWS's, flushed on every request
+    (:data:`LOCAL_FLUSH_EVERY`)."""
+    table, meter = services.store.table, services.store.meter
+    return UsageLimits(client, table, plans, flush_every=LOCAL_FLUSH_EVERY, meter=meter)

@@ -1,18 +1,23 @@
 """Throttling end to end: the local edge (ASGI app) and the handler's hard cap (AWS path).
 
-Only authenticated requests spend a tenant's quota and hard cap: ``/v1`` calls by the
-API key's tenant (at the edge), webhook deliveries once their signature is verified (in
-ingest). A webhook route has its own bucket in front of the signature check, apart from
-the key's. Every refusal is a 429 with ``Retry-After`` and a body naming the limit. On
-AWS the handler enforces the daily hard cap itself, by the same rule.
+The edge's token buckets stand in for API Gateway's rate and burst: a ``/v1`` key's
+bucket, and a webhook route's own bucket in front of the signature check (fake handler,
+fake clock). The quota and the daily hard cap are counted in code, locally as on AWS, by
+``UsageLimits`` in the table: ``/v1`` calls by the API key's tenant (the handler's
+middleware), webhook deliveries once their signature is verified (ingest). Locally that
+is the gateway ``waybill serve`` builds (``build_local_gateway``), on DynamoDB Local,
+flushing every request, so the console's usage is exact. Every refusal is a 429 with
+``Retry-After`` and a body naming the limit.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
+import uuid
 from collections.abc import Iterator
-from dataclasses import replace
-from datetime import UTC, datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,12 +26,19 @@ import pytest
 
 from adapters import easypost
 from gateway.api.app import make_handler
+from gateway.audit.query import read_audit
 from gateway.carriers.discovery import load_adapters
+from gateway.cli import main
+from gateway.console.reads import COUNTER_SHARDS, Reads
+from gateway.console.usage import Usage
 from gateway.local.server import build_asgi_app
 from gateway.local.throttle import EdgeThrottle
+from gateway.local.wiring import LocalGateway, build_local_gateway
+from gateway.notify.sealing import Sealer, local_key
+from gateway.store.capacity import CapacityMeter
 from gateway.tenancy.directory import TenantDirectory
-from gateway.tenancy.limits import UsageLimits
-from gateway.tenancy.plans import Plan, plan_of
+from gateway.tenancy.limits import MONTH, UsageLimits, counter_key, day_attribute
+from gateway.tenancy.plans import Plan, day_window, month_window, plan_of
 from gateway.testkit.fixtures import FIXTURES
 from gateway.testkit.harness import TENANTS_DIR, Harness, moto_harness
 
@@ -113,30 +125,6 @@ def test_a_flooded_webhook_route_leaves_the_tenants_v1_bucket_alone() -> None:
     assert send(app, "GET", "/v1/shipments/1Z1", key="unknown").status_code == 401  # not 429
 
 
-def test_quota_and_hard_cap_bodies_name_the_limit_with_retry_after_to_the_window_end() -> None:
-    clock = Clock()
-    plans = {
-        "acme": tier(rate=100, burst=2, quota=4),
-        "globex": tier(rate=100, burst=2, quota=100, quota_period="month", hard_cap=4),
-    }
-    app, _ = edge(plans, clock)
-    for _ in range(4):
-        assert send(app, "GET", "/v1/shipments", key="key-acme").status_code == 200
-        assert send(app, "GET", "/v1/shipments", key="key-globex").status_code == 200
-        clock.now += 1
-    quota = send(app, "GET", "/v1/shipments", key="key-acme")
-    assert refused_with(quota, "quota_exceeded") == TO_MIDNIGHT - 4
-    capped = send(app, "GET", "/v1/shipments", key="key-globex")
-    assert refused_with(capped, "hard_cap_reached") == TO_MIDNIGHT - 4
-    assert capped.json()["error"]["message"] == "daily hard cap of 4 requests reached"
-    for _ in range(4):  # an unverified webhook is not counted at the edge
-        assert send(app, "POST", "/webhooks/acme/ups").status_code == 200
-        clock.now += 1
-    clock.now += TO_MIDNIGHT - 8
-    assert send(app, "GET", "/v1/shipments", key="key-acme").status_code == 200
-    assert send(app, "GET", "/v1/shipments", key="key-globex").status_code == 200
-
-
 @pytest.fixture
 def tiny_plans(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Every tier of the test tenants shrunk to a burst of 2."""
@@ -157,59 +145,176 @@ def test_the_plans_come_from_the_tenant_files_and_plans_toml(tiny_plans: None) -
         assert send(app, "POST", "/webhooks/nobody/easypost").status_code == 200
 
 
-# --- verified deliveries spend the budget; junk does not ------------------------------
+# --- the local gateway: quota and hard cap counted in DynamoDB Local --------------
 
 
 EASYPOST_SECRET = "easypost-metering-secret"
 BODY = (FIXTURES / "easypost" / "event_tracker_updated_full_history.json").read_bytes()
+LOCAL_PLANS = {  # a burst far above what a test sends: only the quota and the cap refuse
+    "daily": 'rate = 10000\nburst = 4\nquota = 4\nquota_period = "day"\nhard_cap = 8\n',
+    "capped": 'rate = 10000\nburst = 4\nquota = 100\nquota_period = "month"\nhard_cap = 4\n',
+    "roomy": 'rate = 10000\nburst = 50\nquota = 1000\nquota_period = "day"\nhard_cap = 2000\n',
+}
+LOCAL_TENANTS = {"acme": "daily", "globex": "capped", "initech": "roomy"}
 
 
-def signed(body: bytes = BODY) -> dict[str, str]:
-    return easypost.ADAPTER.sign(body, EASYPOST_SECRET, NOW.timestamp()) | JSON
+def signed(body: bytes = BODY, at: float | None = None) -> dict[str, str]:
+    stamp = NOW.timestamp() if at is None else at
+    return easypost.ADAPTER.sign(body, EASYPOST_SECRET, stamp) | JSON
 
 
 def junk() -> dict[str, str]:
     return {"x-hmac-signature": "hmac-sha256-hex=" + "0" * 64} | JSON
 
 
+@dataclass
+class Local:
+    """The app ``waybill serve`` serves (edge buckets, handler, UsageLimits), its API keys."""
+
+    app: Any
+    gateway: LocalGateway
+    keys: dict[str, str]
+    state: Path
+
+    def hook(self, tenant: str, headers: dict[str, str]) -> httpx.Response:
+        return post(self.app, headers, tenant=tenant)
+
+    def deliver(self, tenant: str) -> httpx.Response:
+        """A delivery signed now (real time: the local gateway's clock)."""
+        return self.hook(tenant, signed(at=time.time()))
+
+    def v1(self, tenant: str, url: str = "/v1/shipments") -> httpx.Response:
+        return send(self.app, "GET", url, key=self.keys[tenant])
+
+    def throttled(self, tenant: str) -> list[tuple[str, int]]:
+        """The codes and counts of ``tenant``'s audited ``throttled`` refusals today."""
+        audit, now = self.gateway.services.pipeline.audit, datetime.now(UTC)
+        audit.flush(final=True)
+        store = self.gateway.services.store
+        since = now - timedelta(days=1)
+        found = read_audit(store.client, store.table, tenant, since=since, now=now)
+        return [(r.code, r.count) for r in found if r.outcome == "throttled"]
+
+    def usage(self, tenant: str) -> Usage:
+        """What the console's tenants pages show for ``tenant`` (its ``L#`` counters)."""
+        store = self.gateway.services.store
+        reads = Reads(store.client, store.table, Sealer(local_key(self.state)), CapacityMeter())
+        return reads.usage([tenant], datetime.now(UTC))[tenant]
+
+
 @pytest.fixture
-def local_edge() -> Iterator[tuple[Any, Clock]]:
-    """The real handler behind the local edge: quota 4 a day, a bucket that refills in 4 ms."""
-    clock = Clock()
-    with moto_harness(lambda: NOW) as harness:
-        harness.secrets.values[("acme", "easypost")] = [EASYPOST_SECRET]
-        throttle = EdgeThrottle({"acme": tier(rate=1000, burst=4, quota=4)}.get, clock=clock)
-        pipeline = replace(harness.services.pipeline, usage=throttle.admit_verified)
-        handler = make_handler(replace(harness.services, pipeline=pipeline))
-        app = build_asgi_app(
-            handler, KEYS.get, admit=throttle.admit, admit_route=throttle.admit_route
-        )
-        yield app, clock
+def local(
+    dynamodb_local_endpoint: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> Local:
+    """The local gateway on DynamoDB Local (a table of its own), wired as ``waybill serve``
+    wires it, with small plans: acme a quota of 4 a day, globex a hard cap of 4 a day."""
+    plans = tmp_path / "plans.toml"
+    plans.write_text("".join(f"[{name}]\n{text}" for name, text in LOCAL_PLANS.items()))
+    monkeypatch.setenv("WAYBILL_PLANS_FILE", str(plans))
+    tenants, state = tmp_path / "tenants", tmp_path / "state"
+    tenants.mkdir()
+    for tenant, tier in LOCAL_TENANTS.items():
+        text = f'name = "{tenant}"\nplan = "{tier}"\n[carriers.easypost]\n'
+        (tenants / f"{tenant}.toml").write_text(text)
+    common = ["--state-dir", str(state), "--tenants-dir", str(tenants)]
+    keys = {}
+    for tenant in LOCAL_TENANTS:
+        secret = ["secrets", "set", tenant, "easypost", "--value", EASYPOST_SECRET]
+        assert main([*secret, *common]) == 0
+        assert main(["keys", "issue", tenant, *common]) == 0
+        keys[tenant] = capsys.readouterr().out.strip().splitlines()[-1]
+    gateway = build_local_gateway(
+        state_dir=state,
+        endpoint_url=dynamodb_local_endpoint,
+        tenants_dir=tenants,
+        table_name=f"edge-{uuid.uuid4().hex[:8]}",
+    )
+    app = build_asgi_app(  # as serve_cmd builds it
+        gateway.handler,
+        gateway.resolve_api_key,
+        admit=gateway.admit,
+        admit_route=gateway.admit_route,
+    )
+    return Local(app, gateway, keys, state)
 
 
-def post(app: Any, headers: dict[str, str], body: bytes = BODY) -> httpx.Response:
+def post(app: Any, headers: dict[str, str], body: bytes = BODY, tenant: str = "acme") -> Any:
     async def go() -> httpx.Response:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://gw.test") as client:
-            return await client.post("/webhooks/acme/easypost", headers=headers, content=body)
+            return await client.post(f"/webhooks/{tenant}/easypost", headers=headers, content=body)
 
     return asyncio.run(go())
 
 
-def test_unsigned_junk_never_spends_the_quota_of_the_tenant_it_names(
-    local_edge: tuple[Any, Clock],
+def seconds_to_midnight() -> float:
+    now = time.time()
+    return day_window(now)[1] - now
+
+
+@pytest.mark.integration
+def test_quota_and_hard_cap_bodies_name_the_limit_with_retry_after_to_the_window_end(
+    local: Local,
 ) -> None:
-    app, clock = local_edge
+    for _ in range(4):
+        assert local.v1("acme").status_code == 200
+        assert local.v1("globex").status_code == 200
+    before = seconds_to_midnight()
+    quota = local.v1("acme")
+    capped = local.v1("globex")
+    after = seconds_to_midnight()
+    for answer in (refused_with(quota, "quota_exceeded"), refused_with(capped, "hard_cap_reached")):
+        assert after <= answer <= before + 1  # the seconds to the end of the UTC day
+    assert quota.json()["error"]["message"] == "quota of 4 requests per day exceeded"
+    assert capped.json()["error"]["message"] == "daily hard cap of 4 requests reached"
+    for _ in range(4):  # an unverified webhook is refused by the handler, never counted
+        assert local.hook("acme", junk()).status_code == 401
+    assert local.usage("acme") == local.usage("globex") == Usage(4, 4)  # refusals: nothing
+    assert local.throttled("acme") == [("quota_exceeded", 1)]  # the edge audits its refusals
+    assert local.throttled("globex") == [("hard_cap_reached", 1)]
+
+
+@pytest.mark.integration
+def test_unsigned_junk_never_spends_the_quota_of_the_tenant_it_names(local: Local) -> None:
     for _ in range(50):  # far past the quota of 4: each is a 401, none is counted
-        assert post(app, junk()).status_code == 401
-        clock.now += 1
-    assert send(app, "GET", "/v1/shipments", key="key-acme").status_code == 200  # 1 of 4
+        assert local.hook("acme", junk()).status_code == 401
+    assert local.v1("acme").status_code == 200  # 1 of 4
     for _ in range(3):  # verified deliveries count: 2, 3, 4 of 4
-        assert post(app, signed()).status_code == 200
-    refused_with(post(app, signed()), "quota_exceeded")
-    refused_with(send(app, "GET", "/v1/shipments", key="key-acme"), "quota_exceeded")
-    clock.now += 1  # the route's bucket refills
-    assert post(app, junk()).status_code == 401  # junk is still only refused, never counted
+        assert local.deliver("acme").status_code == 200
+    refused_with(local.deliver("acme"), "quota_exceeded")
+    refused_with(local.v1("acme"), "quota_exceeded")
+    assert local.hook("acme", junk()).status_code == 401  # junk is still only refused
+    assert local.usage("acme") == Usage(4, 4)
+
+
+@pytest.mark.integration
+def test_the_consoles_usage_is_every_keyed_call_and_verified_delivery_exactly(
+    local: Local,
+) -> None:
+    """What ``waybill serve`` counts is what the tenants pages show: exact, at once."""
+    assert local.usage("initech") == Usage(0, 0)
+    for url in ("/v1/shipments", "/v1/shipments/1Z1", "/v1/endpoints"):  # 200, 404, 200
+        assert local.v1("initech", url).status_code in (200, 404)
+    for _ in range(2):  # the second is a duplicate: verified, so counted all the same
+        assert local.deliver("initech").status_code == 200
+    assert send(local.app, "GET", "/v1/shipments").status_code == 401  # no key: not counted
+    for _ in range(5):
+        assert local.hook("initech", junk()).status_code == 401
+    assert local.usage("initech") == Usage(5, 5)
+    now = time.time()
+    month, day = month_window(now)[0], day_attribute(day_window(now)[0])
+    store = local.gateway.services.store
+    keys = [counter_key("initech", month, shard) for shard in range(COUNTER_SHARDS)]
+    found = store.client.batch_get_item(
+        RequestItems={store.table: {"Keys": keys, "ConsistentRead": True}}
+    )["Responses"][store.table]
+    assert sum(int(item[MONTH]["N"]) for item in found) == 5  # nothing held back in memory
+    assert sum(int(item[day]["N"]) for item in found) == 5
+    assert local.gateway.services.limits is not None  # what serve flushes at shutdown
+    assert local.usage("acme") == Usage(0, 0)  # another tenant's counter is its own
 
 
 # --- AWS: the handler's daily hard cap --------------------------------------------

@@ -1,4 +1,8 @@
-"""The local edge's throttle: token bucket, quota per period and hard cap, on a fake clock."""
+"""The local edge's throttle: token buckets (rate and burst), on a fake clock.
+
+The quota and the hard cap are not the edge's: ``UsageLimits`` counts them
+(``tests/unit/test_limits.py``; locally on DynamoDB Local,
+``tests/functional/test_edge_throttling.py``)."""
 
 from __future__ import annotations
 
@@ -10,10 +14,7 @@ from gateway.errors import ThrottledError
 from gateway.local.throttle import EdgeThrottle
 from gateway.tenancy.plans import Plan, month_window
 
-# 2026-11-22 10:00:00 UTC: 14 h to the end of the day, 8 days 14 h to the end of November.
 START = datetime(2026, 11, 22, 10, 0, tzinfo=UTC).timestamp()
-TO_MIDNIGHT = 14 * 3600
-TO_DECEMBER = 8 * 86_400 + TO_MIDNIGHT
 
 
 class Clock:
@@ -92,54 +93,24 @@ def test_retry_after_for_a_slow_rate_is_the_wait_for_one_token() -> None:
     edge.admit("acme")
 
 
-def test_daily_quota_exhaustion_and_reset_at_utc_midnight() -> None:
+def test_the_quota_and_the_hard_cap_are_not_counted_at_the_edge() -> None:
     clock = Clock()
-    edge = throttle(clock, acme=plan(rate=1000, burst=10, quota=30, hard_cap=60))
-    for _ in range(3):
+    edge = throttle(clock, acme=plan(rate=1000, burst=10, quota=10, hard_cap=10))
+    for _ in range(5):  # 50 requests: far past the quota and cap, never refused for them
         admit_n(edge, "acme", 10)
         clock.advance(1)
-    error = refused(edge, "acme")
-    assert error.code == "quota_exceeded"
-    assert error.retry_after == TO_MIDNIGHT - 3
-    assert error.message == "quota of 30 requests per day exceeded"
-    clock.now = START + TO_MIDNIGHT - 0.001  # the last instant of the day: still refused
-    assert refused(edge, "acme").retry_after == 1
-    clock.now = START + TO_MIDNIGHT  # 00:00:00 UTC: a new window
-    admit_n(edge, "acme", 10)
+    assert edge.admit_route("acme") is None
 
 
-def test_monthly_quota_resets_on_the_first_of_the_next_month_not_at_midnight() -> None:
+def test_the_keys_bucket_and_the_routes_bucket_are_apart() -> None:
     clock = Clock()
-    edge = throttle(clock, acme=plan(rate=1000, burst=10, quota=10, quota_period="month"))
-    admit_n(edge, "acme", 10)
-    error = refused(edge, "acme")
-    assert (error.code, error.retry_after) == ("quota_exceeded", TO_DECEMBER)
-    clock.advance(TO_MIDNIGHT)  # a new day is not a new month
-    assert refused(edge, "acme").code == "quota_exceeded"
-    clock.now = datetime(2026, 12, 1, tzinfo=UTC).timestamp()
-    admit_n(edge, "acme", 10)
-
-
-def test_hard_cap_per_utc_day_comes_before_a_larger_monthly_quota() -> None:
-    clock = Clock()
-    tier = plan(rate=1000, burst=10, quota=100, quota_period="month", hard_cap=20)
-    edge = throttle(clock, acme=tier)
-    admit_n(edge, "acme", 10)
-    clock.advance(1)
-    admit_n(edge, "acme", 10)
-    error = refused(edge, "acme")
-    assert (error.code, error.retry_after) == ("hard_cap_reached", TO_MIDNIGHT - 1)
-    assert error.message == "daily hard cap of 20 requests reached"
-    clock.now = START + TO_MIDNIGHT  # next day: the cap lifts, the monthly quota carries on
-    admit_n(edge, "acme", 10)
-    assert edge._counts["acme"].quota_used == 30
-
-
-def test_the_limit_named_is_the_first_hit_cap_then_quota_then_rate() -> None:
-    clock = Clock()
-    edge = throttle(clock, acme=plan(rate=1, burst=5, quota=5, hard_cap=5))
-    admit_n(edge, "acme", 5)
-    assert refused(edge, "acme").code == "hard_cap_reached"  # all three are exhausted
+    edge = throttle(clock, acme=plan(rate=1, burst=2))
+    for _ in range(2):
+        edge.admit_route("acme")
+    with pytest.raises(ThrottledError, match="rate limit"):
+        edge.admit_route("acme")
+    admit_n(edge, "acme", 2)  # the route's flood left the key's bucket full
+    assert refused(edge, "acme").code == "rate_limited"
 
 
 def test_tenants_are_independent() -> None:
@@ -156,8 +127,7 @@ def test_an_unknown_tenant_is_admitted_and_not_remembered() -> None:
     for n in range(100):
         edge.admit(f"made-up-{n}")
         edge.admit_route(f"made-up-{n}")
-        edge.admit_verified(f"made-up-{n}")
-    assert (edge._buckets, edge._counts) == ({}, {})
+    assert edge._buckets == {}
 
 
 def test_a_plan_change_takes_effect_at_once_and_clamps_the_bucket() -> None:
