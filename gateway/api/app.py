@@ -13,7 +13,8 @@ import importlib
 import json
 import math
 import re
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Mapping
 from types import ModuleType
 from typing import Any
 
@@ -55,11 +56,59 @@ def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> Resp
 
 
 class _Resolver(APIGatewayRestResolver):
-    """Powertools' REST resolver, matching paths by :func:`gateway.routes.route_pattern`.
+    """Powertools' REST resolver, matching paths by :func:`gateway.routes.route_pattern`,
+    with each request's state kept per thread.
 
     Its own rule admits trailing slashes and only some characters in a parameter, so the
     edge and the handler would route different paths; with ours they route the same.
+
+    Powertools keeps the request being resolved on its class (``BaseRouter.current_event``
+    and ``lambda_context``) and the route arguments in the resolver's ``context``: one
+    Lambda container resolves one request at a time, but ``waybill serve`` runs the handler
+    on several threads, where a route could read another request's event, so another
+    tenant's. Here all three are the calling thread's own.
     """
+
+    def __init__(self) -> None:
+        self._requests = threading.local()
+        super().__init__()
+
+    def resolve(self, event: Mapping[str, Any], context: Any) -> dict[str, Any]:
+        """Resolve ``event`` with this thread's own copy of the request's state."""
+        self._requests.event = self._to_proxy_event(dict(event))
+        self._requests.lambda_context = context
+        self._requests.context = {}
+        return super().resolve(event, context)
+
+    @property
+    def current_event(self) -> Any:
+        """The request this thread is resolving."""
+        return self._requests.event
+
+    @current_event.setter
+    def current_event(self, value: Any) -> None:
+        self._requests.event = value
+
+    @property
+    def lambda_context(self) -> Any:
+        """The Lambda context of the request this thread is resolving."""
+        return self._requests.lambda_context
+
+    @lambda_context.setter
+    def lambda_context(self, value: Any) -> None:
+        self._requests.lambda_context = value
+
+    @property
+    def context(self) -> dict[str, Any]:
+        """This thread's request context (route arguments, appended keys)."""
+        found: dict[str, Any] | None = getattr(self._requests, "context", None)
+        if found is None:
+            found = self._requests.context = {}
+        return found
+
+    @context.setter
+    def context(self, value: dict[str, Any]) -> None:
+        self._requests.context = value
 
     @staticmethod
     def _compile_regex(rule: str, base_regex: str = "") -> re.Pattern[str]:
