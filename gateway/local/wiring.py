@@ -7,9 +7,9 @@ endpoint secrets' key instead of KMS, the edge's in-process token buckets for AP
 Gateway's rate and burst, and threads reading DynamoDB Local's stream and sweeping due
 retries (:mod:`gateway.local.streams`) for the stream Lambda and its schedule. The quota
 and the daily hard cap are counted as on AWS, by :class:`~gateway.tenancy.limits.UsageLimits`
-in the table (the ``L#`` counters the console reads), flushed on every request
-(:func:`local_limits`). Endpoints on loopback and private addresses over http are allowed
-here (local receivers, tests); link-local and metadata addresses never are.
+in the table (the ``L#`` counters the console reads; :func:`local_limits`), written every
+second by the background. Endpoints on loopback and private addresses over http are
+allowed here (local receivers, tests); link-local and metadata addresses never are.
 """
 
 from __future__ import annotations
@@ -62,11 +62,11 @@ def local_dynamodb(endpoint_url: str) -> Any:
 
 
 SWEEP_EVERY = 1.0  # seconds
-LOCAL_FLUSH_EVERY = 1
-"""Every request the local edge counts is added to its ``L#`` counter at once: one process
-counts (one server per state dir), so the counters, the refusals and the console's usage
-are exact, and a kill loses nothing. AWS batches 50 to save write units
-(docs/limits.md); one more ``UpdateItem`` per request on DynamoDB Local costs nothing."""
+USAGE_FLUSH_EVERY = 1.0  # seconds
+"""How often ``waybill serve`` writes what its counter holds in memory (the background's
+``waybill-usage`` job): the refusals are exact anyway (one process counts, and it adds
+what it holds), and the console's usage is at most a second behind, without a write on
+every request (one more ``UpdateItem`` per request doubled a local GET's latency)."""
 POLL_EVERY = 60.0  # seconds: `waybill serve --poll-interval`
 
 
@@ -97,7 +97,19 @@ def background(
         Periodic("waybill-sweeper", services.notifications.sweep, sweep_every),
         Periodic("waybill-poller", services.trackers.poller.run_once, poll_every),
     ]
+    if services.limits is not None:
+        jobs.append(Periodic("waybill-usage", flush_job(services.limits), USAGE_FLUSH_EVERY))
     return Background(reader, jobs)
+
+
+def flush_job(limits: UsageLimits) -> Callable[[], int]:
+    """The background job that writes the counts ``limits`` holds in memory."""
+
+    def run() -> int:
+        limits.flush()
+        return 0
+
+    return run
 
 
 def local_services(
@@ -165,9 +177,8 @@ def build_local_gateway(
     limits = local_limits(client, services, plans)  # quota and hard cap: AWS's code
     audit, clock = services.pipeline.audit, services.clock
     # Verified deliveries are counted inside ingest, as on AWS; keyed /v1 calls at the edge
-    # (keyed_admission), so the handler runs without the limits middleware: Powertools keeps
-    # a request's route arguments in the resolver's shared context, and here the handler
-    # serves concurrent requests on threads (a Lambda container serves one at a time).
+    # (keyed_admission), where the key was resolved, so the handler runs without the limits
+    # middleware and a request refused for its quota never enters the handler.
     served = replace(services, pipeline=replace(services.pipeline, usage=limits.admit))
     return LocalGateway(
         handler=make_handler(served),
@@ -193,7 +204,7 @@ def keyed_admission(throttle: EdgeThrottle, limits: UsageLimits) -> Callable[[st
 def local_limits(
     client: Any, services: Services, plans: Callable[[str], Plan | None]
 ) -> UsageLimits:
-    """The quota and hard cap counter of the local gateway: AWS's, flushed on every request
-    (:data:`LOCAL_FLUSH_EVERY`)."""
+    """The quota and hard cap counter of the local gateway: AWS's, with AWS's settings,
+    and written every :data:`USAGE_FLUSH_EVERY` seconds by the background."""
     table, meter = services.store.table, services.store.meter
-    return UsageLimits(client, table, plans, flush_every=LOCAL_FLUSH_EVERY, meter=meter)
+    return UsageLimits(client, table, plans, meter=meter)
