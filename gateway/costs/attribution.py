@@ -14,7 +14,7 @@ Example:
     >>> counts = {"acme": Counter({("accepted", "webhook"): 1_000_000}), "idle": Counter()}
     >>> costs = attribute(counts, {"acme": 2, "idle": 2}, load_prices())
     >>> [(c.tenant, round(c.variable, 2), round(c.share, 2)) for c in costs]
-    [('acme', 4.92, 0.95), ('idle', 0.0, 0.05)]
+    [('acme', 4.92, 0.96), ('idle', 0.0, 0.04)]
 """
 
 from __future__ import annotations
