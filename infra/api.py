@@ -219,24 +219,19 @@ class Api(pulumi.ComponentResource):
                 source_arn=pulumi.Output.concat(execution_arn, f"/*/*{path}"),
                 opts=pulumi.ResourceOptions(parent=self),
             )
-        aws.lambda_.Permission(
-            f"{name}-invoke-console-authorizer",
-            action="lambda:InvokeFunction",
-            function=functions.console.function_name,
-            qualifier=functions.console.name,
-            principal="apigateway.amazonaws.com",
-            source_arn=pulumi.Output.concat(execution_arn, "/authorizers/", console_authorizer.id),
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        aws.lambda_.Permission(
-            f"{name}-invoke-authorizer",
-            action="lambda:InvokeFunction",
-            function=functions.authorizer.function_name,
-            qualifier=functions.authorizer.name,
-            principal="apigateway.amazonaws.com",
-            source_arn=pulumi.Output.concat(execution_arn, "/authorizers/", authorizer.id),
-            opts=pulumi.ResourceOptions(parent=self),
-        )
+        for ident, alias, by in (
+            ("authorizer", functions.authorizer, authorizer),
+            ("console-authorizer", functions.console, console_authorizer),
+        ):
+            aws.lambda_.Permission(  # invoked as an authorizer, by that authorizer only
+                f"{name}-invoke-{ident}",
+                action="lambda:InvokeFunction",
+                function=alias.function_name,
+                qualifier=alias.name,
+                principal="apigateway.amazonaws.com",
+                source_arn=pulumi.Output.concat(execution_arn, "/authorizers/", by.id),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
 
     def _usage_plan(
         self, name: str, settings: StackSettings, tier: str, plan: Plan, tags: dict[str, str]
