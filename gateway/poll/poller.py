@@ -437,7 +437,8 @@ class Poller:
             carrier=tracker.carrier,
             tracking_number=tracker.tracking_number,
             checked_at=outcome.checked_at,
-            duration_ms=answer.duration_ms if answer is not None else 0.0,
+            # to a tenth, as the check log keeps it: what a refresh answers is what is logged
+            duration_ms=round(answer.duration_ms, 1) if answer is not None else 0.0,
             http_status=answer.http_status if answer is not None else None,
             events_added=outcome.events_added,
             status_changed=outcome.status is not tracker.status and outcome.news,

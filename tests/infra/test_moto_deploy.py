@@ -21,6 +21,8 @@ import pytest
 import yaml  # type: ignore[import-untyped, unused-ignore]
 
 from gateway.aws.api_keys import gateway_key_name
+from gateway.aws.secrets import console_credential_secret_id, stack_prefix
+from gateway.costs.model import StackShape
 from gateway.tenancy.plans import load_plans, plans_file
 from gateway.tenancy.tenants import load_tenants
 from infra import account, program
@@ -98,6 +100,7 @@ def test_the_stack_deploys_into_moto_with_real_ids(world: MotoWorld, stack: str)
     check_functions(world, out)
     check_sampling_rule(world, out)
     check_keys(world, out, stack)
+    check_stack_secrets(world, stack)
     if stack == "prod":
         check_waf_and_email(world, out)
 
@@ -309,6 +312,17 @@ def check_sampling_rule(world: MotoWorld, out: Outcome) -> None:
     apis = [a for a in world.client("apigateway").get_rest_apis()["items"] if a["name"] == api_name]
     assert len(apis) == 1, f"sampling rule {rule['ruleName']} names no REST API {api_name}"
     world.client("apigateway").get_stage(restApiId=apis[0]["id"], stageName=stage)
+
+
+def check_stack_secrets(world: MotoWorld, stack: str) -> None:
+    """The stack's own secrets (neither a tenant's nor a plan key) are as many as the cost
+    model prices (``StackShape.secrets``): the cursor key and the console's credential."""
+    tenants = set(load_tenants(REPO_ROOT / "tenants"))
+    prefix = stack_prefix(stack)
+    names = {s["Name"] for s in world.client("secretsmanager").list_secrets()["SecretList"]}
+    own = {n for n in names if n.removeprefix(prefix).split("/")[0] not in {*tenants, "plan_keys"}}
+    assert own == {f"{prefix}cursor_key", console_credential_secret_id(prefix)}, own
+    assert len(own) == StackShape().secrets
 
 
 def check_keys(world: MotoWorld, out: Outcome, stack: str) -> None:
