@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,11 @@ CHECKPOINT_FILE = "stream.json"
 BATCH = 100
 IDLE_PAUSE = 0.1  # seconds between polls of an idle stream
 FAILURE_PAUSE = 2.0  # seconds before a failed batch is read again
+LIST_EVERY = 1.0
+"""Seconds the stream's shard list is kept between polls: a busy stream is polled back to
+back, and describing the table and the stream on every poll loaded DynamoDB Local for
+every request (``python -m bench.e2e_latency``: new-event POST p50 13.0 to 13.8 ms with it,
+9.7 to 10.0 ms without). A shard that closes, or a new one, is seen within this."""
 Handler = Callable[[list[Mapping[str, Any]]], object]
 
 
@@ -47,6 +53,7 @@ class StreamReader:
         self.checkpoints: dict[str, str] = self._load()
         self.iterators: dict[str, str | None] = {}
         self.closed: set[str] = set()
+        self._listed: tuple[float, str, list[dict[str, Any]]] | None = None
 
     def _load(self) -> dict[str, str]:
         if self.path is None:
@@ -65,12 +72,18 @@ class StreamReader:
 
     def poll(self) -> int:
         """Read every open shard once; the number of records handled."""
-        arn = self.dynamodb.describe_table(TableName=self.table)["Table"].get("LatestStreamArn")
-        if not arn:
-            return 0
+        now = time.monotonic()
+        if self._listed is None or now - self._listed[0] >= LIST_EVERY:
+            table = self.dynamodb.describe_table(TableName=self.table)["Table"]
+            arn = table.get("LatestStreamArn")
+            if not arn:
+                return 0
+            self._listed = (now, arn, self._shards(arn))
+        _, arn, shards = self._listed
         handled = 0
-        for shard in self._shards(arn):
-            handled += self._read(arn, shard)
+        for shard in shards:
+            if shard["ShardId"] not in self.closed:
+                handled += self._read(arn, shard)
         return handled
 
     def _all_shards(self, arn: str) -> list[dict[str, Any]]:
