@@ -24,6 +24,7 @@ from gateway.errors import GatewayError
 from gateway.models import instant_text, parse_instant_text
 from gateway.store.capacity import CapacityMeter
 from gateway.store.errors import store_errors
+from gateway.store.pages import query_pages
 
 CHANGE_RETENTION_DAYS = 400
 """How long a change stays in the table (TTL): a year and a bit, for yearly reviews."""
@@ -100,16 +101,9 @@ class TableChangeLog:
                     ":since": {"S": instant_text(since)},
                 },
                 "ScanIndexForward": False,
-                "ReturnConsumedCapacity": "TOTAL",
             }
-            with store_errors():
-                while True:
-                    page = self.client.query(**request)
-                    self.meter.add_read(page)
-                    found += [_change(tenant, i) for i in page.get("Items", []) if _live(i, now)]
-                    if "LastEvaluatedKey" not in page:
-                        break
-                    request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+            for page in query_pages(self.client, request, self.meter):
+                found += [_change(tenant, i) for i in page.get("Items", []) if _live(i, now)]
         return found
 
 

@@ -50,6 +50,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from gateway.store.batch import UnprocessedKeysError, batch_get
 from gateway.store.capacity import CapacityMeter
 
 PREFIX = "CL#"
@@ -192,26 +193,12 @@ class TableLoginThrottle:
         """``((mine, mine before), (everyone, everyone before))``; None if DynamoDB left
         keys unprocessed three times."""
         keys = [limit_key(s, w) for s in (me, OVERALL) for w in (start, start - self.window)]
-        request: dict[str, Any] = {
-            self.table: {
-                "Keys": keys,
-                "ProjectionExpression": "pk, sk, #f, #r",
-                "ExpressionAttributeNames": _NAMES,
-            }
-        }
-        found: dict[tuple[str, str], dict[str, Any]] = {}
-        for _ in range(3):
-            response = self.client.batch_get_item(
-                RequestItems=request, ReturnConsumedCapacity="TOTAL"
-            )
-            self.meter.add_read(response)
-            for item in response.get("Responses", {}).get(self.table, []):
-                found[(item["pk"]["S"], item["sk"]["S"])] = item
-            request = response.get("UnprocessedKeys") or {}
-            if not request:
-                break
-        else:
+        projection = {"ProjectionExpression": "pk, sk, #f, #r", "ExpressionAttributeNames": _NAMES}
+        try:
+            items = batch_get(self.client, self.table, keys, self.meter, extra=projection, rounds=3)
+        except UnprocessedKeysError:
             return None
+        found = {(item["pk"]["S"], item["sk"]["S"]): item for item in items}
 
         def count(subject: str, window_start: int) -> int:
             item = found.get((PREFIX + subject, str(window_start)), {})

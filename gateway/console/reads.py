@@ -36,6 +36,7 @@ from gateway.notify.sealing import Sealer
 from gateway.poll.budget import Budget
 from gateway.poll.checks import CheckLog
 from gateway.poll.trackers import TrackerStore
+from gateway.store.batch import MAX_BATCH_GET, UnprocessedKeysError, batch_get
 from gateway.store.capacity import CapacityMeter
 from gateway.store.due_index import DUE_INDEX_NAME, DUE_PK, DUE_SHARDS, DUE_SK, due_partition
 from gateway.store.dynamo import DynamoStore
@@ -51,8 +52,6 @@ WINDOW_LIMIT = 50_000  # counted windows read per tenant for the overview (1,440
 COUNTER_SHARDS = 4
 """The shards of a tenant's quota counter: :class:`~gateway.tenancy.limits.UsageLimits`' default,
 which the AWS handler uses (``tests/console`` checks they agree)."""
-BATCH_KEYS = 100  # DynamoDB's limit per BatchGetItem
-BATCH_ROUNDS = 5  # unprocessed keys are asked for again, a few times
 
 
 def first_id_at(at: datetime) -> str:
@@ -149,27 +148,14 @@ class Reads:
             lambda: month_costs(self.client, self.table, tenants, month, meter=self.meter),
         )
 
-    def _batch_get(self, keys: list[dict[str, Any]], extra: Mapping[str, Any]) -> list[Any]:
-        """The items of ``keys`` (missing ones are absent): BatchGetItem, 100 keys a
-        request, unprocessed keys asked for again; still unprocessed: a 503."""
-        items: list[dict[str, Any]] = []
-        for start in range(0, len(keys), BATCH_KEYS):
-            pending: Mapping[str, Any] = {
-                self.table: {"Keys": keys[start : start + BATCH_KEYS], **extra}
-            }
-            for _ in range(BATCH_ROUNDS):
-                with store_errors():
-                    answer = self.client.batch_get_item(
-                        RequestItems=pending, ReturnConsumedCapacity="TOTAL"
-                    )
-                self.meter.add_read(answer)
-                items += answer.get("Responses", {}).get(self.table, [])
-                pending = answer.get("UnprocessedKeys") or {}
-                if not pending:
-                    break
-            if pending:
-                raise StoreUnavailableError("storage left keys unprocessed (throttled)")
-        return items
+    def _batch_get(self, keys: list[dict[str, Any]], extra: dict[str, Any]) -> list[Any]:
+        """The items of ``keys`` (:func:`~gateway.store.batch.batch_get`); keys still
+        unprocessed: a 503."""
+        try:
+            with store_errors():
+                return batch_get(self.client, self.table, keys, self.meter, extra=extra)
+        except UnprocessedKeysError:
+            raise StoreUnavailableError("storage left keys unprocessed (throttled)") from None
 
     def windows(self, tenant: str, since: datetime, now: datetime) -> list[AuditRecord]:
         """The tenant's counted windows since ``since`` (16 Queries for the last day)."""
@@ -249,5 +235,5 @@ class Reads:
                 found = message_id(endpoint.id, event.event_id, kind, event.received_at)
                 pk = message_pk(tenant, endpoint.id, shard_of(found))
                 keys.append({"pk": {"S": pk}, "sk": {"S": found}})
-        items = self._batch_get(keys[:BATCH_KEYS], {})
+        items = self._batch_get(keys[:MAX_BATCH_GET], {})
         return sorted(map(message_from_item, items), key=lambda m: m.id, reverse=True)
